@@ -1,0 +1,280 @@
+"""The HTTP client of the ChaosIQ API.
+
+One pooled, keep-alive :class:`requests.Session` per process; every call has a
+connect and a read timeout; idempotent requests (and any request that never
+reached the server) are retried with backoff on connection errors and on
+429/502/503/504, honouring ``Retry-After`` (urllib3's ``Retry``). The bearer
+token is attached only to requests for the host it was stored for, never over
+plain HTTP to a host that is not loopback unless the user opted in, and never
+appears in a log line or an error message. Failures become one
+:class:`~chaosiq_core.errors.ApiError` with a clear message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from typing import Any
+from urllib.parse import urljoin, urlparse
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from chaosiq_core import __version__
+from chaosiq_core.errors import (
+    ApiError,
+    AuthError,
+    InsecureURLError,
+    TLSError,
+    UnreachableError,
+)
+from chaosiq_core.types import Scope
+
+logger = logging.getLogger("chaostoolkit.chaosiq.api")
+
+USER_AGENT = f"chaosiq-core/{__version__} (+https://github.com/chaosiq; requests/{requests.__version__})"
+DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
+"""(connect, read) seconds for every call unless a caller asks otherwise."""
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def _retry() -> Retry:
+    return Retry(
+        total=3,
+        connect=3,
+        read=2,
+        status=3,
+        backoff_factor=0.2,
+        status_forcelist=(429, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def shared_session() -> requests.Session:
+    """The process-wide keep-alive session (created on first use)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            s = requests.Session()
+            adapter = HTTPAdapter(max_retries=_retry(), pool_connections=4, pool_maxsize=8)
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
+            s.headers["User-Agent"] = USER_AGENT
+            s.headers["Accept"] = "application/json"
+            s.trust_env = False  # no proxy or netrc credentials slipping in
+            _session = s
+        return _session
+
+
+def is_loopback(host: str) -> bool:
+    """``True`` for localhost and the loopback ranges."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_url(url: str) -> str:
+    """``scheme://host[:port]`` of a server URL; raises :class:`ApiError` when malformed."""
+    parsed = urlparse(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ApiError(
+            f"'{url}' is not a server URL: give it with its scheme, e.g. https://chaosiq.example.com"
+        )
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+class _HostBoundBearer(requests.auth.AuthBase):
+    """Adds the bearer token only when the request goes to ``netloc``."""
+
+    def __init__(self, token: str, netloc: str) -> None:
+        self._token = token
+        self._netloc = netloc
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if urlparse(r.url or "").netloc == self._netloc:
+            r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def __repr__(self) -> str:  # never show the token
+        return f"<bearer token for {self._netloc}>"
+
+
+class ApiClient:
+    """A client for one ChaosIQ server, optionally scoped to an organization/team."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        verify_tls: bool = True,
+        scope: Scope | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        allow_insecure_http: bool = False,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.url = normalize_url(url)
+        parsed = urlparse(self.url)
+        self.netloc = parsed.netloc
+        if (
+            token
+            and parsed.scheme == "http"
+            and not is_loopback(parsed.hostname or "")
+            and not allow_insecure_http
+        ):
+            raise InsecureURLError(
+                f"refusing to send your token over plain HTTP to {self.netloc}: "
+                "use https, or sign in with --insecure to allow it for this host"
+            )
+        self.verify_tls = verify_tls
+        self.scope = scope
+        self.timeout = timeout
+        self.session = session or shared_session()
+        self._auth = _HostBoundBearer(token, self.netloc) if token else None
+        self._capabilities: frozenset[str] | None = None
+
+    # -------------------------------------------------------------- URLs
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v1"
+
+    def api(self, path: str = "") -> str:
+        """An absolute URL under ``/api/v1``."""
+        return f"{self.api_url}{path}"
+
+    def team(self, path: str = "") -> str:
+        """An absolute URL under the team base URL (requires a scope)."""
+        if self.scope is None:
+            raise ApiError("no default organization and team: run `chaos signin` (or `chaos team`)")
+        return f"{self.api_url}{self.scope.path}{path}"
+
+    def resolve(self, path: str) -> str:
+        """Absolute URL for ``path``: absolute URLs of this host pass, ``/api/...``
+        is server-relative, anything else is relative to the team base URL."""
+        if path.startswith(("http://", "https://")):
+            if urlparse(path).netloc != self.netloc:
+                raise ApiError(f"refusing to call {urlparse(path).netloc}: not the ChaosIQ server")
+            return path
+        if path.startswith("/api/") or path == "/":
+            return urljoin(self.url + "/", path.lstrip("/"))
+        return self.team(path)
+
+    def console_url(self, api_location: str) -> str:
+        """The web console page of an API resource (``/api/v1/`` dropped)."""
+        return api_location.replace("/api/v1/", "/", 1)
+
+    # ---------------------------------------------------------- requests
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: tuple[float, float] | float | None = None,
+        ok: tuple[int, ...] | None = None,
+    ) -> requests.Response:
+        """Send a request; return the response or raise one :class:`ApiError`.
+
+        :param ok: statuses accepted; by default every status below 400.
+        """
+        url = self.resolve(path)
+        t = timeout if timeout is not None else self.timeout
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=t,
+                verify=self.verify_tls,
+                auth=self._auth,
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError:
+            raise TLSError(
+                f"the TLS certificate of {self.netloc} could not be verified "
+                "(sign in with --insecure to trust it for this host)"
+            ) from None
+        except requests.exceptions.ConnectTimeout:
+            raise UnreachableError(
+                f"the ChaosIQ server at {self.url} did not accept a connection in time"
+            ) from None
+        except requests.exceptions.ReadTimeout:
+            read = t[1] if isinstance(t, tuple) else t
+            raise UnreachableError(
+                f"the ChaosIQ server at {self.url} did not answer within {read:g} s"
+            ) from None
+        except requests.exceptions.RetryError:
+            raise UnreachableError(
+                f"the ChaosIQ server at {self.url} kept failing ({method} {_path(url)})"
+            ) from None
+        except requests.exceptions.ConnectionError:
+            raise UnreachableError(f"cannot reach the ChaosIQ server at {self.url}") from None
+        except requests.exceptions.RequestException as exc:
+            raise ApiError(f"request to {self.url} failed: {type(exc).__name__}") from None
+        status = resp.status_code
+        if ok is not None and status in ok:
+            return resp
+        if status in (401, 403):
+            raise AuthError(f"the ChaosIQ server at {self.url} refused the token (HTTP {status})", status)
+        if ok is not None or status >= 400:
+            raise ApiError(f"{method} {_path(url)} failed: HTTP {status}{_detail(resp)}", status)
+        return resp
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        resp = self.request("GET", path, **kwargs)
+        try:
+            return resp.json()
+        except ValueError:
+            raise ApiError(f"GET {_path(self.resolve(path))}: the server did not answer JSON") from None
+
+    def capabilities(self) -> frozenset[str]:
+        """API extensions this server offers (``GET /api/v1/capabilities``).
+
+        A server that only speaks the original API answers 404: no extensions.
+        """
+        if self._capabilities is None:
+            try:
+                resp = self.request("GET", "/api/v1/capabilities", ok=(200, 404, 405))
+                body = resp.json() if resp.status_code == 200 else {}
+                self._capabilities = frozenset(body.get("capabilities") or ())
+            except (ApiError, ValueError, AttributeError):
+                self._capabilities = frozenset()
+        return self._capabilities
+
+    def probe(self) -> None:
+        """Check the token as the original signin did (``HEAD {console}``)."""
+        self.request("HEAD", "/", timeout=(3.05, 5.0))
+
+
+def _path(url: str) -> str:
+    return urlparse(url).path
+
+
+def _detail(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        text = (resp.text or "").strip().splitlines()
+        return f": {text[0][:200]}" if text else ""
+    if isinstance(body, dict) and body.get("detail"):
+        detail = body["detail"]
+        if not isinstance(detail, str):
+            detail = str(detail)[:200]
+        return f": {detail}"
+    return ""

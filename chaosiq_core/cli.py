@@ -1,0 +1,199 @@
+"""``chaos signin``, ``chaos enable``, ``chaos disable`` and ``chaos features``.
+
+Registered through Chaos Toolkit's ``chaostoolkit.cli_plugins`` entry points;
+never imports ``chaostoolkit.cli``. Imports beyond click happen inside the
+commands so that ``chaos --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chaosiq_core.clisupport import command_errors, is_interactive, load_settings
+
+LEGACY_TOGGLES = {"workspace": "publish"}
+"""Toggles of the original that live inside one of our features."""
+
+
+@click.command(help="Sign in to a ChaosIQ server and make `chaos run` publish to it.")
+@click.option("--url", help="Server URL, e.g. https://chaosiq.example.com (prompted if omitted).")
+@click.option("--token", envvar="CHAOSIQ_TOKEN", help="API token (or set CHAOSIQ_TOKEN).")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the API token from this file.",
+)
+@click.option("--org", help="Default organization, by name or id.")
+@click.option("--team", help="Default team, by name or id.")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not verify this server's TLS certificate and allow plain HTTP to it. Stored for this host only.",
+)
+@click.pass_context
+@command_errors
+def signin(
+    ctx: click.Context,
+    url: str | None,
+    token: str | None,
+    token_file: Path | None,
+    org: str | None,
+    team: str | None,
+    insecure: bool,
+) -> None:
+    from chaosiq_core import settings as s
+    from chaosiq_core.api import ApiClient, normalize_url
+    from chaosiq_core.errors import ChaosIQError, TLSError, UsageError
+    from chaosiq_core.manager import entry_points, make_hooks
+
+    path, settings = load_settings(ctx)
+    s.migrate(settings)
+    interactive = is_interactive()
+    if not url:
+        if not interactive:
+            raise UsageError("no server URL: pass --url")
+        url = click.prompt("ChaosIQ url", default=s.get_url(settings) or s.DEFAULT_URL)
+    url = normalize_url(url)
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ChaosIQError(f"cannot read the token file {token_file}: {exc.strerror}") from None
+    if not token:
+        if not interactive:
+            raise UsageError("no token: pass --token, --token-file or set CHAOSIQ_TOKEN")
+        token = click.prompt("ChaosIQ token", hide_input=True)
+    token = (token or "").strip()
+    if not token:
+        raise UsageError("the token is empty")
+
+    verify = not insecure
+    client = ApiClient(url, token, verify_tls=verify, allow_insecure_http=insecure)
+    try:
+        client.probe()
+    except TLSError:
+        if not interactive or not click.confirm(
+            f"The TLS certificate of {client.netloc} cannot be verified. "
+            "Do you wish to disable certificate verification for this server?",
+            default=False,
+        ):
+            raise
+        verify = False
+        client = ApiClient(url, token, verify_tls=False, allow_insecure_http=True)
+        client.probe()
+
+    hooks = make_hooks(settings)
+    scope = hooks.select_scope(client, settings, org, team, interactive)
+    if scope is None:
+        if "teams" in hooks.broken:
+            raise ChaosIQError(f"the teams feature failed to load: {hooks.broken['teams']}")
+        if not s.is_feature_enabled(settings, "teams"):
+            raise ChaosIQError("the teams feature is disabled: run `chaos enable teams`, then sign in again")
+        raise ChaosIQError(
+            "cannot choose an organization and team: install chaosiq-teams "
+            "(pip install chaosiq-teams) and sign in again"
+        )
+    s.set_auth(settings, url, token)
+    s.set_server(settings, url, verify)
+    s.set_default_org(
+        settings,
+        {"id": scope.org_id, "name": scope.org_name},
+        {"id": scope.team_id, "name": scope.team_name},
+    )
+    features = s.ensure_control(settings).setdefault("features", {})
+    for ep in entry_points():
+        features.setdefault(ep.name, "on")
+    hooks.signin_completed(url, settings, scope)
+    saved = s.save(settings, path)
+    click.echo(
+        f"Experiments and executions will be published to team '{scope.team_name or scope.team_id}' "
+        f"in organization '{scope.org_name or scope.org_id}'"
+    )
+    click.echo(f"ChaosIQ details saved at {saved}")
+
+
+def _known_feature(name: str) -> str:
+    """The feature to toggle for ``name``; raise a usage error naming what to install."""
+    from chaosiq_core.errors import UsageError
+    from chaosiq_core.manager import ESSENTIAL, KNOWN_DISTRIBUTIONS, entry_points
+
+    installed = {ep.name for ep in entry_points()}
+    if name in ESSENTIAL:
+        raise UsageError(f"'{name}' is part of chaosiq-core and cannot be toggled")
+    if name in installed:
+        return name
+    if name in LEGACY_TOGGLES and LEGACY_TOGGLES[name] in installed:
+        return name
+    if name in KNOWN_DISTRIBUTIONS:
+        raise UsageError(f"the '{name}' feature is not installed: pip install {KNOWN_DISTRIBUTIONS[name]}")
+    choices = ", ".join(sorted(installed | set(LEGACY_TOGGLES))) or "none"
+    raise UsageError(f"unknown feature '{name}' (installed features: {choices})")
+
+
+def _toggle(ctx: click.Context, name: str, enabled: bool) -> None:
+    from chaosiq_core import settings as s
+
+    feature = _known_feature(name)
+    path, settings = load_settings(ctx)
+    s.migrate(settings)
+    changed = s.set_feature(settings, feature, enabled)
+    word = "enabled" if enabled else "disabled"
+    if not changed:
+        click.echo(f"Feature '{feature}' is already {word} ({path})")
+        return
+    s.save(settings, path)
+    click.echo(f"Feature '{feature}' {word} ({path})")
+
+
+@click.command(
+    help="Enable a chaosiq feature (publish, safeguards, verification, teams, or a third party's)."
+)
+@click.argument("feature")
+@click.pass_context
+@command_errors
+def enable(ctx: click.Context, feature: str) -> None:
+    _toggle(ctx, feature, True)
+
+
+@click.command(
+    help="Disable a chaosiq feature. FEATURE is the feature name listed by `chaos features` "
+    "(the plugin's entry-point name, not its distribution name). A disabled plugin is never imported."
+)
+@click.argument("feature")
+@click.pass_context
+@command_errors
+def disable(ctx: click.Context, feature: str) -> None:
+    _toggle(ctx, feature, False)
+
+
+@click.command(help="List the installed chaosiq features and whether they are enabled and loaded.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@command_errors
+def features(ctx: click.Context, as_json: bool) -> None:
+    from chaosiq_core.manager import list_features
+
+    _, settings = load_settings(ctx)
+    rows = list_features(settings)
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in rows], indent=2))
+        return
+    if not rows:
+        click.echo("No chaosiq feature is installed (pip install 'chaosiq-core[all]').")
+        return
+    table: list[tuple[str, ...]] = [("FEATURE", "DISTRIBUTION", "VERSION", "ENABLED", "STATE")]
+    for f in rows:
+        table.append((f.name, f.distribution or "-", f.version or "-", "yes" if f.enabled else "no", f.state))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for f in rows:
+        if f.error:
+            click.secho(f"{f.name}: {f.error}", fg="yellow", err=True)
+
+
+__all__: list[Any] = ["disable", "enable", "features", "signin"]

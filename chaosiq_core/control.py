@@ -1,0 +1,363 @@
+"""The Chaos Toolkit control that bridges a run to the chaosiq hooks.
+
+``chaos signin`` declares this module as the global control ``chaosiq-cloud``
+in the settings. Chaos Toolkit then calls the module-level functions below at
+every control point, and the :class:`RunEventBridge` registered from
+``configure_control(event_registry=...)`` receives the run events. Each
+forwards to the hooks of :mod:`chaosiq_core.hookspecs`.
+
+Promises made to Chaos Toolkit (reference/chaostoolkit-platform.md §1.6, §6):
+
+* nothing but ``InterruptExecution`` is ever raised into chaostoolkit-lib;
+* ``settings`` being ``None`` (worker threads) does not matter: the run keeps
+  the settings captured in ``configure_control``;
+* being configured twice (global and experiment control) is harmless;
+* the run thread never waits on the network here; plugins queue their work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from chaoslib.exceptions import InterruptExecution
+from chaoslib.run import RunEventHandler
+
+from chaosiq_core import settings as s
+from chaosiq_core.api import ApiClient
+from chaosiq_core.errors import ChaosIQError
+from chaosiq_core.hooks import Hooks
+from chaosiq_core.journal import chaosiq_extension
+from chaosiq_core.manager import make_hooks
+from chaosiq_core.run import Run
+
+logger = logging.getLogger("chaostoolkit.chaosiq")
+
+__all__ = [
+    "after_activity_control",
+    "after_experiment_control",
+    "after_hypothesis_control",
+    "after_loading_experiment_control",
+    "after_method_control",
+    "after_rollback_control",
+    "before_activity_control",
+    "before_experiment_control",
+    "before_hypothesis_control",
+    "before_loading_experiment_control",
+    "before_method_control",
+    "before_rollback_control",
+    "cleanup_control",
+    "configure_control",
+    "current_run",
+]
+
+
+class _State:
+    """What the bridge remembers between control calls of one process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hooks: Hooks | None = None
+        self.settings_id: int | None = None
+        self.run: Run | None = None
+        self.source: str | None = None
+        self.kind: str = "run"
+
+
+_state = _State()
+
+
+def current_run() -> Run | None:
+    """The run being executed in this process, if any."""
+    return _state.run
+
+
+def set_run_kind(kind: str) -> None:
+    """Mark the next run as ``kind`` (``chaos verify`` sets ``verification``)."""
+    _state.kind = kind
+
+
+def reset() -> None:
+    """Forget every run and plugin manager (tests, or a process running several runs)."""
+    with _state.lock:
+        _state.hooks = None
+        _state.settings_id = None
+        _state.run = None
+        _state.source = None
+        _state.kind = "run"
+
+
+def _loaded_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    if settings:
+        return settings
+    try:
+        from chaoslib.settings import get_loaded_settings
+
+        return get_loaded_settings() or {}
+    except Exception:
+        return {}
+
+
+def _hooks_for(settings: dict[str, Any]) -> Hooks:
+    with _state.lock:
+        if _state.hooks is None or (_state.settings_id != id(settings) and settings):
+            _state.hooks = make_hooks(settings)
+            _state.settings_id = id(settings)
+        return _state.hooks
+
+
+def _guard(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn``; log anything it raises once and swallow it (never into chaoslib)."""
+    try:
+        return fn(*args, **kwargs)
+    except InterruptExecution:
+        raise
+    except Exception as exc:
+        logger.warning("chaosiq: %s failed: %s: %s", what, type(exc).__name__, exc)
+        logger.debug("traceback", exc_info=exc)
+        return None
+
+
+# ------------------------------------------------------------------- loading
+
+
+def before_loading_experiment_control(context: str, settings: Any = None, **kwargs: Any) -> None:
+    """Chaos Toolkit is about to load ``context`` (a path or URL)."""
+    settings = _loaded_settings(settings)
+    _state.source = context
+    _guard(
+        "loading hooks",
+        lambda: _hooks_for(settings).call("loading_experiment", source=context, settings=settings),
+    )
+
+
+def after_loading_experiment_control(
+    context: str, state: Any = None, settings: Any = None, **kwargs: Any
+) -> None:
+    """The experiment was parsed from ``context``."""
+    settings = _loaded_settings(settings)
+    _guard(
+        "loading hooks",
+        lambda: _hooks_for(settings).call(
+            "experiment_loaded", source=context, experiment=state, settings=settings
+        ),
+    )
+
+
+# --------------------------------------------------------------- configuring
+
+
+def _client_for(hooks: Hooks, settings: dict[str, Any], url: str | None, verify_tls: Any) -> ApiClient | None:
+    url = url or s.get_url(settings)
+    if not url:
+        return None
+    token = hooks.token(url, settings)
+    scope = hooks.api_scope(settings)
+    verify = s.parse_flag(verify_tls)
+    verify = s.get_verify_tls(settings) if verify is None else verify
+    return ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
+
+
+def configure_control(
+    experiment: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    event_registry: Any = None,
+    url: str | None = None,
+    verify_tls: Any = None,
+    organizations: Any = None,
+    **kwargs: Any,
+) -> None:
+    """Create the :class:`Run` and start the plugins (once per run)."""
+    settings = _loaded_settings(settings)
+    if experiment is None:
+        return
+    existing = _state.run
+    if existing is not None and existing.experiment is experiment and not existing.finished.is_set():
+        logger.debug("chaosiq control configured twice for the same run: ignoring the second")
+        return
+    if s.migrate(settings):
+        pass  # the in-memory settings now name our module; `chaos signin` rewrites the file
+    hooks = _guard("loading chaosiq plugins", _hooks_for, settings)
+    if hooks is None:
+        return
+    client = None
+    try:
+        client = _client_for(hooks, settings, url, verify_tls)
+    except ChaosIQError as exc:
+        logger.warning("chaosiq: not talking to the server: %s", exc)
+    run = Run(
+        settings=settings,
+        experiment=experiment,
+        hooks=hooks,
+        client=client,
+        source=_state.source,
+        configuration=configuration,
+        secrets=secrets,
+        kind=_state.kind,
+    )
+    run._defaults = _guard("reading plugin defaults", hooks.settings_defaults) or {}
+    _state.run = run
+    if event_registry is not None:
+        event_registry.register(RunEventBridge(run))
+    hooks.call("run_configured", run=run)
+
+
+def cleanup_control(**kwargs: Any) -> None:
+    """Nothing to clean: threads end in ``after_experiment``/``finish``."""
+
+
+# ------------------------------------------------------------- control points
+
+
+def _run_for_call() -> Run | None:
+    return _state.run
+
+
+def _interrupt_if_stopping(run: Run) -> None:
+    """Raise ``InterruptExecution`` once, on the main thread, when a stop was requested."""
+    verdict = run.stop_verdict
+    if verdict is None or run.finished.is_set():
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with run.lock:
+        if run.data.get("_interrupt_raised"):
+            return
+        run.data["_interrupt_raised"] = True
+    raise InterruptExecution(f"chaosiq safeguard '{verdict.source}' stopped the run: {verdict.reason}")
+
+
+def _point(hook: str, check: bool = True, **kwargs: Any) -> None:
+    run = _run_for_call()
+    if run is None:
+        return
+    run.hooks.call(hook, run=run, **kwargs)
+    if check:
+        _interrupt_if_stopping(run)
+
+
+def _once(run: Run, key: str) -> bool:
+    with run.lock:
+        seen = run.data.setdefault("_seen", set())
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+
+def before_experiment_control(context: dict[str, Any], **kwargs: Any) -> None:
+    run = _run_for_call()
+    if run is None or not _once(run, "before_experiment"):
+        return
+    _point("before_experiment", experiment=context)
+
+
+def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **kwargs: Any) -> None:
+    run = _run_for_call()
+    if run is None or not _once(run, "after_experiment"):
+        return
+    run.journal = state
+    _guard(
+        "after-experiment hooks",
+        run.hooks.call,
+        "after_experiment",
+        run=run,
+        experiment=context,
+        journal=state,
+    )
+    run.finished.set()
+    if isinstance(state, dict) and run.journal_extension:
+        _guard("writing the journal extension", _write_extension, state, run.journal_extension)
+
+
+def _write_extension(journal: dict[str, Any], values: dict[str, Any]) -> None:
+    ext = chaosiq_extension(journal, create=True)
+    ext.update(values)
+
+
+def before_hypothesis_control(context: dict[str, Any], **kwargs: Any) -> None:
+    _point("before_hypothesis", hypothesis=context)
+
+
+def after_hypothesis_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
+    _point("after_hypothesis", hypothesis=context, state=state)
+
+
+def before_method_control(context: dict[str, Any], **kwargs: Any) -> None:
+    _point("before_method", experiment=context)
+
+
+def after_method_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
+    _point("after_method", experiment=context, state=state)
+
+
+def before_rollback_control(context: dict[str, Any], **kwargs: Any) -> None:
+    _point("before_rollback", experiment=context, check=False)
+
+
+def after_rollback_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
+    _point("after_rollback", experiment=context, state=state, check=False)
+
+
+def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
+    _point("before_activity", activity=context)
+
+
+def after_activity_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
+    _point("after_activity", activity=context, state=state)
+
+
+# -------------------------------------------------------------- run events
+
+
+class RunEventBridge(RunEventHandler):
+    """Forwards chaostoolkit-lib's run events to the hooks of one run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def _call(self, hook: str, **kwargs: Any) -> None:
+        self.run.hooks.call(hook, run=self.run, **kwargs)
+
+    def running(
+        self,
+        experiment: Any,
+        journal: Any,
+        configuration: Any = None,
+        secrets: Any = None,
+        schedule: Any = None,
+        settings: Any = None,
+    ) -> None:
+        self.run.journal = journal
+        if configuration is not None:
+            self.run.configuration = configuration
+        if secrets is not None:
+            self.run.secrets = secrets
+        self._call("run_started", journal=journal)
+
+    def start_continuous_hypothesis(self, frequency: Any) -> None:
+        self._call("continuous_hypothesis_started", frequency=frequency)
+
+    def continuous_hypothesis_iteration(self, iteration_index: int, state: Any) -> None:
+        self._call("continuous_hypothesis_iteration", iteration=iteration_index, state=state)
+
+    def continuous_hypothesis_completed(self, experiment: Any, journal: Any, exception: Any = None) -> None:
+        self._call("continuous_hypothesis_completed", journal=journal, exception=exception)
+
+    def interrupted(self, experiment: Any, journal: Any) -> None:
+        self._call("run_interrupted", journal=journal)
+
+    def signal_exit(self) -> None:
+        self._call("run_signal_exit")
+
+    def finish(self, journal: Any) -> None:
+        self.run.journal = journal
+        self.run.finished.set()
+        try:
+            self._call("run_finished", journal=journal)
+        finally:
+            if _state.run is self.run:
+                _state.run = None

@@ -1,0 +1,43 @@
+"""The exceptions of chaosiq. Each carries one clear, user-facing line."""
+
+from __future__ import annotations
+
+
+class ChaosIQError(Exception):
+    """Base of every chaosiq error; ``str(err)`` is the line shown to the user."""
+
+    exit_code = 1
+
+
+class UsageError(ChaosIQError):
+    """The user asked for something that does not exist (exit 2)."""
+
+    exit_code = 2
+
+
+class SettingsError(ChaosIQError):
+    """The settings file is missing, unreadable or malformed."""
+
+
+class ApiError(ChaosIQError):
+    """A call to the ChaosIQ server failed."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthError(ApiError):
+    """The server refused the token (401/403)."""
+
+
+class UnreachableError(ApiError):
+    """The server could not be reached or did not answer in time."""
+
+
+class TLSError(ApiError):
+    """The server's TLS certificate could not be verified."""
+
+
+class InsecureURLError(ChaosIQError):
+    """A token would be sent over plain HTTP to a host that is not loopback."""

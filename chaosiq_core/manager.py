@@ -1,0 +1,149 @@
+"""Build the plugin manager: block disabled features, then load entry points one by one.
+
+There is no plugin manager at import time: every ``chaos`` command and every
+run builds its own with :func:`make_hooks`, and tests build a fresh one each.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from chaosiq_core import PROJECT_NAME, defaults, hookspecs
+from chaosiq_core import settings as s
+from chaosiq_core.hooks import Hooks
+
+logger = logging.getLogger("chaostoolkit.chaosiq")
+
+DISABLE_ENV = "CHAOSIQ_DISABLE_PLUGINS"
+"""Comma-separated features to skip whatever the settings say; ``*`` skips every plugin."""
+
+ESSENTIAL = ("core",)
+"""Plugins that cannot be disabled."""
+
+
+@dataclass
+class Feature:
+    """One feature as ``chaos features`` lists it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    module: str
+    enabled: bool
+    loaded: bool = False
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        return "broken" if self.error else ("loaded" if self.loaded else "not loaded")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["state"] = self.state
+        return d
+
+
+def entry_points() -> list[metadata.EntryPoint]:
+    """The installed entry points of group ``chaosiq``, sorted by name (first one per name)."""
+    seen: dict[str, metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=PROJECT_NAME):
+        seen.setdefault(ep.name, ep)
+    return [seen[k] for k in sorted(seen)]
+
+
+def blocked_names(settings: dict[str, Any]) -> set[str]:
+    """Features that must not be loaded: turned off in settings or in ``CHAOSIQ_DISABLE_PLUGINS``."""
+    names = s.disabled_features(settings)
+    names.update(n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip())
+    return names
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """A manager with the hookspecs and the core defaults, and no plugin loaded."""
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    pm.register(defaults, name="core")
+    return pm
+
+
+def make_hooks(
+    settings: dict[str, Any] | None = None,
+    *,
+    load_entrypoints: bool = True,
+    plugins: dict[str, object] | None = None,
+) -> Hooks:
+    """Build a plugin manager for ``settings`` and return its :class:`Hooks` facade.
+
+    :param settings: the Chaos Toolkit settings (features turned off there are
+        blocked before any entry point is imported).
+    :param load_entrypoints: ``False`` in tests that register plugins by hand.
+    :param plugins: extra plugin objects to register by name (tests, embedding).
+    """
+    settings = settings or {}
+    pm = new_plugin_manager()
+    blocked = blocked_names(settings)
+    load_all = "*" not in blocked
+    for name in blocked - set(ESSENTIAL):
+        pm.set_blocked(name)
+    broken: dict[str, str] = {}
+    if load_entrypoints and load_all:
+        for ep in entry_points():
+            if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:
+                dist = getattr(ep, "dist", None)
+                where = f" ({dist.name})" if dist is not None else ""
+                broken[ep.name] = f"{type(exc).__name__}: {exc}"
+                logger.warning(
+                    "chaosiq feature '%s'%s failed to load and is skipped: %s",
+                    ep.name,
+                    where,
+                    broken[ep.name],
+                )
+    for name, plugin in (plugins or {}).items():
+        if not pm.is_blocked(name):
+            pm.register(plugin, name=name)
+    pm.hook.chaosiq_settings_loaded.call_historic(kwargs={"settings": settings})
+    return Hooks(pm, broken)
+
+
+def list_features(settings: dict[str, Any], hooks: Hooks | None = None) -> list[Feature]:
+    """Every installed feature with its distribution, version and state."""
+    hooks = hooks if hooks is not None else make_hooks(settings)
+    blocked = blocked_names(settings)
+    out: list[Feature] = []
+    for ep in entry_points():
+        dist = getattr(ep, "dist", None)
+        enabled = ep.name not in blocked and "*" not in blocked
+        out.append(
+            Feature(
+                name=ep.name,
+                distribution=dist.name if dist is not None else None,
+                version=dist.version if dist is not None else None,
+                module=ep.value,
+                enabled=enabled,
+                loaded=enabled and hooks.pm.has_plugin(ep.name),
+                error=hooks.broken.get(ep.name),
+            )
+        )
+    return out
+
+
+KNOWN_DISTRIBUTIONS = {
+    "publish": "chaosiq-publisher",
+    "safeguards": "chaosiq-safeguards",
+    "verification": "chaosiq-verification",
+    "teams": "chaosiq-teams",
+}
+"""Features of the chaosiq project, to tell users what to install."""

@@ -1,0 +1,101 @@
+"""The run context handed to every lifecycle hook."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chaosiq_core import settings as settings_mod
+from chaosiq_core.types import Verdict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chaosiq_core.api import ApiClient
+    from chaosiq_core.hooks import Hooks
+
+logger = logging.getLogger("chaostoolkit.chaosiq")
+
+
+@dataclass(eq=False)
+class Run:
+    """Everything plugins share about one ``chaos run`` (or ``chaos verify``).
+
+    Created by the control bridge in ``configure_control``; the same object is
+    passed to every hook of the run, on every thread. Attributes that change
+    during the run are guarded by ``lock``; plugins keep their own state in
+    ``data[<feature name>]``.
+    """
+
+    settings: dict[str, Any]
+    experiment: dict[str, Any]
+    hooks: Hooks
+    client: ApiClient | None = None
+    """API client scoped to the team, or ``None`` when not signed in."""
+    source: str | None = None
+    """The path or URL the experiment was loaded from, when known."""
+    configuration: dict[str, Any] | None = None
+    secrets: dict[str, Any] | None = None
+    journal: dict[str, Any] | None = None
+    kind: str = "run"
+    """``run`` for ``chaos run``, ``verification`` for ``chaos verify``."""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    journal_extension: dict[str, Any] = field(default_factory=dict)
+    """Keys written into the journal's ``extensions[name=chaosiq]`` after the run."""
+    execution_ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set once the server-side execution exists (or could not be created)."""
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set after ``chaosiq_after_experiment``: no interruption may be sent after it."""
+    experiment_id: str | None = None
+    execution_id: str | None = None
+    execution_url: str | None = None
+    stop_verdict: Verdict | None = None
+    _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------ options
+
+    def option(self, feature: str, name: str, default: Any = None) -> Any:
+        """A plugin option: the settings' value, else the plugin's default, else ``default``."""
+        user = settings_mod.options(self.settings, feature)
+        if name in user:
+            return user[name]
+        return self._defaults.get(feature, {}).get(name, default)
+
+    # ---------------------------------------------------------------- ids
+
+    def set_execution(
+        self,
+        *,
+        experiment_id: str | None,
+        execution_id: str | None,
+        url: str | None = None,
+    ) -> None:
+        """Record the server ids of this run and wake whoever waits for them."""
+        with self.lock:
+            self.experiment_id = experiment_id
+            self.execution_id = execution_id
+            self.execution_url = url
+            self.journal_extension["experiment_id"] = experiment_id
+            self.journal_extension["execution_id"] = execution_id
+        self.execution_ready.set()
+
+    # ---------------------------------------------------------- stopping
+
+    def request_stop(self, verdict: Verdict) -> bool:
+        """Ask the bridge to interrupt the run at its next control point.
+
+        Returns ``True`` for the first request (the one that counts), ``False``
+        when a stop was already requested or the run is over.
+        """
+        with self.lock:
+            if self.stop_verdict is not None or self.finished.is_set():
+                return False
+            self.stop_verdict = verdict
+        return True
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_verdict is not None

@@ -1,0 +1,294 @@
+"""pytest fixtures for chaosiq and for authors of chaosiq plugins.
+
+Enable them with ``pytest_plugins = ["chaosiq_core.testing"]`` in a conftest.
+
+* ``chaosiq_hooks`` — a fresh plugin manager with no entry point loaded;
+  register your plugin object on ``chaosiq_hooks.pm`` and call hooks.
+* ``chaos_home`` — a temporary ``HOME`` with an empty ``~/.chaostoolkit``.
+* ``chaosiq_server`` — a real ``chaosiq-server`` (SQLite, free loopback port)
+  for the whole session; ``chaosiq_team`` — a fresh organization, team and
+  token on it for one test; ``signed_in`` — the real ``chaos signin`` run
+  against that team, returning the settings path.
+* :func:`run_chaos` — run the real ``chaos`` CLI in a subprocess.
+
+The server is only ever driven through its command line and HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def executable(name: str) -> str:
+    """Path of a console script installed beside this interpreter."""
+    found = BIN / name
+    if found.exists():
+        return str(found)
+    which = shutil.which(name)
+    if which is None:
+        raise RuntimeError(f"{name} is not installed in this environment")
+    return which
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+@dataclass
+class Team:
+    """An organization, team and token created on a :class:`ServerProcess`."""
+
+    server: ServerProcess
+    org_id: str
+    org_name: str
+    team_id: str
+    team_name: str
+    token: str
+    token_id: str | None = None
+
+    @property
+    def base(self) -> str:
+        return f"{self.server.url}/api/v1/organizations/{self.org_id}/teams/{self.team_id}"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call the team-scoped API (``path`` relative to the team base, or ``/api/...``)."""
+        url = (
+            f"{self.server.url}{path}"
+            if path.startswith("/") and path.startswith("/api/")
+            else f"{self.base}{path}"
+        )
+        headers = kwargs.pop("headers", {})
+        headers.setdefault("Authorization", f"Bearer {self.token}")
+        return requests.request(method, url, headers=headers, timeout=10, **kwargs)
+
+    def executions(self) -> list[dict[str, Any]]:
+        resp = self.api("GET", "/executions?limit=100")
+        resp.raise_for_status()
+        body = resp.json()
+        return body["items"] if isinstance(body, dict) else body
+
+    def events(self, execution_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            q = f"?limit=500&cursor={cursor}" if cursor else "?limit=500"
+            resp = self.api("GET", f"/executions/{execution_id}/events{q}")
+            resp.raise_for_status()
+            body = resp.json()
+            items.extend(body["items"])
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return items
+
+    def stop(self, execution_id: str, reason: str = "stopped by test") -> requests.Response:
+        return self.api("POST", f"/executions/{execution_id}/stop", json={"reason": reason})
+
+
+@dataclass
+class ServerProcess:
+    """A running ``chaosiq-server serve`` on loopback."""
+
+    database_url: str
+    port: int
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CHAOSIQ_SERVER_DATABASE_URL": self.database_url}
+        return subprocess.run(
+            [executable("chaosiq-server"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+        )
+
+    def start(self) -> ServerProcess:
+        env = {**os.environ, "CHAOSIQ_SERVER_DATABASE_URL": self.database_url}
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                executable("chaosiq-server"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.extra_args,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self.healthy, timeout=30, what=f"chaosiq-server on port {self.port}")
+        return self
+
+    def healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"chaosiq-server exited with {self.proc.returncode}; log: {self.log_path}")
+        try:
+            return requests.get(f"{self.url}/health", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=15)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def new_team(self, org: str | None = None, team: str | None = None) -> Team:
+        org = org or f"org-{uuid.uuid4().hex[:8]}"
+        team = team or f"team-{uuid.uuid4().hex[:8]}"
+        out = self.cli("init", "--org", org, "--team", team, "--json").stdout
+        data = json.loads(out)
+        return Team(
+            server=self,
+            org_id=data["organization"]["id"],
+            org_name=data["organization"]["name"],
+            team_id=data["team"]["id"],
+            team_name=data["team"]["name"],
+            token=data["token"],
+            token_id=data.get("token_id"),
+        )
+
+
+def start_server(tmp: Path, *extra_args: str, database_url: str | None = None) -> ServerProcess:
+    """Initialise a database in ``tmp`` and start a server on a free port."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    db = database_url or f"sqlite:///{tmp / 'chaosiq.db'}"
+    server = ServerProcess(db, free_port(), list(extra_args), log_path=tmp / "server.log")
+    server.cli("init", "--org", "bootstrap", "--team", "bootstrap", "--json")
+    return server.start()
+
+
+def run_chaos(
+    *args: str,
+    settings: Path | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``chaos`` CLI (``--no-version-check``, optional ``--settings``)."""
+    cmd = [executable("chaos"), "--no-version-check"]
+    if settings is not None:
+        cmd += ["--settings", str(settings)]
+    cmd += list(args)
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+
+
+# ----------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def chaosiq_hooks() -> Iterator[Any]:
+    """A fresh :class:`~chaosiq_core.hooks.Hooks` with no entry point loaded."""
+    from chaosiq_core.manager import make_hooks
+
+    hooks = make_hooks({}, load_entrypoints=False)
+    yield hooks
+    hooks.pm.check_pending()
+
+
+@pytest.fixture
+def chaos_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary HOME; ``chaos_home / '.chaostoolkit' / 'settings.yaml'`` is the default settings."""
+    home = tmp_path / "home"
+    (home / ".chaostoolkit").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("CHAOSIQ_TOKEN", raising=False)
+    monkeypatch.delenv("CHAOSIQ_DISABLE_PLUGINS", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def chaosiq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real chaosiq-server on SQLite for the test session."""
+    server = start_server(tmp_path_factory.mktemp("chaosiq-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def chaosiq_team(chaosiq_server: ServerProcess) -> Team:
+    """A new organization, team and token on the session's server."""
+    return chaosiq_server.new_team()
+
+
+@pytest.fixture
+def signed_in(chaos_home: Path, chaosiq_team: Team) -> Path:
+    """Settings made by the real ``chaos signin`` against ``chaosiq_team``."""
+    settings = chaos_home / ".chaostoolkit" / "settings.yaml"
+    result = run_chaos(
+        "signin",
+        "--url",
+        chaosiq_team.server.url,
+        "--token",
+        chaosiq_team.token,
+        "--org",
+        chaosiq_team.org_name,
+        "--team",
+        chaosiq_team.team_name,
+        settings=settings,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    return settings

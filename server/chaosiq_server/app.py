@@ -1,0 +1,118 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .auth import Authenticator
+from .config import Settings
+from .db import Database
+from .errors import BadInput, Conflict, NotFound
+from .middleware import AccessLog, BodySizeLimit, ResponseDelay
+from .routes import executions, experiments, root, verifications
+from .store import Store
+
+log = logging.getLogger("chaosiq_server.app")
+
+DESCRIPTION = """A self-hostable server speaking the ChaosIQ API of the original
+`chaosiq-cloud` client, plus negotiated extensions (see `GET /api/v1/capabilities`).
+Every endpoint but `/health` needs `Authorization: Bearer <token>`."""
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="chaosiq-server",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        strict_content_type=False,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.store = Store(db)
+    app.state.auth = Authenticator(db)
+
+    for router in (root.router, experiments.router, executions.router, verifications.router):
+        app.include_router(router)
+
+    _install_handlers(app)
+
+    # Outermost first: access log sees everything, including 413s.
+    if settings.response_delay_ms > 0:
+        app.add_middleware(ResponseDelay, delay_ms=settings.response_delay_ms)
+    app.add_middleware(BodySizeLimit, max_size=settings.max_body_size)
+    app.add_middleware(AccessLog)
+    return app
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+        if err.get("ctx", {}).get("error") and err.get("type") == "json_invalid":
+            item["msg"] = f"malformed JSON: {err['ctx']['error']}"
+        out.append(item)
+    return out
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def _not_found(_r: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=404)
+
+    @app.exception_handler(BadInput)
+    async def _bad_input(_r: Request, exc: BadInput) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_r: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _validation_detail(exc)
+        status = 400 if any(d["type"] == "json_invalid" for d in detail) else 422
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc,
+                  exc_info=exc)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def app_factory() -> FastAPI:
+    """Entry for uvicorn workers (``--factory``): settings come from the environment."""
+    from .log import setup_logging
+
+    settings = Settings.from_env()
+    setup_logging(settings.log_format)
+    # `serve` migrated before starting the workers.
+    return create_app(settings, migrate=False)

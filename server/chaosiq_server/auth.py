@@ -1,0 +1,111 @@
+"""Bearer tokens: generation, hashing and the request principal."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, Request
+from sqlalchemy import select
+
+from . import models as m
+from .db import Database
+
+TOKEN_PREFIX = "ciq_"
+CACHE_TTL_SECONDS = 1.0
+CACHE_MAX_ENTRIES = 1024
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256-bit random strings: a plain SHA-256 is enough (no need
+    # for a slow password hash) and allows an indexed lookup.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    name: str
+    teams: dict[str, str] = field(default_factory=dict)  # team id -> org id
+
+    def org_ids(self) -> set[str]:
+        return set(self.teams.values())
+
+
+class Authenticator:
+    """Resolves a bearer token to a :class:`Principal`.
+
+    Lookups are cached for ``CACHE_TTL_SECONDS`` (bounded size), so a revoked
+    token stops working within a second without a query on every request.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        principal = self._load(digest)
+        with self._lock:
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[digest] = (now + CACHE_TTL_SECONDS, principal)
+        return principal
+
+    def _load(self, digest: str) -> Principal | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(m.tokens.c.id, m.tokens.c.name).where(
+                    m.tokens.c.token_hash == digest, m.tokens.c.revoked_at.is_(None)
+                )
+            ).first()
+            if row is None:
+                return None
+            teams = conn.execute(
+                select(m.teams.c.id, m.teams.c.org_id)
+                .join(m.token_teams, m.token_teams.c.team_id == m.teams.c.id)
+                .where(m.token_teams.c.token_id == row.id)
+            ).all()
+        return Principal(token_id=row.id, name=row.name, teams={t.id: t.org_id for t in teams})
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=401, detail=detail, headers={"WWW-Authenticate": 'Bearer realm="chaosiq"'}
+    )
+
+
+def authenticate(request: Request) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    principal = request.app.state.auth.lookup(token)
+    if principal is None:
+        raise unauthorized("invalid or revoked token")
+    return principal

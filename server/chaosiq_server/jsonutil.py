@@ -1,0 +1,65 @@
+"""JSON helpers: strict dumping, canonical hashing, cursors, timestamps."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import BadInput
+
+
+def dumps(value: Any) -> str:
+    """Serialise for storage; NaN/Infinity are refused (they are not JSON)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:
+        raise BadInput(f"body is not valid JSON for storage: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInput("body is nested too deeply") from exc
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def encode_cursor(*parts: Any) -> str:
+    raw = json.dumps(list(parts), separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise BadInput("invalid cursor", 400) from exc
+    if not isinstance(parts, list) or len(parts) != arity:
+        raise BadInput("invalid cursor", 400)
+    if not all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in parts):
+        raise BadInput("invalid cursor", 400)
+    return parts
+
+
+def time_key(value: str | None, fallback: str) -> str:
+    """A sortable UTC key for an RFC 3339 timestamp (``fallback`` when absent)."""
+    if value is None:
+        return fallback
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (ValueError, TypeError) as exc:
+        raise BadInput(f"CloudEvent 'time' is not an RFC 3339 timestamp: {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        raise BadInput(f"CloudEvent 'time' is out of range: {value!r}") from exc
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ").rjust(27, "0")

@@ -1,0 +1,159 @@
+"""Database schema (SQLAlchemy Core tables). Migrations live in ``migrations/``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+ID = String(64)
+TS = String(32)  # ISO 8601 UTC, e.g. 2024-01-01T00:00:00.000000Z (sorts lexically)
+
+# SQLite only gives AUTOINCREMENT semantics to INTEGER PRIMARY KEY.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("org_id", "name", name="uq_teams_org_name"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+)
+
+token_teams = Table(
+    "token_teams",
+    metadata,
+    Column("token_id", ID, ForeignKey("tokens.id"), primary_key=True),
+    Column("team_id", ID, ForeignKey("teams.id"), primary_key=True),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("team_id", ID, ForeignKey("teams.id"), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("title", Text, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_experiments_team_hash", "team_id", "content_hash"),
+    Index("ix_experiments_team_created", "team_id", "created_at", "id"),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("team_id", ID, ForeignKey("teams.id"), nullable=False),
+    Column("experiment_id", ID, ForeignKey("experiments.id"), nullable=False),
+    Column("status", String(64), nullable=True),
+    Column("journal", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_executions_team_created", "team_id", "created_at", "id"),
+    Index("ix_executions_experiment", "experiment_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("execution_id", ID, ForeignKey("executions.id"), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("time", String(64), nullable=True),
+    Column("time_key", TS, nullable=False),
+    Column("data", Text, nullable=True),
+    Column("received_at", TS, nullable=False),
+    UniqueConstraint("execution_id", "event_id", name="uq_events_execution_event"),
+    Index("ix_events_timeline", "execution_id", "time_key", "seq"),
+    sqlite_autoincrement=True,
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("execution_id", ID, ForeignKey("executions.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("allowed", Boolean, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_by", String(200), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_policies_execution", "execution_id", "created_at"),
+)
+
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("pk", ID, primary_key=True),
+    Column("id", String(200), nullable=False),
+    Column("team_id", ID, ForeignKey("teams.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("team_id", "id", name="uq_verifications_team_id"),
+    Index("ix_verifications_team_created", "team_id", "created_at", "id"),
+)
+
+verification_runs = Table(
+    "verification_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("verification_pk", ID, ForeignKey("verifications.pk"), nullable=False),
+    Column("experiment_id", ID, nullable=True),
+    Column("execution_id", ID, nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("status", String(64), nullable=True),
+    Column("journal", Text, nullable=True),
+    Column("results", Text, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=True),
+    Index("ix_vruns_verification_created", "verification_pk", "created_at", "id"),
+)
+
+verification_run_events = Table(
+    "verification_run_events",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("run_id", ID, ForeignKey("verification_runs.id"), nullable=False),
+    Column("category", String(200), nullable=False),
+    Column("payload", Text, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_vrun_events_run", "run_id", "seq"),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,227 @@
+"""Request and response bodies (they also make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Json = dict[str, Any]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- requests ---------------------------------------------------------------
+
+
+class ExperimentIn(_Open):
+    experiment: Json = Field(description="The Chaos Toolkit experiment document.")
+
+
+class JournalIn(_Open):
+    journal: Json = Field(description="The Chaos Toolkit journal.")
+
+
+class CloudEventIn(_Open):
+    """A CloudEvent in structured content mode. ``data`` may be a JSON string."""
+
+    specversion: str = Field(min_length=1, max_length=16)
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=500)
+    type: str = Field(min_length=1, max_length=200)
+    datacontenttype: str | None = None
+    time: str | None = Field(default=None, max_length=64)
+    data: Any = None
+    data_base64: str | None = None
+
+
+class PolicyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    allowed: bool = False
+    reason: str | None = None
+
+
+class StopIn(BaseModel):
+    reason: str | None = None
+
+
+class VerificationRunIn(_Open):
+    journal: Json | None = None
+    status: str | None = Field(default=None, max_length=64)
+    experiment_id: str | None = Field(default=None, max_length=64)
+    execution_id: str | None = Field(default=None, max_length=64)
+
+
+class VerificationRunEventIn(_Open):
+    category: str = Field(min_length=1, max_length=200)
+    payload: Any = None
+
+
+class VerificationResults(_Open):
+    successful_samples: int | None = None
+    deviated_samples: int | None = None
+    not_run_samples: int | None = None
+    total_number_of_samples: int | None = None
+    total_duration: float | None = None
+
+
+class VerificationRunFinishedIn(_Open):
+    journal: Json | None = None
+    status: str | None = Field(default=None, max_length=64)
+    results: VerificationResults | None = None
+
+
+# --- responses --------------------------------------------------------------
+
+
+class IdOut(BaseModel):
+    id: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Capabilities(BaseModel):
+    capabilities: list[str]
+    version: str
+
+
+class Organization(BaseModel):
+    id: str
+    name: str
+
+
+class Team(BaseModel):
+    id: str
+    name: str
+    org_id: str
+
+
+class ExperimentOut(BaseModel):
+    id: str
+    team_id: str
+    title: str | None
+    experiment: Json
+    created_at: str
+    updated_at: str
+
+
+class ExperimentPage(BaseModel):
+    items: list[ExperimentOut]
+    next_cursor: str | None
+    total: int
+
+
+class ExecutionOut(BaseModel):
+    id: str
+    experiment_id: str
+    status: str | None
+    journal: Json
+    created_at: str
+    updated_at: str
+    events_count: int
+
+
+class ExecutionSummary(BaseModel):
+    id: str
+    experiment_id: str
+    status: str | None
+    created_at: str
+    updated_at: str
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionSummary]
+    next_cursor: str | None
+    total: int
+
+
+class EventAck(BaseModel):
+    id: str
+    stored: bool
+
+
+class BatchAck(BaseModel):
+    received: int
+    stored: int
+
+
+class EventOut(BaseModel):
+    id: str
+    type: str
+    source: str
+    time: str | None
+    data: Any = None
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None
+    total: int
+
+
+class PolicyOut(BaseModel):
+    id: str
+    name: str
+    allowed: bool
+    reason: str | None
+    created_by: str | None
+    created_at: str
+
+
+class Policies(BaseModel):
+    allowed: bool
+    policies: list[PolicyOut]
+
+
+class VerificationOut(BaseModel):
+    id: str
+    org_id: str
+    team_id: str
+    created_at: str
+    runs_count: int
+
+
+class VerificationPage(BaseModel):
+    items: list[VerificationOut]
+    next_cursor: str | None
+    total: int
+
+
+class VerificationRunOut(BaseModel):
+    id: str
+    org_id: str
+    team_id: str
+    verification_id: str
+    experiment_id: str | None
+    execution_id: str | None
+    state: str
+    status: str | None
+    journal: Json | None
+    results: Json | None = None
+    created_at: str
+    updated_at: str
+    finished_at: str | None = None
+
+
+class VerificationRunPage(BaseModel):
+    items: list[VerificationRunOut]
+    next_cursor: str | None
+    total: int
+
+
+class VerificationRunEventOut(BaseModel):
+    id: str
+    run_id: str
+    category: str
+    payload: Any = None
+    created_at: str
+
+
+class VerificationRunEventPage(BaseModel):
+    items: list[VerificationRunEventOut]
+    next_cursor: str | None
+    total: int
