@@ -97,14 +97,11 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc,
-                  exc_info=exc)
+        log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc, exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 

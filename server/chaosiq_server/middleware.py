@@ -135,6 +135,10 @@ class AccessLog:
                     "ms": round(ms, 2),
                 }
                 access_log.info(
-                    "%s %s %s %.1fms", scope["method"], scope["path"], status, ms,
+                    "%s %s %s %.1fms",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    ms,
                     extra={"request": info},
                 )

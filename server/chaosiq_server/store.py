@@ -183,9 +183,7 @@ class Store:
     def get_experiment(self, team_id: str, eid: str) -> dict[str, Any]:
         with self.db.read() as conn:
             row = conn.execute(
-                select(m.experiments).where(
-                    m.experiments.c.id == eid, m.experiments.c.team_id == team_id
-                )
+                select(m.experiments).where(m.experiments.c.id == eid, m.experiments.c.team_id == team_id)
             ).first()
         if row is None:
             raise NotFound("experiment")
@@ -259,9 +257,7 @@ class Store:
 
     def _require_experiment(self, conn: Connection, team_id: str, eid: str) -> None:
         found = conn.execute(
-            select(m.experiments.c.id).where(
-                m.experiments.c.id == eid, m.experiments.c.team_id == team_id
-            )
+            select(m.experiments.c.id).where(m.experiments.c.id == eid, m.experiments.c.team_id == team_id)
         ).first()
         if found is None:
             raise NotFound("experiment")
@@ -280,9 +276,7 @@ class Store:
         return row
 
     # ----------------------------------------------------------------- events
-    def add_events(
-        self, team_id: str, eid: str | None, xid: str, events: list[dict[str, Any]]
-    ) -> int:
+    def add_events(self, team_id: str, eid: str | None, xid: str, events: list[dict[str, Any]]) -> int:
         """Store CloudEvents (already validated); returns how many were new."""
         now = utcnow()
         rows: dict[str, dict[str, Any]] = {}
@@ -332,9 +326,7 @@ class Store:
             q = q.where(t.c.execution_id == xid)
             if cursor:
                 key, seq = decode_cursor(cursor, 2)
-                q = q.where(
-                    or_(t.c.time_key > str(key), and_(t.c.time_key == str(key), t.c.seq > int(seq)))
-                )
+                q = q.where(or_(t.c.time_key > str(key), and_(t.c.time_key == str(key), t.c.seq > int(seq))))
             rows = conn.execute(q.order_by(t.c.time_key, t.c.seq).limit(n + 1)).all()
             total = conn.execute(
                 select(func.count()).select_from(t).where(t.c.execution_id == xid)
@@ -342,8 +334,7 @@ class Store:
         more = len(rows) > n
         rows = rows[:n]
         items = [
-            {"id": r.event_id, "type": r.type, "source": r.source, "time": r.time,
-             "data": loads(r.data)}
+            {"id": r.event_id, "type": r.type, "source": r.source, "time": r.time, "data": loads(r.data)}
             for r in rows
         ]
         nxt = encode_cursor(rows[-1].time_key, rows[-1].seq) if more and rows else None
@@ -384,9 +375,7 @@ class Store:
         return {k: v for k, v in row.items() if k != "execution_id"}
 
     # ---------------------------------------------------------- verifications
-    def start_run(
-        self, team_id: str, vid: str, body: dict[str, Any]
-    ) -> dict[str, Any]:
+    def start_run(self, team_id: str, vid: str, body: dict[str, Any]) -> dict[str, Any]:
         journal = body.get("journal")
         journal_text = dumps(journal) if journal is not None else None
         now = utcnow()
@@ -403,9 +392,7 @@ class Store:
             ).scalar()
             if vpk is None:
                 vpk = new_id()
-                conn.execute(
-                    insert(m.verifications).values(pk=vpk, id=vid, team_id=team_id, created_at=now)
-                )
+                conn.execute(insert(m.verifications).values(pk=vpk, id=vid, team_id=team_id, created_at=now))
             conn.execute(
                 insert(m.verification_runs).values(
                     id=rid,
@@ -447,9 +434,7 @@ class Store:
             row = self._run_row(conn, team_id, vid, rid)
         return _run(row, vid)
 
-    def add_run_event(
-        self, team_id: str, vid: str, rid: str, category: str, payload: Any
-    ) -> dict[str, Any]:
+    def add_run_event(self, team_id: str, vid: str, rid: str, category: str, payload: Any) -> dict[str, Any]:
         row = {
             "id": new_id(),
             "run_id": rid,
@@ -475,13 +460,9 @@ class Store:
             values["status"] = body["status"]
         with self.db.write() as conn:
             self._run_row(conn, team_id, vid, rid)
-            conn.execute(
-                update(m.verification_runs).where(m.verification_runs.c.id == rid).values(values)
-            )
+            conn.execute(update(m.verification_runs).where(m.verification_runs.c.id == rid).values(values))
 
-    def list_verifications(
-        self, team_id: str, org_id: str, limit: int | None, cursor: str | None
-    ) -> Page:
+    def list_verifications(self, team_id: str, org_id: str, limit: int | None, cursor: str | None) -> Page:
         t = m.verifications
         runs = (
             select(func.count())
@@ -493,8 +474,13 @@ class Store:
         cols = [t.c.id, t.c.team_id, t.c.created_at, runs]
 
         def conv(r: Any) -> dict[str, Any]:
-            return {"id": r.id, "org_id": org_id, "team_id": r.team_id,
-                    "created_at": r.created_at, "runs_count": r.runs_count}
+            return {
+                "id": r.id,
+                "org_id": org_id,
+                "team_id": r.team_id,
+                "created_at": r.created_at,
+                "runs_count": r.runs_count,
+            }
 
         return self._page_desc(t, t.c.team_id == team_id, limit, cursor, conv, columns=cols)
 
@@ -507,16 +493,19 @@ class Store:
                 .select_from(m.verification_runs)
                 .where(m.verification_runs.c.verification_pk == vpk)
             ).scalar_one()
-        return {"id": row.id, "org_id": org_id, "team_id": row.team_id,
-                "created_at": row.created_at, "runs_count": count}
+        return {
+            "id": row.id,
+            "org_id": org_id,
+            "team_id": row.team_id,
+            "created_at": row.created_at,
+            "runs_count": count,
+        }
 
     def list_runs(self, team_id: str, vid: str, limit: int | None, cursor: str | None) -> Page:
         with self.db.read() as conn:
             vpk = self._verification_pk(conn, team_id, vid)
         t = m.verification_runs
-        return self._page_desc(
-            t, t.c.verification_pk == vpk, limit, cursor, lambda r: _run(r, vid)
-        )
+        return self._page_desc(t, t.c.verification_pk == vpk, limit, cursor, lambda r: _run(r, vid))
 
     def list_run_events(
         self, team_id: str, vid: str, rid: str, limit: int | None, cursor: str | None
@@ -530,14 +519,17 @@ class Store:
                 (seq,) = decode_cursor(cursor, 1)
                 q = q.where(t.c.seq > int(seq))
             rows = conn.execute(q.order_by(t.c.seq).limit(n + 1)).all()
-            total = conn.execute(
-                select(func.count()).select_from(t).where(t.c.run_id == rid)
-            ).scalar_one()
+            total = conn.execute(select(func.count()).select_from(t).where(t.c.run_id == rid)).scalar_one()
         more = len(rows) > n
         rows = rows[:n]
         items = [
-            {"id": r.id, "run_id": r.run_id, "category": r.category,
-             "payload": loads(r.payload), "created_at": r.created_at}
+            {
+                "id": r.id,
+                "run_id": r.run_id,
+                "category": r.category,
+                "payload": loads(r.payload),
+                "created_at": r.created_at,
+            }
             for r in rows
         ]
         return Page(items, encode_cursor(rows[-1].seq) if more and rows else None, total)
@@ -644,9 +636,7 @@ def canonical_experiment(experiment: dict[str, Any]) -> str:
             if isinstance(ext, dict) and ext.get("name") == "chaosiq":
                 ext = {k: v for k, v in ext.items() if k not in VOLATILE_EXTENSION_KEYS}
                 if isinstance(ext.get("verification"), dict):
-                    ext["verification"] = {
-                        k: v for k, v in ext["verification"].items() if k != "run_id"
-                    }
+                    ext["verification"] = {k: v for k, v in ext["verification"].items() if k != "run_id"}
                 if set(ext) == {"name"}:
                     continue
             kept.append(ext)

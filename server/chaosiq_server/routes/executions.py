@@ -17,9 +17,9 @@ from ..schemas import (
     ExecutionPage,
     IdOut,
     JournalIn,
+    Policies,
     PolicyIn,
     PolicyOut,
-    Policies,
     StopIn,
 )
 from .deps import ERRORS, TEAM, Scope, StoreDep
@@ -63,9 +63,7 @@ def _execution_response(request: Request, location: str, body: dict[str, Any]) -
     responses=ERRORS,
     tags=["executions"],
 )
-def create_execution(
-    body: JournalIn, scope: Scope, store: StoreDep, request: Request, eid: Eid
-) -> Response:
+def create_execution(body: JournalIn, scope: Scope, store: StoreDep, request: Request, eid: Eid) -> Response:
     """Create an execution from the initial journal. ``Content-Location`` is the
     absolute URL of the execution resource."""
     xid = store.create_execution(scope.team_id, eid, body.journal)
@@ -91,17 +89,14 @@ def get_execution(scope: Scope, store: StoreDep, request: Request, eid: Eid, xid
     return _execution_response(request, location, data)
 
 
-@router.get(TEAM + "/executions", response_model=ExecutionPage, responses=ERRORS,
-            tags=["executions"])
-def list_executions(scope: Scope, store: StoreDep, limit: LimitQ = None,
-                    cursor: CursorQ = None) -> Any:
+@router.get(TEAM + "/executions", response_model=ExecutionPage, responses=ERRORS, tags=["executions"])
+def list_executions(scope: Scope, store: StoreDep, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Executions of the team, newest first (paged)."""
     page = store.list_executions(scope.team_id, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
-@router.get(TEAM + "/executions/{xid}", response_model=ExecutionOut, responses=ERRORS,
-            tags=["executions"])
+@router.get(TEAM + "/executions/{xid}", response_model=ExecutionOut, responses=ERRORS, tags=["executions"])
 def get_execution_short(scope: Scope, store: StoreDep, request: Request, xid: Xid) -> Any:
     """One execution, without knowing its experiment id."""
     data = store.get_execution(scope.team_id, xid)
@@ -151,8 +146,9 @@ def post_events_batch(
 
 
 @router.get(EXEC + "/events", response_model=EventPage, responses=ERRORS, tags=["events"])
-def list_events(scope: Scope, store: StoreDep, eid: Eid, xid: Xid, limit: LimitQ = None,
-                cursor: CursorQ = None) -> Any:
+def list_events(
+    scope: Scope, store: StoreDep, eid: Eid, xid: Xid, limit: LimitQ = None, cursor: CursorQ = None
+) -> Any:
     """The execution's timeline, ordered by event time then arrival (paged)."""
     page = store.list_events(scope.team_id, eid, xid, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
@@ -169,22 +165,26 @@ def get_policies(scope: Scope, store: StoreDep, eid: Eid, xid: Xid) -> Any:
     return _policies(store.list_policies(scope.team_id, xid, eid))
 
 
-@router.post(EXEC + "/policies", status_code=201, response_model=PolicyOut, responses=ERRORS,
-             tags=["safeguards"])
+@router.post(
+    EXEC + "/policies", status_code=201, response_model=PolicyOut, responses=ERRORS, tags=["safeguards"]
+)
 def add_policy(body: PolicyIn, scope: Scope, store: StoreDep, eid: Eid, xid: Xid) -> Any:
     """Attach a policy to an execution (``allowed: false`` stops the run at its
     next safeguard check). Extension ``policies-write``."""
-    return store.add_policy(scope.team_id, xid, eid, body.name, body.allowed, body.reason,
-                            scope.principal.name)
+    return store.add_policy(
+        scope.team_id, xid, eid, body.name, body.allowed, body.reason, scope.principal.name
+    )
 
 
-@router.post(TEAM + "/executions/{xid}/stop", status_code=201, response_model=PolicyOut,
-             responses=ERRORS, tags=["safeguards"])
-def stop_execution(
-    scope: Scope, store: StoreDep, xid: Xid, body: StopIn | None = None
-) -> Any:
+@router.post(
+    TEAM + "/executions/{xid}/stop",
+    status_code=201,
+    response_model=PolicyOut,
+    responses=ERRORS,
+    tags=["safeguards"],
+)
+def stop_execution(scope: Scope, store: StoreDep, xid: Xid, body: StopIn | None = None) -> Any:
     """Ask a running execution to stop (extension ``stop``): adds a denying
     policy named ``stopped-by-user``."""
     reason = (body.reason if body else None) or f"stopped by {scope.principal.name}"
-    return store.add_policy(scope.team_id, xid, None, "stopped-by-user", False, reason,
-                            scope.principal.name)
+    return store.add_policy(scope.team_id, xid, None, "stopped-by-user", False, reason, scope.principal.name)

@@ -25,9 +25,7 @@ Eid = Annotated[str, Path(max_length=200)]
         204: {"description": "Identical experiment already stored; see Content-Location"},
     },
 )
-def publish_experiment(
-    body: ExperimentIn, scope: Scope, store: StoreDep, request: Request
-) -> Response:
+def publish_experiment(body: ExperimentIn, scope: Scope, store: StoreDep, request: Request) -> Response:
     """Store an experiment. 201 when new, 204 (with ``Content-Location``) when an
     identical one is already stored in the team, 200 when the experiment carries
     the ``experiment_id`` of a stored one whose content changed."""

@@ -20,7 +20,7 @@ CAPABILITIES = ["events-batch", "event-idempotency", "paging", "policies-write",
 async def console_root(principal: Auth) -> Response:
     """The console root. ``chaos signin`` probes it with HEAD: 401 for a bad token."""
     return Response(
-        content=b'{"name":"chaosiq-server"}' ,
+        content=b'{"name":"chaosiq-server"}',
         media_type="application/json",
     )
 
@@ -37,16 +37,18 @@ async def capabilities(principal: Auth) -> Capabilities:
     return Capabilities(capabilities=CAPABILITIES, version=__version__)
 
 
-@router.get(API + "/organizations", response_model=list[Organization], responses=ERRORS,
-            tags=["organizations"])
+@router.get(
+    API + "/organizations", response_model=list[Organization], responses=ERRORS, tags=["organizations"]
+)
 def list_organizations(principal: Auth, store: StoreDep) -> list[dict[str, str]]:
     """Organizations that hold at least one team the token is bound to."""
     visible = principal.org_ids()
     return [o for o in store.list_orgs() if o["id"] in visible]
 
 
-@router.get(API + "/organizations/{org}/teams", response_model=list[Team], responses=ERRORS,
-            tags=["organizations"])
+@router.get(
+    API + "/organizations/{org}/teams", response_model=list[Team], responses=ERRORS, tags=["organizations"]
+)
 def list_teams(
     principal: Auth, store: StoreDep, org: Annotated[str, Path(max_length=200)]
 ) -> list[dict[str, str]]:
@@ -56,8 +58,9 @@ def list_teams(
     return [t for t in store.list_teams(org) if t["id"] in principal.teams]
 
 
-@router.get(API + "/organizations/{org}/teams/{team}", response_model=Team, responses=ERRORS,
-            tags=["organizations"])
+@router.get(
+    API + "/organizations/{org}/teams/{team}", response_model=Team, responses=ERRORS, tags=["organizations"]
+)
 def get_team(
     principal: Auth,
     store: StoreDep,

@@ -33,8 +33,7 @@ def _run(scope: Any, run: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get(TEAM + "/verifications", response_model=VerificationPage, responses=ERRORS)
-def list_verifications(scope: Scope, store: StoreDep, limit: LimitQ = None,
-                       cursor: CursorQ = None) -> Any:
+def list_verifications(scope: Scope, store: StoreDep, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Verifications of the team (created by their first run), newest first."""
     page = store.list_verifications(scope.team_id, scope.org_id, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
@@ -53,12 +52,14 @@ def start_run(body: VerificationRunIn, scope: Scope, store: StoreDep, vid: Vid) 
 
 
 @router.get(VER + "/runs", response_model=VerificationRunPage, responses=ERRORS)
-def list_runs(scope: Scope, store: StoreDep, vid: Vid, limit: LimitQ = None,
-              cursor: CursorQ = None) -> Any:
+def list_runs(scope: Scope, store: StoreDep, vid: Vid, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Runs of a verification, newest first (paged)."""
     page = store.list_runs(scope.team_id, vid, limit, cursor)
-    return {"items": [_run(scope, r) for r in page.items], "next_cursor": page.next_cursor,
-            "total": page.total}
+    return {
+        "items": [_run(scope, r) for r in page.items],
+        "next_cursor": page.next_cursor,
+        "total": page.total,
+    }
 
 
 @router.get(VER + "/runs/{rid}", response_model=VerificationRunOut, responses=ERRORS)
@@ -67,26 +68,27 @@ def get_run(scope: Scope, store: StoreDep, vid: Vid, rid: Rid) -> Any:
     return _run(scope, store.get_run(scope.team_id, vid, rid))
 
 
-@router.post(VER + "/runs/{rid}/events", status_code=201, response_model=VerificationRunEventOut,
-             responses=ERRORS)
-def add_run_event(body: VerificationRunEventIn, scope: Scope, store: StoreDep, vid: Vid,
-                  rid: Rid) -> Any:
+@router.post(
+    VER + "/runs/{rid}/events", status_code=201, response_model=VerificationRunEventOut, responses=ERRORS
+)
+def add_run_event(body: VerificationRunEventIn, scope: Scope, store: StoreDep, vid: Vid, rid: Rid) -> Any:
     """A verification-run event: ``{"category", "payload"?}``."""
     return store.add_run_event(scope.team_id, vid, rid, body.category, body.payload)
 
 
-@router.get(VER + "/runs/{rid}/events", response_model=VerificationRunEventPage,
-            responses=ERRORS)
-def list_run_events(scope: Scope, store: StoreDep, vid: Vid, rid: Rid, limit: LimitQ = None,
-                    cursor: CursorQ = None) -> Any:
+@router.get(VER + "/runs/{rid}/events", response_model=VerificationRunEventPage, responses=ERRORS)
+def list_run_events(
+    scope: Scope, store: StoreDep, vid: Vid, rid: Rid, limit: LimitQ = None, cursor: CursorQ = None
+) -> Any:
     """Events of a verification run, in arrival order (paged)."""
     page = store.list_run_events(scope.team_id, vid, rid, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.post(VER + "/runs/{rid}/finished", status_code=204, responses=ERRORS)
-def finish_run(body: VerificationRunFinishedIn, scope: Scope, store: StoreDep, vid: Vid,
-               rid: Rid) -> Response:
+def finish_run(
+    body: VerificationRunFinishedIn, scope: Scope, store: StoreDep, vid: Vid, rid: Rid
+) -> Response:
     """Mark the run finished with its final journal, status and results."""
     store.finish_run(scope.team_id, vid, rid, body.model_dump(exclude_none=True))
     return Response(status_code=204)

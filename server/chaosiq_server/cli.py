@@ -1,0 +1,319 @@
+"""The admin CLI: ``chaosiq-server init|serve|token|org|team``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from .config import (
+    DEFAULT_MAX_BODY_SIZE,
+    ENV_DATABASE_URL,
+    Settings,
+    default_database_url,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def database_option(func: F) -> F:
+    return click.option(
+        "--database-url",
+        envvar=ENV_DATABASE_URL,
+        show_envvar=True,
+        default=None,
+        help="SQLAlchemy URL (default: SQLite file in the user data directory; "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn database/driver errors into one clear line and exit 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except IntegrityError as exc:
+            raise click.ClickException(f"conflict: {_first_line(exc.orig or exc)}") from exc
+        except ArgumentError as exc:
+            raise click.ClickException(f"invalid database URL: {exc}") from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise click.ClickException(f"database error: {_first_line(exc)}") from exc
+        except ModuleNotFoundError as exc:
+            raise click.ClickException(
+                f"missing driver {exc.name!r}: for PostgreSQL install chaosiq-server[postgres]"
+            ) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def _store(database_url: str | None) -> Any:
+    from .db import Database
+    from .store import Store
+
+    db = Database(database_url or default_database_url(), pool_size=1)
+    db.migrate()
+    return Store(db)
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=None))
+    else:
+        click.echo(text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="chaosiq-server")
+def main() -> None:
+    """Administer and run a self-hosted ChaosIQ-compatible server."""
+
+
+@main.command()
+@database_option
+@click.option("--org", "org_name", default="default", show_default=True)
+@click.option("--team", "team_name", default="default", show_default=True)
+@click.option("--token-name", default="admin", show_default=True)
+@json_option
+@friendly_errors
+def init(database_url: str | None, org_name: str, team_name: str, token_name: str, as_json: bool) -> None:
+    """Create/migrate the database, an organization, a team and a token."""
+    store = _store(database_url)
+    org = store.find_org(org_name)
+    if org is None or org["name"] != org_name:
+        org = store.create_org(org_name)
+    team = next((t for t in store.list_teams(org["id"]) if t["name"] == team_name), None)
+    if team is None:
+        team = store.create_team(org["id"], team_name)
+    secret, token = store.create_token(token_name, [team["id"]])
+    data = {
+        "organization": {"id": org["id"], "name": org["name"]},
+        "team": {"id": team["id"], "name": team["name"]},
+        "token": secret,
+        "token_id": token["id"],
+    }
+    _emit(
+        data,
+        as_json,
+        f"organization {org['name']} ({org['id']})\n"
+        f"team         {team['name']} ({team['id']})\n"
+        f"token id     {token['id']}\n"
+        f"token        {secret}\n"
+        "The token is shown only once: store it now.",
+    )
+
+
+@main.command()
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--max-body-size",
+    default=DEFAULT_MAX_BODY_SIZE,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Bytes; larger request bodies get 413.",
+)
+@click.option(
+    "--response-delay-ms",
+    default=0.0,
+    type=click.FloatRange(0),
+    help="Delay every API response (to emulate network latency).",
+)
+@friendly_errors
+def serve(
+    database_url: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    log_format: str,
+    max_body_size: int,
+    response_delay_ms: float,
+) -> None:
+    """Run the API server (migrates the database first)."""
+    import uvicorn
+
+    from .db import Database
+    from .log import setup_logging
+
+    settings = Settings(
+        database_url=database_url or default_database_url(),
+        max_body_size=max_body_size,
+        response_delay_ms=response_delay_ms,
+        log_format=log_format,
+    )
+    setup_logging(log_format)
+    db = Database(settings.database_url, pool_size=1)
+    db.migrate()
+    db.dispose()
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "chaosiq_server.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_keep_alive=30,
+    )
+
+
+# ---------------------------------------------------------------------- tokens
+@main.group()
+def token() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@token.command("create")
+@database_option
+@click.option("--team", "teams", multiple=True, required=True, help="Team id (repeatable).")
+@click.option("--name", default="token", show_default=True)
+@json_option
+@friendly_errors
+def token_create(database_url: str | None, teams: tuple[str, ...], name: str, as_json: bool) -> None:
+    """Create a token bound to one or more teams; prints the secret once."""
+    store = _store(database_url)
+    ids = []
+    for ref in teams:
+        found = store.find_team(ref)
+        if found is None:
+            raise click.ClickException(f"no such team: {ref}")
+        ids.append(found["id"])
+    secret, info = store.create_token(name, ids)
+    _emit(
+        {**info, "token": secret},
+        as_json,
+        f"token id {info['id']}\ntoken    {secret}\nThe token is shown only once.",
+    )
+
+
+@token.command("revoke")
+@database_option
+@click.argument("token_id")
+@json_option
+@friendly_errors
+def token_revoke(database_url: str | None, token_id: str, as_json: bool) -> None:
+    """Revoke a token by id."""
+    store = _store(database_url)
+    if not store.revoke_token(token_id):
+        raise click.ClickException(f"no such active token: {token_id}")
+    _emit({"id": token_id, "revoked": True}, as_json, f"revoked {token_id}")
+
+
+@token.command("list")
+@database_option
+@json_option
+@friendly_errors
+def token_list(database_url: str | None, as_json: bool) -> None:
+    """List tokens (never their secrets)."""
+    rows = _store(database_url).list_tokens()
+    _emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"{t['id']}  {t['name']}  {'revoked' if t['revoked_at'] else 'active'}  "
+            f"teams={','.join(t['teams'])}"
+            for t in rows
+        )
+        or "no tokens",
+    )
+
+
+# ------------------------------------------------------------ orgs and teams
+@main.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@database_option
+@click.argument("name")
+@json_option
+@friendly_errors
+def org_create(database_url: str | None, name: str, as_json: bool) -> None:
+    """Create an organization."""
+    _require_name(name)
+    created = _store(database_url).create_org(name)
+    _emit(created, as_json, f"{created['id']}  {created['name']}")
+
+
+@org.command("list")
+@database_option
+@json_option
+@friendly_errors
+def org_list(database_url: str | None, as_json: bool) -> None:
+    """List organizations."""
+    rows = _store(database_url).list_orgs()
+    _emit(rows, as_json, "\n".join(f"{o['id']}  {o['name']}" for o in rows) or "no organizations")
+
+
+@main.group()
+def team() -> None:
+    """Teams."""
+
+
+@team.command("create")
+@database_option
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@click.argument("name")
+@json_option
+@friendly_errors
+def team_create(database_url: str | None, org_ref: str, name: str, as_json: bool) -> None:
+    """Create a team in an organization."""
+    _require_name(name)
+    store = _store(database_url)
+    found = store.find_org(org_ref)
+    if found is None:
+        raise click.ClickException(f"no such organization: {org_ref}")
+    created = store.create_team(found["id"], name)
+    _emit(created, as_json, f"{created['id']}  {created['name']}  org={created['org_id']}")
+
+
+@team.command("list")
+@database_option
+@click.option("--org", "org_ref", default=None, help="Organization id or name.")
+@json_option
+@friendly_errors
+def team_list(database_url: str | None, org_ref: str | None, as_json: bool) -> None:
+    """List teams."""
+    store = _store(database_url)
+    org_id = None
+    if org_ref is not None:
+        found = store.find_org(org_ref)
+        if found is None:
+            raise click.ClickException(f"no such organization: {org_ref}")
+        org_id = found["id"]
+    rows = store.list_teams(org_id)
+    _emit(rows, as_json, "\n".join(f"{t['id']}  {t['name']}  org={t['org_id']}" for t in rows) or "no teams")
+
+
+def _require_name(name: str) -> None:
+    if not name.strip() or len(name) > 200:
+        raise click.ClickException("a name must be 1 to 200 characters")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
