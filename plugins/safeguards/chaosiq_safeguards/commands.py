@@ -14,7 +14,7 @@ from chaosiq_core.clisupport import command_errors, require_feature
 @click.command("safeguards")
 @click.argument("source")
 @click.option("--execution", "execution_id", help="Also ask the server for the policies of this execution.")
-@click.option("--experiment-id", help="The server's experiment id (default: from the experiment's extension).")
+@click.option("--experiment-id", help="The server's experiment id (default: the experiment's extension).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @click.pass_context
 @command_errors

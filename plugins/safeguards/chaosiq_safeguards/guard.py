@@ -30,7 +30,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chaosiq_core.types import Verdict
-
 from chaosiq_safeguards import rollbacks
 from chaosiq_safeguards.options import Options
 from chaosiq_safeguards.probes import ProbeRunner, declared_probes

@@ -9,7 +9,6 @@ from chaosiq_core.errors import ChaosIQError, UsageError
 from chaosiq_core.journal import extension_value
 from chaosiq_core.run import Run
 from chaosiq_core.types import Verdict
-
 from chaosiq_safeguards.options import Options
 from chaosiq_safeguards.probes import declared_probes, evaluate, probe_name, probe_problem
 from chaosiq_safeguards.server import no_retry_client, verdict_from_policies

@@ -8,7 +8,6 @@ from typing import Any
 from chaosiq_core import hookimpl
 from chaosiq_core.run import Run
 from chaosiq_core.types import Verdict
-
 from chaosiq_safeguards.guard import Guard
 from chaosiq_safeguards.options import DEFAULTS, FEATURE, Options
 

@@ -63,10 +63,7 @@ def install(settings: dict[str, Any], rollbacks: str, stopped: Callable[[], bool
     current = str(block.get("strategy") or "default")
     if isinstance(block.get("strategy"), SafeguardAwareStrategy):
         current = str.__str__(block["strategy"])
-    if rollbacks == "skip":
-        on_stop = "never"
-    else:
-        on_stop = "never" if current == "never" else "always"
+    on_stop = "never" if rollbacks == "skip" else "never" if current == "never" else "always"
     block["strategy"] = SafeguardAwareStrategy(current, stopped, on_stop)
     return current
 

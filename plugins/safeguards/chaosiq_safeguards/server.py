@@ -12,7 +12,6 @@ from requests.adapters import HTTPAdapter
 
 from chaosiq_core.errors import ApiError
 from chaosiq_core.types import Verdict
-
 from chaosiq_safeguards.options import Options
 
 if TYPE_CHECKING:  # pragma: no cover
