@@ -1,0 +1,1 @@
+"""Probes usable in any experiment (``chaosiq_verification.probes.http``)."""

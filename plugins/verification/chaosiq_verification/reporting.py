@@ -1,0 +1,166 @@
+"""Publishing a verification run to the ChaosIQ server (spec §4.3 L-N, §7.4, §7.5).
+
+* ``POST {team}/verifications/{vid}/runs`` — one synchronous call with a
+  timeout, once the publisher created the execution (``run.execution_ready``,
+  waited for with a bound);
+* every event category of §7.4 and the final ``…/finished`` go through
+  ``chaosiq_deliver`` (the publisher's non-blocking queue, kept on disk when
+  the server is down). When no plugin takes them, nothing is sent and the
+  verification still runs and reports locally.
+
+Payloads are made JSON-safe and redacted (secret values, tokens) before they
+leave the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chaosiq_core.errors import ApiError
+from chaosiq_core.redaction import Redactor
+from chaosiq_core.run import Run
+from chaosiq_core.serialize import to_jsonable
+from chaosiq_core.types import Outgoing
+from chaosiq_verification.spec import VerificationSpec
+
+logger = logging.getLogger("chaostoolkit.chaosiq.verification")
+
+_NO_PAYLOAD = object()
+
+
+def has_delivery(run: Run) -> bool:
+    """``True`` when a plugin (the publisher) implements ``chaosiq_deliver``."""
+    try:
+        return bool(run.hooks.pm.hook.chaosiq_deliver.get_hookimpls())
+    except AttributeError:
+        return False
+
+
+class ServerReporter:
+    """Sends one verification run's record, events and results; a no-op when it cannot."""
+
+    def __init__(
+        self,
+        run: Run | None,
+        spec: VerificationSpec,
+        *,
+        execution_wait: float = 10.0,
+        request_timeout: float = 5.0,
+    ) -> None:
+        self.run = run
+        self.spec = spec
+        self.execution_wait = execution_wait
+        self.request_timeout = request_timeout
+        self.run_id: str | None = None
+        self.reason: str | None = None
+        self._redactor: Redactor | None = None
+
+    # ------------------------------------------------------------- state
+
+    @property
+    def active(self) -> bool:
+        return self.run_id is not None
+
+    def _why_not(self) -> str | None:
+        run = self.run
+        if run is None:
+            return "not signed in to a ChaosIQ server (run `chaos signin`)"
+        if run.client is None or run.client.scope is None:
+            return "no ChaosIQ server or default team in the settings"
+        if not self.spec.id:
+            return "the verification has no id"
+        if not has_delivery(run):
+            return "the publish feature is not enabled (`chaos enable publish`)"
+        return None
+
+    def _redact(self, payload: Any) -> Any:
+        doc = to_jsonable(payload)
+        if self._redactor is None and self.run is not None:
+            run = self.run
+            self._redactor = Redactor.for_run(
+                run.experiment,
+                secrets=run.secrets,
+                configuration=run.configuration,
+                settings=run.settings,
+            )
+        return self._redactor(doc) if self._redactor is not None else doc
+
+    # ------------------------------------------------------------ calls
+
+    def start(self, journal: dict[str, Any], wait: Callable[[Any, float], bool]) -> None:
+        """Create the verification run on the server (once).
+
+        :param wait: ``wait(event, seconds) -> bool``, an interruptible wait.
+        """
+        self.reason = self._why_not()
+        if self.reason is not None:
+            logger.info("Verification reported locally only: %s", self.reason)
+            return
+        run = self.run
+        assert run is not None and run.client is not None
+        if not wait(run.execution_ready, self.execution_wait):
+            logger.warning(
+                "chaosiq: no execution was created within %g s; creating the verification run without it",
+                self.execution_wait,
+            )
+        body = {
+            "journal": self._redact(journal),
+            "status": "started",
+            "experiment_id": run.experiment_id or self.spec.experiment_id,
+            "execution_id": run.execution_id,
+        }
+        try:
+            resp = run.client.request(
+                "POST",
+                f"/verifications/{self.spec.id}/runs",
+                json=body,
+                timeout=(3.05, self.request_timeout),
+            )
+            run_id = resp.json().get("id")
+        except (ApiError, ValueError, AttributeError) as exc:
+            self.reason = f"the verification run could not be created: {exc}"
+            logger.warning("chaosiq: %s; results are reported locally only", self.reason)
+            return
+        if not run_id:
+            self.reason = "the server did not return a verification run id"
+            logger.warning("chaosiq: %s; results are reported locally only", self.reason)
+            return
+        self.run_id = str(run_id)
+        logger.info("Verification run %s started", self.run_id)
+
+    def _deliver(self, suffix: str, body: dict[str, Any], kind: str) -> None:
+        if not self.active or self.run is None:
+            return
+        message = Outgoing(
+            "POST",
+            f"/verifications/{self.spec.id}/runs/{self.run_id}{suffix}",
+            json=body,
+            kind=kind,
+            key=uuid.uuid4().hex,
+        )
+        if not self.run.hooks.deliver(self.run, message):
+            logger.debug("chaosiq: no plugin took the verification message %s", kind)
+
+    def event(self, category: str, payload: Any = _NO_PAYLOAD) -> None:
+        """Send one event of §7.4 (``{"category", "payload"?}``), without blocking."""
+        if not self.active:
+            return
+        body: dict[str, Any] = {"category": category}
+        if payload is not _NO_PAYLOAD:
+            body["payload"] = self._redact(payload)
+        self._deliver("/events", body, "verification-event")
+
+    def finished(self, journal: dict[str, Any], results: dict[str, Any]) -> None:
+        """``verification-completed`` with the journal, then ``…/finished`` with the results."""
+        if not self.active:
+            return
+        self.event("verification-completed", journal)
+        body = {
+            "journal": self._redact(journal),
+            "status": journal.get("status") or "unknown",
+            "results": results,
+        }
+        self._deliver("/finished", body, "verification-finished")

@@ -1,0 +1,1 @@
+"""Tolerances usable in any experiment (``…tolerances.http``, ``…tolerances.prometheus``)."""
