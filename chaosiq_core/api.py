@@ -157,6 +157,8 @@ class ApiClient:
         """An absolute URL under the team base URL (requires a scope)."""
         if self.scope is None:
             raise ApiError("no default organization and team: run `chaos signin` (or `chaos team`)")
+        if path and not path.startswith(("/", "?")):
+            path = "/" + path  # "experiments" and "/experiments" are the same place
         return f"{self.api_url}{self.scope.path}{path}"
 
     def resolve(self, path: str) -> str:
@@ -233,7 +235,10 @@ class ApiClient:
         if status in (401, 403):
             raise AuthError(f"the ChaosIQ server at {self.url} refused the token (HTTP {status})", status)
         if ok is not None or status >= 400:
-            raise ApiError(f"{method} {_path(url)} failed: HTTP {status}{_detail(resp)}", status)
+            message = f"{method} {_path(url)} failed: HTTP {status}{_detail(resp)}"
+            if self._auth is not None and self._auth._token in message:  # a server echoing it back
+                message = message.replace(self._auth._token, "***")
+            raise ApiError(message, status)
         return resp
 
     def get_json(self, path: str, **kwargs: Any) -> Any:

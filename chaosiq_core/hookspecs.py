@@ -114,8 +114,8 @@ def chaosiq_select_scope(
     """Choose the default organization and team during ``chaos signin``.
 
     :param client: an API client for the server being signed in to (no scope yet).
-    :param settings: the settings being written; the implementation records its
-        choice in them (the original layout of ``organizations``).
+    :param settings: the settings being written (``chaos signin`` records the
+        returned scope in them, in the original layout of ``organizations``).
     :param org: the organization name or id given with ``--org``, if any.
     :param team: the team name or id given with ``--team``, if any.
     :param interactive: ``True`` when the user may be prompted.

@@ -73,6 +73,8 @@ def load(path: str | os.PathLike[str] | None = None, *, must_exist: bool = False
         raise SettingsError(f"settings file {p} is a directory") from None
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {p}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"settings file {p} is not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -10,6 +10,8 @@ Enable them with ``pytest_plugins = ["chaosiq_core.testing"]`` in a conftest.
   token on it for one test; ``signed_in`` — the real ``chaos signin`` run
   against that team, returning the settings path.
 * :func:`run_chaos` — run the real ``chaos`` CLI in a subprocess.
+* ``fake_chaosiq`` — a :class:`FakeServer` (stdlib, loopback) answering the
+  sign-in calls; :class:`SilentServer` never answers; :func:`self_signed_cert`.
 
 The server is only ever driven through its command line and HTTP API.
 """
@@ -292,3 +294,155 @@ def signed_in(chaos_home: Path, chaosiq_team: Team) -> Path:
     )
     assert result.returncode == 0, result.stderr + result.stdout
     return settings
+
+
+# ------------------------------------------------------------ fake servers
+
+
+class FakeServer:
+    """A tiny stdlib ChaosIQ stand-in on loopback for sign-in and selection tests.
+
+    It answers ``HEAD /`` (token probe), ``GET /api/v1/organizations`` and
+    ``GET /api/v1/organizations/{org}/teams`` from :attr:`orgs` / :attr:`teams`,
+    ``401`` for any other token than :attr:`token`, and whatever
+    :attr:`routes` maps ``(method, path)`` to. Every request is recorded in
+    :attr:`requests` as ``(method, path, headers)``.
+    """
+
+    def __init__(self, token: str = "s3cret-token", *, tls: tuple[Path, Path] | None = None) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.token = token
+        self.orgs: list[dict[str, Any]] = [{"id": "o-1", "name": "acme"}]
+        self.teams: dict[str, list[dict[str, Any]]] = {"o-1": [{"id": "t-1", "name": "ops"}]}
+        self.routes: dict[tuple[str, str], Any] = {}
+        """``(method, path)`` → ``(status, body)``, or a list of them answered in turn."""
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                return
+
+            def _reply(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+                data = b"" if body is None else json.dumps(body).encode()
+                head = [
+                    f"HTTP/1.1 {status} X",
+                    "Content-Type: application/json",
+                    f"Content-Length: {len(data)}",
+                ]
+                head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+                payload = ("\r\n".join(head) + "\r\n\r\n").encode()
+                self.wfile.write(payload + (b"" if self.command == "HEAD" else data))
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                path = self.path.split("?", 1)[0]
+                fake.requests.append((self.command, path, dict(self.headers)))
+                if (self.command, path) in fake.routes:
+                    answer = fake.routes[(self.command, path)]
+                    if isinstance(answer, list):  # a sequence of answers; the last one sticks
+                        answer = answer.pop(0) if len(answer) > 1 else answer[0]
+                    self._reply(*answer)
+                    return
+                if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                    self._reply(401, {"detail": "invalid token"})
+                    return
+                parts = path.strip("/").split("/")
+                if path == "/":
+                    self._reply(200, {"name": "fake"})
+                elif parts == ["api", "v1", "organizations"]:
+                    self._reply(200, fake.orgs)
+                elif len(parts) == 5 and parts[:3] == ["api", "v1", "organizations"] and parts[4] == "teams":
+                    if parts[3] not in fake.teams:
+                        self._reply(404, {"detail": "organization not found"})
+                    else:
+                        self._reply(200, fake.teams[parts[3]])
+                else:
+                    self._reply(404, {"detail": "not found"})
+
+            do_GET = do_HEAD = do_POST = do_PUT = _handle
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SilentServer:
+    """A loopback socket that accepts connections and never answers (a hung server)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.conns: list[socket.socket] = []
+        self._closed = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self._closed = True
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and key for ``127.0.0.1`` (made with the ``openssl`` CLI)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def fake_chaosiq() -> Iterator[FakeServer]:
+    """A :class:`FakeServer` for one test (token ``fake_chaosiq.token``)."""
+    server = FakeServer()
+    yield server
+    server.close()

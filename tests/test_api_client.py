@@ -1,0 +1,222 @@
+"""The API client: timeouts, retries, User-Agent, where the token goes, TLS, typed errors."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import requests_mock as rm
+
+from chaosiq_core import api
+from chaosiq_core.api import DEFAULT_TIMEOUT, ApiClient, normalize_url
+from chaosiq_core.errors import (
+    ApiError,
+    AuthError,
+    InsecureURLError,
+    TLSError,
+    UnreachableError,
+)
+from chaosiq_core.testing import FakeServer, SilentServer
+from chaosiq_core.types import Scope
+
+TOKEN = "tok-VERY-secret-42"
+URL = "https://chaosiq.example.com"
+SCOPE = Scope("o1", "t1", "org", "team")
+
+
+@pytest.fixture
+def client() -> ApiClient:
+    # A session of its own (requests-mock patches every session alike), without the
+    # environment's CA bundle so that `verify` shows what the client asked for.
+    session = requests.Session()
+    session.trust_env = False
+    return ApiClient(URL, TOKEN, scope=SCOPE, session=session)
+
+
+def test_every_call_has_timeouts_tls_verification_and_user_agent(client: ApiClient) -> None:
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/organizations", json=[])
+        m.post(f"{URL}/api/v1/organizations/o1/teams/t1/experiments", status_code=201, json={"id": "e"})
+        client.get_json("/api/v1/organizations")
+        client.request("POST", "experiments", json={"experiment": {}})
+        client.request("GET", "/api/v1/organizations", timeout=(1.0, 2.0))
+    first, second, third = m.request_history
+    assert first.timeout == DEFAULT_TIMEOUT and second.timeout == DEFAULT_TIMEOUT
+    assert third.timeout == (1.0, 2.0)
+    assert all(r.verify is True for r in m.request_history)
+    ua = api.shared_session().headers["User-Agent"]
+    assert ua.startswith("chaosiq-core/0.1.0")
+    assert second.url == f"{URL}/api/v1/organizations/o1/teams/t1/experiments"
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in m.request_history)
+
+
+def test_shared_session_sends_user_agent_and_is_reused() -> None:
+    session = api.shared_session()
+    assert api.shared_session() is session
+    client = ApiClient(URL, TOKEN, scope=SCOPE)
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["paging"]})
+        assert client.capabilities() == frozenset({"paging"})
+        assert client.capabilities() == frozenset({"paging"})  # asked once
+    assert m.call_count == 1
+    assert m.last_request.headers["User-Agent"].startswith("chaosiq-core/")
+    assert m.last_request.headers["Accept"] == "application/json"
+
+
+def test_original_server_has_no_capabilities(client: ApiClient) -> None:
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/capabilities", status_code=404)
+        assert client.capabilities() == frozenset()
+
+
+def test_token_never_goes_to_another_host(client: ApiClient) -> None:
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/x", status_code=302, headers={"Location": "https://evil.example/steal"})
+        other = m.get("https://evil.example/steal", text="gotcha")
+        resp = client.request("GET", "/api/v1/x")
+        assert resp.status_code == 302  # redirects are not followed
+        with pytest.raises(ApiError, match=r"evil\.example: not the ChaosIQ server"):
+            client.request("GET", "https://evil.example/steal")
+    assert other.call_count == 0
+
+
+def test_bearer_auth_is_bound_to_its_host() -> None:
+    auth = api._HostBoundBearer(TOKEN, "chaosiq.example.com")
+    for url, expected in [("https://chaosiq.example.com/a", True), ("https://other.example/a", False),
+                          ("https://chaosiq.example.com:8443/a", False)]:  # fmt: skip
+        prepared = requests.Request("GET", url).prepare()
+        assert ("Authorization" in auth(prepared).headers) is expected
+    assert TOKEN not in repr(auth)
+
+
+@pytest.mark.parametrize("url", ["http://chaosiq.example.com", "http://10.1.2.3:8080"])
+def test_plain_http_to_a_remote_host_needs_an_opt_in(url: str) -> None:
+    with pytest.raises(InsecureURLError) as info:
+        ApiClient(url, TOKEN)
+    assert "--insecure" in str(info.value) and TOKEN not in str(info.value)
+    ApiClient(url, TOKEN, allow_insecure_http=True)
+    ApiClient(url)  # no token, nothing to protect
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://localhost:8080", "http://[::1]:80"])
+def test_plain_http_to_loopback_is_fine(url: str) -> None:
+    assert ApiClient(url, TOKEN).url == url
+
+
+@pytest.mark.parametrize("bad", ["chaosiq.example.com", "ftp://x", "https://", "  "])
+def test_url_without_scheme_is_refused(bad: str) -> None:
+    with pytest.raises(ApiError, match="with its scheme"):
+        normalize_url(bad)
+
+
+def test_url_is_reduced_to_scheme_and_host() -> None:
+    assert normalize_url("https://h.example:8443/some/path?q=1 ") == "https://h.example:8443"
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "needle"),
+    [
+        (requests.exceptions.ConnectTimeout, UnreachableError, "did not accept a connection in time"),
+        (requests.exceptions.ReadTimeout, UnreachableError, "did not answer within 10 s"),
+        (requests.exceptions.SSLError, TLSError, "TLS certificate"),
+        (requests.exceptions.ConnectionError, UnreachableError, "cannot reach"),
+        (requests.exceptions.RetryError, UnreachableError, "kept failing"),
+        (requests.exceptions.ChunkedEncodingError, ApiError, "failed: ChunkedEncodingError"),
+    ],
+)
+def test_transport_failures_are_one_typed_error(
+    client: ApiClient, exc: type, kind: type, needle: str
+) -> None:
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/organizations", exc=exc(f"boom with {TOKEN}"))
+        with pytest.raises(kind) as info:
+            client.get_json("/api/v1/organizations")
+    message = str(info.value)
+    assert needle in message and TOKEN not in message and "\n" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_token(client: ApiClient, status: int) -> None:
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/organizations", status_code=status, json={"detail": "no"})
+        with pytest.raises(AuthError, match=f"refused the token \\(HTTP {status}\\)") as info:
+            client.get_json("/api/v1/organizations")
+    assert info.value.status == status
+
+
+def test_http_errors_carry_the_detail_but_never_the_token(client: ApiClient) -> None:
+    with rm.Mocker() as m:
+        m.post(f"{URL}/api/v1/organizations/o1/teams/t1/experiments", status_code=422,
+               json={"detail": f"bad token {TOKEN} in body"})  # fmt: skip
+        with pytest.raises(ApiError) as info:
+            client.request("POST", "experiments", json={})
+    assert str(info.value) == (
+        "POST /api/v1/organizations/o1/teams/t1/experiments failed: HTTP 422: bad token *** in body"
+    )
+    assert info.value.status == 422
+
+
+def test_non_json_answer_is_an_api_error(client: ApiClient) -> None:
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/organizations", text="<html>")
+        with pytest.raises(ApiError, match="did not answer JSON"):
+            client.get_json("/api/v1/organizations")
+
+
+def test_team_path_needs_a_scope() -> None:
+    with pytest.raises(ApiError, match="no default organization and team"):
+        ApiClient(URL, TOKEN, session=requests.Session()).request("GET", "executions")
+
+
+# ------------------------------------------- retries (real HTTP on loopback)
+
+
+@pytest.fixture
+def fake() -> FakeServer:
+    server = FakeServer(token=TOKEN)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_get_is_retried_on_transient_statuses(fake: FakeServer, status: int) -> None:
+    fake.routes[("GET", "/api/v1/thing")] = [(status, {}), (status, {}), (200, {"ok": True})]
+    client = ApiClient(fake.url, TOKEN, session=_fresh_session())
+    assert client.get_json("/api/v1/thing") == {"ok": True}
+    assert [r[0] for r in fake.requests] == ["GET"] * 3
+
+
+def test_get_gives_up_after_a_few_retries(fake: FakeServer) -> None:
+    fake.routes[("GET", "/api/v1/thing")] = [(503, {"detail": "down"})]
+    client = ApiClient(fake.url, TOKEN, session=_fresh_session())
+    with pytest.raises(ApiError, match="HTTP 503"):
+        client.get_json("/api/v1/thing")
+    assert len(fake.requests) == 4  # the first try and 3 retries
+
+
+def test_post_that_reached_the_server_is_not_retried(fake: FakeServer) -> None:
+    fake.routes[("POST", "/api/v1/thing")] = [(503, {"detail": "down"}), (201, {"id": "x"})]
+    client = ApiClient(fake.url, TOKEN, session=_fresh_session())
+    with pytest.raises(ApiError, match="HTTP 503"):
+        client.request("POST", "/api/v1/thing", json={"a": 1})
+    assert [r[0] for r in fake.requests] == ["POST"]
+
+
+def test_a_server_that_never_answers_times_out() -> None:
+    silent = SilentServer()
+    try:
+        client = ApiClient(silent.url, TOKEN, timeout=(1.0, 0.3), session=_fresh_session())
+        with pytest.raises(UnreachableError, match=r"did not answer within 0.3 s"):
+            client.request("POST", "/api/v1/thing", json={})
+    finally:
+        silent.close()
+
+
+def _fresh_session() -> requests.Session:
+    """A session built like the shared one, but private to the test (no pooled state)."""
+    saved = api._session
+    api._session = None
+    try:
+        return api.shared_session()
+    finally:
+        api._session = saved
