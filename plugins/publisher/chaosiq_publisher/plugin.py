@@ -1,0 +1,190 @@
+"""The ``publish`` feature's hook implementations.
+
+Every lifecycle hook only appends to the run's :class:`~chaosiq_publisher.worker.Publisher`
+queue; the network is the worker thread's business.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chaosiq_core import hookimpl
+from chaosiq_core.run import Run
+from chaosiq_core.types import Outgoing, Verdict
+from chaosiq_publisher import events as ev
+from chaosiq_publisher import workspace
+from chaosiq_publisher.worker import DEFAULTS, FEATURE, Publisher
+
+logger = logging.getLogger("chaostoolkit.chaosiq.publish")
+
+
+def _pub(run: Run) -> Publisher | None:
+    return run.data.get(FEATURE)
+
+
+@hookimpl
+def chaosiq_settings_defaults() -> dict[str, Any]:
+    return {FEATURE: dict(DEFAULTS)}
+
+
+# ------------------------------------------------------------------ loading
+
+
+@hookimpl
+def chaosiq_experiment_loaded(
+    source: str, experiment: dict[str, Any] | None, settings: dict[str, Any]
+) -> None:
+    workspace.on_loaded(source, experiment, settings)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+@hookimpl
+def chaosiq_run_configured(run: Run) -> None:
+    if FEATURE in run.data:
+        return
+    if run.client is None or run.client.scope is None:
+        logger.warning(
+            "chaosiq: not publishing this run: %s",
+            "no ChaosIQ server in the settings (run `chaos signin`)"
+            if run.client is None
+            else "no default organization and team (run `chaos signin` or `chaos team`)",
+        )
+        run.set_execution(experiment_id=None, execution_id=None, url=None)
+        return
+    pub = Publisher(run)
+    run.data[FEATURE] = pub
+    pub.start()
+
+
+@hookimpl
+def chaosiq_before_experiment(run: Run, experiment: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.STARTING_EXPERIMENT, experiment, None)
+
+
+@hookimpl
+def chaosiq_after_experiment(run: Run, experiment: dict[str, Any], journal: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue_snapshot(ev.EXPERIMENT_FINISHED, experiment, journal)
+        with run.lock:
+            run.journal_extension.setdefault("experiment_id", run.experiment_id)
+            run.journal_extension.setdefault("execution_id", run.execution_id)
+
+
+@hookimpl
+def chaosiq_before_hypothesis(run: Run, hypothesis: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.STARTING_HYPOTHESIS, hypothesis, None)
+
+
+@hookimpl
+def chaosiq_after_hypothesis(run: Run, hypothesis: dict[str, Any], state: Any) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.HYPOTHESIS_FINISHED, hypothesis, state)
+
+
+@hookimpl
+def chaosiq_before_method(run: Run, experiment: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.STARTING_METHOD, experiment, None)
+
+
+@hookimpl
+def chaosiq_after_method(run: Run, experiment: dict[str, Any], state: Any) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.METHOD_FINISHED, experiment, state)
+
+
+@hookimpl
+def chaosiq_before_rollback(run: Run, experiment: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.STARTING_ROLLBACK, experiment, None)
+
+
+@hookimpl
+def chaosiq_after_rollback(run: Run, experiment: dict[str, Any], state: Any) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.ROLLBACK_FINISHED, experiment, state)
+
+
+@hookimpl
+def chaosiq_before_activity(run: Run, activity: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.STARTING_ACTIVITY, activity, None)
+
+
+@hookimpl
+def chaosiq_after_activity(run: Run, activity: dict[str, Any], state: Any) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.ACTIVITY_FINISHED, activity, state)
+
+
+@hookimpl
+def chaosiq_continuous_hypothesis_started(run: Run, frequency: float) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.CONTINUOUS_HYPOTHESIS_STARTED, {"frequency": frequency}, None)
+
+
+@hookimpl
+def chaosiq_continuous_hypothesis_iteration(run: Run, iteration: int, state: Any) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.CONTINUOUS_HYPOTHESIS_ITERATION, {"iteration": iteration}, state)
+
+
+@hookimpl
+def chaosiq_continuous_hypothesis_completed(run: Run, journal: Any, exception: Any) -> None:
+    if (p := _pub(run)) is not None:
+        error = f"{type(exception).__name__}: {exception}" if exception is not None else None
+        p.enqueue(ev.CONTINUOUS_HYPOTHESIS_FINISHED, {"error": error}, None)
+
+
+@hookimpl
+def chaosiq_run_interrupted(run: Run, journal: Any) -> None:
+    if (p := _pub(run)) is not None:
+        status = journal.get("status") if isinstance(journal, dict) else None
+        p.enqueue(ev.EXPERIMENT_INTERRUPTED, {"status": status}, None)
+
+
+@hookimpl
+def chaosiq_run_signal_exit(run: Run) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.EXPERIMENT_SIGNAL_EXIT, None, None)
+
+
+@hookimpl
+def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(
+            ev.SAFEGUARD_TRIGGERED,
+            {"source": verdict.source, "reason": verdict.reason, "details": verdict.details},
+            None,
+        )
+
+
+@hookimpl(trylast=True)
+def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None and not p.finished:
+        p.finish(journal)
+
+
+# ----------------------------------------------------------------- delivery
+
+
+@hookimpl
+def chaosiq_deliver(run: Run, message: Outgoing) -> bool | None:
+    p = _pub(run)
+    if p is None or p.finished:
+        return None
+    return p.deliver(message)
+
+
+@hookimpl
+def chaosiq_feature_status(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    from chaosiq_publisher.outbox import outbox_dir, outbox_files, read_log
+
+    files = outbox_files()
+    pending = sum(len(read_log(f).pending) for f in files)
+    return [("outbox", str(outbox_dir())), ("pending messages", str(pending))]

@@ -1,0 +1,240 @@
+"""Sending to the ChaosIQ server: experiment, execution, events, journal.
+
+One :class:`Sender` per run log. It is used by the background worker during
+``chaos run`` and by ``chaos publish`` for what was left in the outbox, so both
+speak to the server the same way. Every request has a timeout; a message is
+marked delivered in the log only after a 2xx answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from chaosiq_core.api import ApiClient
+from chaosiq_core.errors import ApiError, AuthError
+from chaosiq_core.journal import chaosiq_extension
+from chaosiq_publisher.events import BATCH_CONTENT_TYPE, CONTENT_TYPE
+from chaosiq_publisher.outbox import RunLog
+
+logger = logging.getLogger("chaostoolkit.chaosiq.publish")
+
+Timeout = tuple[float, float]
+PERMANENT_STATUSES = frozenset({400, 405, 409, 410, 413, 415, 422})
+"""Answers that will not change on a retry: the message is set aside (``rejected``)."""
+
+
+def id_from_location(location: str | None) -> str | None:
+    """The last path segment of a ``Content-Location`` (``…/experiments/<id>``)."""
+    if not location:
+        return None
+    path = urlparse(location).path.rstrip("/")
+    return path.rsplit("/", 1)[-1] or None
+
+
+class Sender:
+    """Delivers the pending messages of one run log, in order."""
+
+    def __init__(self, client: ApiClient, log: RunLog | None, *, batch_size: int = 200) -> None:
+        self.client = client
+        self.log = log
+        self.batch_size = max(1, int(batch_size))
+        self.pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.experiment_id: str | None = None
+        self.execution_id: str | None = None
+        self.location: str | None = None
+        self.delivered = 0
+        self.rejected = 0
+        self.requests = 0
+        self.last_error: str | None = None
+        self._batch: bool | None = None
+
+    # ------------------------------------------------------------ ids
+
+    @property
+    def has_execution(self) -> bool:
+        return bool(self.experiment_id and self.execution_id)
+
+    @property
+    def console_url(self) -> str | None:
+        return self.client.console_url(self.location) if self.location else None
+
+    def _request(self, method: str, path: str, timeout: Timeout, **kw: Any) -> Any:
+        self.requests += 1
+        return self.client.request(method, path, timeout=timeout, **kw)
+
+    def create_execution(
+        self, experiment: dict[str, Any], journal: dict[str, Any], timeout: Timeout
+    ) -> tuple[str, str, str]:
+        """POST the experiment (201/200, or 204 when unchanged) then the execution.
+
+        Raises :class:`ApiError`; on success records the ids in the log.
+        """
+        known = (chaosiq_extension(experiment) or {}).get("experiment_id")
+        resp = self._request("POST", "/experiments", timeout, json={"experiment": experiment})
+        eid: str | None
+        if resp.status_code == 204:
+            eid = id_from_location(resp.headers.get("Content-Location")) or known
+        else:
+            try:
+                eid = (resp.json() or {}).get("id")
+            except ValueError:
+                eid = None
+            eid = eid or id_from_location(resp.headers.get("Content-Location"))
+        if not eid:
+            raise ApiError("the server did not say which experiment it stored (no id, no Content-Location)")
+        eid = str(eid)
+        resp = self._request("POST", f"/experiments/{eid}/executions", timeout, json={"journal": journal})
+        try:
+            xid = (resp.json() or {}).get("id")
+        except ValueError:
+            xid = None
+        location = resp.headers.get("Content-Location")
+        xid = xid or id_from_location(location)
+        if not xid:
+            raise ApiError("the server did not return the execution's id")
+        xid = str(xid)
+        location = location or self.client.team(f"/experiments/{eid}/executions/{xid}")
+        self.set_ids(eid, xid, location)
+        return eid, xid, location
+
+    def set_ids(self, eid: str, xid: str, location: str | None) -> None:
+        self.experiment_id, self.execution_id, self.location = eid, xid, location
+        if self.log is not None:
+            self.log.append({"op": "ids", "experiment_id": eid, "execution_id": xid, "location": location})
+
+    # ------------------------------------------------------- messages
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        for rec in records:
+            self.pending[rec["key"]] = rec
+
+    def _mark(self, op: str, keys: list[str], reason: str | None = None) -> None:
+        for k in keys:
+            self.pending.pop(k, None)
+        if op == "done":
+            self.delivered += len(keys)
+        else:
+            self.rejected += len(keys)
+        if self.log is not None:
+            rec: dict[str, Any] = {"op": op, "keys": keys}
+            if reason:
+                rec["reason"] = reason
+            self.log.append(rec)
+
+    def _execution_path(self, suffix: str = "") -> str:
+        return f"/experiments/{self.experiment_id}/executions/{self.execution_id}{suffix}"
+
+    def batch_supported(self) -> bool:
+        if self._batch is None:
+            self._batch = "events-batch" in self.client.capabilities()
+        return self._batch
+
+    def send_pending(self, timeout: Callable[[], Timeout | None]) -> bool:
+        """Send pending messages in order until done or one fails.
+
+        :param timeout: gives the timeout of the next request, ``None`` when time is up.
+        :return: ``True`` when everything that can be sent now was sent. Raises
+            :class:`ApiError` on a failure worth retrying later.
+        """
+        while self.pending:
+            t = timeout()
+            if t is None:
+                return False
+            key, head = next(iter(self.pending.items()))
+            kind = head.get("kind")
+            if kind in ("event", "journal") and not self.has_execution:
+                return False
+            try:
+                if kind == "event":
+                    self._send_events(t)
+                elif kind == "journal":
+                    journal = head.get("json") or {}
+                    ext = chaosiq_extension(journal, create=True)
+                    if ext is not None:
+                        ext["experiment_id"] = self.experiment_id
+                        ext["execution_id"] = self.execution_id
+                    self._request("PUT", self._execution_path(), t, json={"journal": journal})
+                    self._mark("done", [key])
+                else:
+                    self._request(
+                        head.get("method") or "POST",
+                        head["path"],
+                        t,
+                        json=head.get("json"),
+                        headers=head.get("headers") or None,
+                    )
+                    self._mark("done", [key])
+            except AuthError:
+                raise
+            except ApiError as exc:
+                if exc.status in PERMANENT_STATUSES:
+                    if kind == "event" and self._batch and self._batch_len() > 1:
+                        self._batch = False  # find the culprit one by one
+                        continue
+                    self._mark("rejected", [key], str(exc))
+                    logger.warning("chaosiq: the server refused a %s message for good: %s", kind, exc)
+                    continue
+                raise
+        return True
+
+    def _batch_len(self) -> int:
+        n = 0
+        for m in self.pending.values():
+            if m.get("kind") != "event" or n >= self.batch_size:
+                break
+            n += 1
+        return n
+
+    def _send_events(self, t: Timeout) -> None:
+        if self.batch_supported():
+            keys: list[str] = []
+            events: list[Any] = []
+            for k, m in self.pending.items():
+                if m.get("kind") != "event" or len(keys) >= self.batch_size:
+                    break
+                keys.append(k)
+                events.append(m["json"])
+            if len(keys) > 1:
+                self._request(
+                    "POST",
+                    self._execution_path("/events/batch"),
+                    t,
+                    json=events,
+                    headers={"Content-Type": BATCH_CONTENT_TYPE},
+                )
+                self._mark("done", keys)
+                return
+        key, head = next(iter(self.pending.items()))
+        self._request(
+            "POST",
+            self._execution_path("/events"),
+            t,
+            json=head["json"],
+            headers={"Content-Type": CONTENT_TYPE},
+        )
+        self._mark("done", [key])
+
+
+class Backoff:
+    """Exponential backoff between attempts: 0.2 s doubling up to ``cap``."""
+
+    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
+        self.first, self.cap = first, cap
+        self.delay = 0.0
+        self.next_at = 0.0
+
+    def failed(self) -> None:
+        self.delay = self.first if self.delay == 0 else min(self.cap, self.delay * 2)
+        self.next_at = time.monotonic() + self.delay
+
+    def succeeded(self) -> None:
+        self.delay = 0.0
+        self.next_at = 0.0
+
+    def wait_left(self) -> float:
+        return max(0.0, self.next_at - time.monotonic())

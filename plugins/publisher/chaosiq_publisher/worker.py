@@ -1,0 +1,323 @@
+"""The publisher of one run: hooks enqueue, one background thread sends.
+
+The run thread only appends a small tuple to a deque (no lock held while the
+worker serialises, no I/O). The worker thread:
+
+1. opens the run's log in the outbox and writes its header;
+2. creates the experiment and the execution, then always sets
+   ``run.execution_ready`` (with ``None`` ids when the server could not be reached);
+3. loops: takes what was enqueued, serialises and redacts it, writes it to the
+   log (write-ahead), then sends it — in batches when the server offers
+   ``events-batch`` — retrying with backoff;
+4. at the end of the run, flushes until the deadline; what is still unsent
+   stays pending in the log for ``chaos publish``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from chaosiq_core.errors import ApiError, AuthError
+from chaosiq_core.redaction import Redactor
+from chaosiq_core.run import Run
+from chaosiq_core.serialize import to_jsonable
+from chaosiq_core.types import Outgoing
+from chaosiq_publisher import events as ev
+from chaosiq_publisher.outbox import RunLog
+from chaosiq_publisher.sender import Backoff, Sender
+
+logger = logging.getLogger("chaostoolkit.chaosiq.publish")
+
+FEATURE = "publish"
+DEFAULTS: dict[str, Any] = {
+    "flush_deadline": 5.0,
+    "batch_size": 200,
+    "queue_size": 50000,
+    "linger": 0.01,
+}
+RUN_TIMEOUT = (3.05, 10.0)
+
+
+def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
+    try:
+        from chaoslib.run import initialize_run_journal
+
+        journal = initialize_run_journal(experiment)
+    except Exception:
+        journal = {"experiment": experiment, "run": [], "rollbacks": []}
+    journal["status"] = "running"
+    return journal
+
+
+def _snapshot(obj: Any) -> Any:
+    """A JSON-safe deep copy, retried if another thread changes ``obj`` meanwhile."""
+    for _ in range(3):
+        try:
+            return to_jsonable(obj)
+        except RuntimeError:  # "dictionary changed size during iteration"
+            time.sleep(0.001)
+    return to_jsonable(repr(obj))
+
+
+class Publisher:
+    """Everything the ``publish`` feature does for one run."""
+
+    def __init__(self, run: Run, *, log_dir: Any = None) -> None:
+        self.run = run
+        assert run.client is not None
+        opt = lambda name: run.option(FEATURE, name, DEFAULTS[name])  # noqa: E731
+        self.flush_deadline = float(opt("flush_deadline"))
+        self.max_queue = int(opt("queue_size"))
+        self.linger = float(opt("linger"))
+        self.redact = Redactor.for_run(
+            run.experiment,
+            secrets=run.secrets,
+            configuration=run.configuration,
+            settings=run.settings,
+            extra_keys=run.option("redaction", "keys", None) or (),
+        )
+        self._log_dir = log_dir
+        self.log: RunLog | None = None
+        self.sender = Sender(run.client, None, batch_size=int(opt("batch_size")))
+        self._items: deque[tuple[Any, ...]] = deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._deadline: float | None = None
+        self._take_lock = threading.Lock()
+        self._backoff = Backoff()
+        self._thread: threading.Thread | None = None
+        self.enqueued = 0
+        self.overflowed = 0
+        self.finished = False
+
+    # -------------------------------------------------------- run thread
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="chaosiq-publisher", daemon=True)
+        self._thread.start()
+
+    def enqueue(self, event_type: str, context: Any = None, state: Any = None) -> None:
+        """Queue one lifecycle event: a deque append, nothing else (any thread)."""
+        item = ("event", event_type, context, state, ev.new_id(), ev.now_iso())
+        if len(self._items) >= self.max_queue:
+            self._overflow(item)
+            return
+        self._items.append(item)
+        self.enqueued += 1
+        self._wake.set()
+
+    def enqueue_snapshot(self, event_type: str, context: Any = None, state: Any = None) -> None:
+        """Queue an event whose objects may change after this call (journals): copied now."""
+        self.enqueue(event_type, _snapshot(context), _snapshot(state))
+
+    def deliver(self, message: Outgoing) -> bool:
+        """Queue another plugin's request (``chaosiq_deliver``)."""
+        self._items.append(("outgoing", message, ev.new_id()))
+        self._wake.set()
+        return True
+
+    def _overflow(self, item: tuple[Any, ...]) -> None:
+        """The queue is full (worker far behind): write straight to the log."""
+        self.overflowed += 1
+        with self._take_lock:
+            self._write([item])
+
+    def finish(self, journal: dict[str, Any] | None) -> None:
+        """The run is over: queue the final journal, flush until the deadline, report."""
+        if journal is not None:
+            self._items.append(("journal", _snapshot(journal)))
+        self._deadline = time.monotonic() + self.flush_deadline
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(max(0.0, self._deadline - time.monotonic()))
+        if self._thread is not None and self._thread.is_alive():
+            # the worker is stuck in a request: make sure everything is on disk
+            with self._take_lock:
+                self._take_all()
+        self.finished = True
+        self._report()
+
+    # ----------------------------------------------------------- worker
+
+    def _main(self) -> None:
+        try:
+            self._open_log()
+            self._try_create()
+            if not self.run.execution_ready.is_set():
+                self.run.set_execution(experiment_id=None, execution_id=None, url=None)
+            while True:
+                wait = self._backoff.wait_left() if self.sender.pending else None
+                if self._stopping.is_set():
+                    left = (self._deadline or 0) - time.monotonic()
+                    if left <= 0:
+                        break
+                    wait = min(wait, left) if wait is not None else left
+                    if not self._items and not self.sender.pending:
+                        break
+                    if self._items:
+                        wait = 0
+                elif wait is None:
+                    wait = 1.0
+                if wait > 0:
+                    self._wake.wait(wait)
+                    self._wake.clear()
+                    if self.linger and not self._stopping.is_set() and self._items:
+                        time.sleep(self.linger)  # let a burst of events pile up into one batch
+                with self._take_lock:
+                    self._take_all()
+                if self._backoff.wait_left() > 0:
+                    continue
+                self._send()
+        except Exception as exc:  # never let the worker die silently
+            logger.warning("chaosiq: the publisher stopped: %s: %s", type(exc).__name__, exc)
+            logger.debug("traceback", exc_info=exc)
+            self.sender.last_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if not self.run.execution_ready.is_set():
+                self.run.set_execution(experiment_id=None, execution_id=None, url=None)
+
+    def _timeout(self) -> tuple[float, float] | None:
+        if self._deadline is None:
+            return RUN_TIMEOUT
+        left = self._deadline - time.monotonic()
+        if left <= 0.05:
+            return None
+        return (min(RUN_TIMEOUT[0], left), min(RUN_TIMEOUT[1], left))
+
+    def _open_log(self) -> None:
+        run = self.run
+        scope = run.client.scope
+        self._experiment = self.redact(run.experiment)
+        self._journal = self.redact(_initial_journal(run.experiment))
+        try:
+            self.log = RunLog.create(run.id, self._log_dir)
+        except Exception as exc:
+            logger.warning("chaosiq: cannot open the outbox (%s): unsent events will be lost", exc)
+            self.log = None
+        self.sender.log = self.log
+        if self.log is not None:
+            self.log.append(
+                {
+                    "op": "run",
+                    "run_id": run.id,
+                    "kind": run.kind,
+                    "url": run.client.url,
+                    "org_id": scope.org_id if scope else None,
+                    "team_id": scope.team_id if scope else None,
+                    "created": ev.now_iso(),
+                    "experiment": self._experiment,
+                    "journal": self._journal,
+                }
+            )
+
+    def _try_create(self) -> bool:
+        t = self._timeout()
+        if t is None:
+            return False
+        try:
+            eid, xid, _location = self.sender.create_execution(self._experiment, self._journal, t)
+        except ApiError as exc:
+            self.sender.last_error = str(exc)
+            logger.debug("chaosiq: creating the execution failed: %s", exc)
+            self._backoff.failed()
+            return False
+        self._backoff.succeeded()
+        self.run.set_execution(experiment_id=eid, execution_id=xid, url=self.sender.console_url)
+        logger.debug("chaosiq: execution %s of experiment %s created", xid, eid)
+        from chaosiq_publisher import workspace
+
+        workspace.remember(self.run, eid)
+        return True
+
+    def _send(self) -> None:
+        if not self.sender.has_execution and (not self.sender.pending or not self._try_create()):
+            return
+        try:
+            self.sender.send_pending(self._timeout)
+            self._backoff.succeeded()
+        except AuthError as exc:
+            self.sender.last_error = str(exc)
+            self._backoff.failed()
+        except ApiError as exc:
+            self.sender.last_error = str(exc)
+            logger.debug("chaosiq: sending failed, will retry: %s", exc)
+            self._backoff.failed()
+
+    # ------------------------------------------------- serialise + log
+
+    def _take_all(self) -> None:
+        """Move everything queued into the log and the pending list (caller holds the lock)."""
+        items = []
+        while True:
+            try:
+                items.append(self._items.popleft())
+            except IndexError:
+                break
+        if items:
+            self._write(items)
+
+    def _write(self, items: list[tuple[Any, ...]]) -> None:
+        records = [self._record(item) for item in items]
+        if self.log is not None:
+            self.log.append(*records)
+        self.sender.add(records)
+
+    def _record(self, item: tuple[Any, ...]) -> dict[str, Any]:
+        kind = item[0]
+        if kind == "event":
+            _, event_type, context, state, event_id, when = item
+            data = ev.encode_data(self.redact(_snapshot(context)), self.redact(_snapshot(state)))
+            body = ev.envelope(event_type, data, event_id=event_id, time=when)
+            return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body}
+        if kind == "journal":
+            return {
+                "op": "msg",
+                "key": f"journal:{self.run.id}",
+                "kind": "journal",
+                "method": "PUT",
+                "json": self.redact(item[1]),
+            }
+        _, message, key = item
+        return {
+            "op": "msg",
+            "key": message.key or key,
+            "kind": message.kind or "request",
+            "method": message.method,
+            "path": message.path,
+            "json": self.redact(message.json),
+            "headers": dict(message.headers or {}),
+        }
+
+    # ----------------------------------------------------------- report
+
+    @property
+    def pending_count(self) -> int:
+        return len(self.sender.pending) + len(self._items)
+
+    def _report(self) -> None:
+        pending = self.pending_count
+        url = self.sender.console_url
+        if pending:
+            n_events = sum(1 for m in self.sender.pending.values() if m.get("kind") == "event")
+            where = f" (kept in {self.log.path})" if self.log is not None else ""
+            reason = f": {self.sender.last_error}" if self.sender.last_error else ""
+            logger.warning(
+                "chaosiq: %d event(s) and %d other message(s) of this run are not published yet%s%s; "
+                "send them with `chaos publish`",
+                n_events,
+                pending - n_events,
+                reason,
+                where,
+            )
+            if self.log is not None:
+                self.log.close(delete=False)
+        else:
+            if self.log is not None:
+                self.log.close(delete=True)
+        if url:
+            logger.info("Execution available at %s", url)
