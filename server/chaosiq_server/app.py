@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .auth import Authenticator
 from .config import Settings
+from .console import mount as mount_console
 from .db import Database
 from .errors import BadInput, Conflict, NotFound
 from .middleware import AccessLog, BodySizeLimit, ResponseDelay
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.store = Store(db)
     app.state.auth = Authenticator(db)
 
+    mount_console(app)  # before the API routers: the console serves GET / to browsers
     for router in (root.router, experiments.router, executions.router, verifications.router):
         app.include_router(router)
 

@@ -1,0 +1,63 @@
+"""The web console of chaosiq-server: server-rendered pages (Jinja2) under ``/``.
+
+``mount(app)`` adds the pages, the static assets (``/console/static``) and the
+console's error pages. It must run before the API routers are included so that
+``GET /`` serves the console to browsers (API clients sending a bearer token still
+get the API's answer there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from .auth import ConsoleNotFound, CsrfRejected, SignInRequired, optional_user
+
+STATIC = Path(__file__).parent / "static"
+
+
+def mount(app: FastAPI) -> None:
+    """Add the console to ``app``."""
+    from .views import redirect, render, router
+
+    app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=str(STATIC)), name="console-static")
+
+    @app.exception_handler(SignInRequired)
+    async def _signin(request: Request, _exc: SignInRequired) -> Response:
+        if request.url.path.endswith(".json"):
+            return JSONResponse({"detail": "signed out"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect("/signin?next=" + quote(target, safe=""))
+
+    @app.exception_handler(ConsoleNotFound)
+    async def _not_found(request: Request, exc: ConsoleNotFound) -> Response:
+        user = optional_user(request)
+        return render(
+            request,
+            "error.html",
+            {"title": "Not found", "message": f"There is no such {exc.what}, or this token cannot see it."},
+            status_code=404,
+            user=user,
+        )
+
+    @app.exception_handler(CsrfRejected)
+    async def _csrf(request: Request, _exc: CsrfRejected) -> Response:
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "Form refused",
+                "message": "This form was not sent from a page of this console "
+                "(missing or wrong CSRF token). Reload the page and try again.",
+            },
+            status_code=403,
+            user=optional_user(request),
+        )
+
+
+__all__ = ["mount"]

@@ -1,0 +1,366 @@
+"""Console routes: sign-in/out, executions, an execution, verifications, stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ..auth import authenticate, bearer_token, hash_token
+from ..errors import BadInput, NotFound
+from ..store import Store
+from . import pages, session
+from .auth import (
+    ConsoleNotFound,
+    ConsoleUser,
+    checked_form,
+    current_user,
+    database,
+    optional_user,
+    read_form,
+    safe_next,
+)
+from .queries import executions_page, experiment_title, locate_execution, token_by_hash
+from .timefmt import show_duration, show_time
+
+log = logging.getLogger("chaosiq_server.console")
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["when"] = show_time
+templates.env.filters["duration"] = show_duration
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[ConsoleUser, Depends(current_user)]
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+STOP_POLICY = "stopped-by-user"
+
+
+def store_of(request: Request) -> Store:
+    return request.app.state.store
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    user: ConsoleUser | None = None,
+) -> HTMLResponse:
+    ctx = {"user": user, "current_team": None, **context}
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _cookie_secure(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+# ------------------------------------------------------------------ root
+@router.get("/")
+def root(request: Request) -> Response:
+    """The console home for browsers; the API's token probe (``HEAD /`` with a bearer
+    token, as ``chaos signin`` sends it) keeps answering 200/401 as before."""
+    if request.method == "HEAD" or bearer_token(request) is not None:
+        authenticate(request)
+        return Response(
+            content=b'{"name":"chaosiq-server"}' if request.method == "GET" else b"",
+            media_type="application/json",
+        )
+    user = optional_user(request)
+    if user is None:
+        return redirect("/signin")
+    if not user.token.teams:
+        return render(request, "no_team.html", {}, user=user)
+    return redirect(user.token.teams[0].path + "/executions")
+
+
+# --------------------------------------------------------------- sign-in
+def _signin_page(
+    request: Request, error: str | None, next_url: str | None, status_code: int = 200
+) -> Response:
+    csrf = request.cookies.get(session.SIGNIN_CSRF_COOKIE) or session.new_signin_csrf()
+    response = render(
+        request,
+        "signin.html",
+        {"error": error, "next": next_url or "", "csrf_token": csrf},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        session.SIGNIN_CSRF_COOKIE,
+        csrf,
+        max_age=3600,
+        httponly=True,
+        samesite="lax",
+        secure=_cookie_secure(request),
+        path="/signin",
+    )
+    return response
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str | None = None) -> Response:
+    if optional_user(request) is not None:
+        return redirect(safe_next(next) or "/")
+    return _signin_page(request, None, safe_next(next))
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    form = await read_form(request)
+    expected = request.cookies.get(session.SIGNIN_CSRF_COOKIE)
+    if not expected or not session.check_csrf(expected, form.get("csrf_token")):
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "Form expired",
+                "message": "The sign-in form expired or was not sent by this site. "
+                "Open the sign-in page again.",
+            },
+            status_code=403,
+        )
+    next_url = safe_next(form.get("next"))
+    token = (form.get("token") or "").strip()
+    if not token:
+        return _signin_page(request, "Paste an API token to sign in.", next_url, 400)
+    info = token_by_hash(database(request), hash_token(token))
+    if info is None:
+        log.info("console sign-in refused: unknown or revoked token")
+        return _signin_page(
+            request,
+            "This token is not valid: it is unknown or was revoked. Check it, or create one with "
+            "`chaosiq-server token create`.",
+            next_url,
+            401,
+        )
+    response = redirect(next_url or "/")
+    response.set_cookie(
+        session.SESSION_COOKIE,
+        session.make_cookie(info.id, info.token_hash),
+        max_age=session.SESSION_TTL_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=_cookie_secure(request),
+        path="/",
+    )
+    response.delete_cookie(session.SIGNIN_CSRF_COOKIE, path="/signin")
+    log.info("console sign-in with token %s", info.id)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request, user: User) -> Response:
+    await checked_form(request, user)
+    response = redirect("/signin?signed_out=1")
+    response.delete_cookie(session.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/switch-team")
+def switch_team(user: User, team: str = "") -> Response:
+    org_id, _, team_id = team.partition(":")
+    return redirect(user.team(org_id, team_id).path + "/executions")
+
+
+# ------------------------------------------------------------ executions
+@router.get("/organizations/{org}/teams/{team}")
+def team_home(org: str, team: str, user: User) -> Response:
+    return redirect(user.team(org, team).path + "/executions")
+
+
+@router.get("/organizations/{org}/teams/{team}/executions")
+def executions(request: Request, org: str, team: str, user: User, cursor: str | None = None) -> Response:
+    ref = user.team(org, team)
+    try:
+        rows, next_cursor, total = executions_page(database(request), ref.team_id, cursor)
+    except BadInput as exc:
+        raise ConsoleNotFound("page") from exc
+    return render(
+        request,
+        "executions.html",
+        {
+            "ref": ref,
+            "rows": rows,
+            "total": total,
+            "current_team": ref,
+            "first_page": not cursor,
+            "next_url": f"{ref.path}/executions?cursor={quote(next_cursor)}" if next_cursor else None,
+            "exec_path": lambda row: pages.execution_path(ref, row.experiment_id, row.id),
+        },
+        user=user,
+    )
+
+
+def _locate(request: Request, user: ConsoleUser, xid: str) -> str:
+    teams = {t.team_id: t for t in user.token.teams}
+    found = locate_execution(database(request), list(teams), xid)
+    if found is None:
+        raise ConsoleNotFound("execution")
+    team_id, eid = found
+    return pages.execution_path(teams[team_id], eid, xid)
+
+
+@router.get("/executions/{xid}")
+def execution_alias(request: Request, xid: str, user: User) -> Response:
+    """Short link to an execution of any team the token sees."""
+    return redirect(_locate(request, user, xid))
+
+
+@router.get("/organizations/{org}/teams/{team}/executions/{xid}")
+def execution_team_alias(request: Request, org: str, team: str, xid: str, user: User) -> Response:
+    ref = user.team(org, team)
+    found = locate_execution(database(request), [ref.team_id], xid)
+    if found is None:
+        raise ConsoleNotFound("execution")
+    return redirect(pages.execution_path(ref, found[1], xid))
+
+
+@router.get("/v1/organizations/{rest:path}")
+def original_clean_url(rest: str, user: User) -> Response:
+    """The original client printed Content-Location with ``/api/`` → ``/`` (``/v1/...``)."""
+    return redirect("/organizations/" + rest)
+
+
+def _execution(
+    request: Request, user: ConsoleUser, org: str, team: str, eid: str, xid: str
+) -> dict[str, Any]:
+    ref = user.team(org, team)
+    title = experiment_title(database(request), ref.team_id, eid)
+    return pages.execution_view(store_of(request), ref, eid, xid, title)
+
+
+EXEC = "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}"
+
+
+@router.get(EXEC)
+def execution(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
+    view = _execution(request, user, org, team, eid, xid)
+    return render(request, "execution.html", {**view, "current_team": view["ref"]}, user=user)
+
+
+@router.get(EXEC + "/live.json")
+def execution_live(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
+    """The parts of the execution page that change while it runs (polled by live.js)."""
+    view = _execution(request, user, org, team, eid, xid)
+    fragment = templates.get_template("_execution_live.html").render({**view, "user": user})
+    return JSONResponse(
+        {
+            "status": view["status"],
+            "running": view["running"],
+            "events_count": view["events_count"],
+            "html": fragment,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get(EXEC + "/journal.json")
+def execution_journal(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
+    ref = user.team(org, team)
+    try:
+        data = store_of(request).get_execution(ref.team_id, xid, eid)
+    except NotFound as exc:
+        raise ConsoleNotFound("execution") from exc
+    body = json.dumps(data["journal"], indent=2, ensure_ascii=False, default=str)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="journal-{xid}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post(EXEC + "/stop")
+async def stop_execution(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
+    """Same effect as the API's ``POST .../executions/{xid}/stop``: a denying policy."""
+    form = await checked_form(request, user)
+    ref = user.team(org, team)
+    reason = (form.get("reason") or "").strip()[:500] or f"stopped by {user.name} from the console"
+    try:
+        store_of(request).add_policy(ref.team_id, xid, eid, STOP_POLICY, False, reason, user.name)
+    except NotFound as exc:
+        raise ConsoleNotFound("execution") from exc
+    log.info("execution %s stop requested from the console by token %s", xid, user.token.id)
+    return redirect(pages.execution_path(ref, eid, xid) + "?stop=requested")
+
+
+# --------------------------------------------------------- verifications
+@router.get("/organizations/{org}/teams/{team}/verifications")
+def verifications(request: Request, org: str, team: str, user: User, cursor: str | None = None) -> Response:
+    ref = user.team(org, team)
+    try:
+        page = store_of(request).list_verifications(ref.team_id, ref.org_id, 50, cursor)
+    except BadInput as exc:
+        raise ConsoleNotFound("page") from exc
+    return render(
+        request,
+        "verifications.html",
+        {
+            "ref": ref,
+            "current_team": ref,
+            "items": page.items,
+            "total": page.total,
+            "next_url": f"{ref.path}/verifications?cursor={quote(page.next_cursor)}"
+            if page.next_cursor
+            else None,
+        },
+        user=user,
+    )
+
+
+@router.get("/organizations/{org}/teams/{team}/verifications/{vid}")
+def verification(
+    request: Request, org: str, team: str, vid: str, user: User, cursor: str | None = None
+) -> Response:
+    ref = user.team(org, team)
+    try:
+        page = store_of(request).list_runs(ref.team_id, vid, 50, cursor)
+    except (NotFound, BadInput) as exc:
+        raise ConsoleNotFound("verification") from exc
+    base = f"{ref.path}/verifications/{quote(vid, safe='')}"
+    return render(
+        request,
+        "verification.html",
+        {
+            "ref": ref,
+            "current_team": ref,
+            "vid": vid,
+            "base": base,
+            "total": page.total,
+            "runs": [pages.run_summary(r) for r in page.items],
+            "next_url": f"{base}?cursor={quote(page.next_cursor)}" if page.next_cursor else None,
+        },
+        user=user,
+    )
+
+
+@router.get("/organizations/{org}/teams/{team}/verifications/{vid}/runs/{rid}")
+def verification_run(request: Request, org: str, team: str, vid: str, rid: str, user: User) -> Response:
+    ref = user.team(org, team)
+    view = pages.run_view(store_of(request), ref, vid, rid)
+    base = f"{ref.path}/verifications/{quote(vid, safe='')}"
+    return render(request, "run.html", {**view, "current_team": ref, "base": base}, user=user)

@@ -1,0 +1,51 @@
+"""Fixtures for the console tests: an in-process app with two teams (see
+../conftest.py ``lite``) and helpers to call its API and sign in."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # for replay
+
+
+def team_api(client: Any, tenant: Any) -> Callable[..., Any]:
+    """``api(method, path, **kw)`` on the tenant's team base, with its bearer token."""
+
+    def api(method: str, path: str, **kwargs: Any) -> Any:
+        headers = {**tenant.headers, **kwargs.pop("headers", {})}
+        return client.request(method, tenant.base + path, headers=headers, **kwargs)
+
+    return api
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_RE.search(html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def sign_in(client: Any, token: str) -> Any:
+    page = client.get("/signin")
+    assert page.status_code == 200
+    return client.post(
+        "/signin",
+        data={"token": token, "csrf_token": csrf_of(page.text), "next": ""},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def console(lite: Any) -> Any:
+    """The ``lite`` env, signed in to the console as tenant ``a``."""
+    resp = sign_in(lite.client, lite.a.token)
+    assert resp.status_code == 303, resp.text
+    return lite
