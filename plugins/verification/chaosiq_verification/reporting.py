@@ -66,12 +66,12 @@ class ServerReporter:
 
     def _why_not(self) -> str | None:
         run = self.run
+        if not self.spec.id:
+            return "the verification has no id"
         if run is None:
             return "not signed in to a ChaosIQ server (run `chaos signin`)"
         if run.client is None or run.client.scope is None:
             return "no ChaosIQ server or default team in the settings"
-        if not self.spec.id:
-            return "the verification has no id"
         if not has_delivery(run):
             return "the publish feature is not enabled (`chaos enable publish`)"
         return None
