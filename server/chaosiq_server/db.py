@@ -50,6 +50,7 @@ class Database:
                 max_overflow=20,
             )
             _tune_sqlite(self.engine)
+            self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         else:
             kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 20}
             if parsed.get_backend_name() == "postgresql":
@@ -68,10 +69,8 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock:
-            eng = self.engine.execution_options(sqlite_immediate=True)
-            with eng.begin() as conn:
-                yield conn
+        with self._write_lock, self._write_engine.begin() as conn:
+            yield conn
 
     def migrate(self) -> None:
         migrate(self.engine)

@@ -35,9 +35,16 @@ def _clamp(limit: int | None, default: int = 100) -> int:
     return max(1, min(int(limit), MAX_PAGE))
 
 
+EXECUTION_CACHE_MAX = 100_000
+
+
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # execution id -> (team id, experiment id). Both never change once an
+        # execution exists, so the hot event path can skip that lookup. Bounded.
+        self._executions: dict[str, tuple[str, str]] = {}
+        self._event_sql = _event_insert_sql(db.engine.dialect.name)
 
     # ------------------------------------------------------------------ admin
     def create_org(self, name: str) -> dict[str, str]:
@@ -217,16 +224,12 @@ class Store:
     def update_execution(self, team_id: str, eid: str, xid: str, journal: dict[str, Any]) -> None:
         body = dumps(journal)
         with self.db.write() as conn:
-            row = self._execution_row(conn, team_id, xid, eid)
-            conn.execute(
-                update(m.executions)
-                .where(m.executions.c.id == xid)
-                .values(
-                    journal=body,
-                    status=_status(journal.get("status"), row.status),
-                    updated_at=utcnow(),
-                )
-            )
+            self._execution_row(conn, team_id, xid, eid)
+            values: dict[str, Any] = {"journal": body, "updated_at": utcnow()}
+            status = _status(journal.get("status"), None)
+            if status is not None:
+                values["status"] = status
+            conn.execute(update(m.executions).where(m.executions.c.id == xid).values(values))
 
     def get_execution(self, team_id: str, xid: str, eid: str | None = None) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -266,13 +269,20 @@ class Store:
         self, conn: Connection, team_id: str, xid: str, eid: str | None, full: bool = False
     ) -> Any:
         t = m.executions
-        cols = [t] if full else [t.c.id, t.c.experiment_id, t.c.status]
+        if not full:
+            hit = self._executions.get(xid)
+            if hit is not None and hit[0] == team_id and eid in (None, hit[1]):
+                return hit
+        cols = [t] if full else [t.c.id, t.c.experiment_id, t.c.team_id]
         q = select(*cols).where(t.c.id == xid, t.c.team_id == team_id)
         if eid is not None:
             q = q.where(t.c.experiment_id == eid)
         row = conn.execute(q).first()
         if row is None:
             raise NotFound("execution")
+        if len(self._executions) >= EXECUTION_CACHE_MAX:
+            self._executions.clear()
+        self._executions[xid] = (team_id, row.experiment_id)
         return row
 
     # ----------------------------------------------------------------- events
@@ -298,10 +308,9 @@ class Store:
         values = list(rows.values())
         with self.db.write() as conn:
             self._execution_row(conn, team_id, xid, eid)
-            stmt = self._insert_ignore(m.events, ["execution_id", "event_id"])
             if len(values) == 1:
-                res = conn.execute(stmt.returning(m.events.c.seq), values[0])
-                return len(res.all())
+                res = conn.exec_driver_sql(self._event_sql + " RETURNING seq", values[0])
+                return len(res.fetchall())
             existing = set(
                 conn.execute(
                     select(m.events.c.event_id).where(
@@ -312,7 +321,7 @@ class Store:
             )
             fresh = [v for v in values if v["event_id"] not in existing]
             if fresh:
-                conn.execute(stmt, fresh)
+                conn.exec_driver_sql(self._event_sql, fresh)
             return len(fresh)
 
     def list_events(
@@ -615,6 +624,23 @@ def _run(row: Any, vid: str) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "finished_at": row.finished_at,
     }
+
+
+EVENT_COLUMNS = ("execution_id", "event_id", "type", "source", "time", "time_key", "data",
+                 "received_at")
+
+
+def _event_insert_sql(dialect: str) -> str:
+    """INSERT ... ON CONFLICT DO NOTHING in the driver's own paramstyle (the hot
+    path skips SQLAlchemy's statement compilation)."""
+    if dialect == "sqlite":
+        params = ", ".join(f":{c}" for c in EVENT_COLUMNS)
+    else:
+        params = ", ".join(f"%({c})s" for c in EVENT_COLUMNS)
+    return (
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({params}) "
+        "ON CONFLICT (execution_id, event_id) DO NOTHING"
+    )
 
 
 def chaosiq_extension(experiment: dict[str, Any]) -> dict[str, Any]:

@@ -1,39 +1,18 @@
-"""Fixtures: a database per test (SQLite, and PostgreSQL when configured),
-a seeded app with two teams and two tokens, and a real `serve` subprocess."""
+"""Fixtures: a database per test (SQLite, and PostgreSQL when configured) and
+a seeded app with two teams and two tokens."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from chaosiq_server.app import create_app
-from chaosiq_server.config import Settings
-from chaosiq_server.db import Database
-from chaosiq_server.store import Store
-from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parent))  # for server_helpers
 
-PG_ENV = "CHAOSIQ_TEST_DATABASE_URL"
-PG_SKIP = f"PostgreSQL not configured: set {PG_ENV} (see scripts/ci-postgres.sh)"
-
-
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+from server_helpers import PG_ENV, PG_SKIP, Env, make_env, reset_postgres
 
 
 @pytest.fixture(
@@ -49,58 +28,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(PG_SKIP)
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'chaosiq.db'}"
-
-
-@dataclass
-class Tenant:
-    org_id: str
-    team_id: str
-    token: str
-    token_id: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-
-    @property
-    def base(self) -> str:
-        return f"/api/v1/organizations/{self.org_id}/teams/{self.team_id}"
-
-
-def seed(url: str) -> tuple[Tenant, Tenant]:
-    db = Database(url, pool_size=1)
-    db.migrate()
-    store = Store(db)
-    out = []
-    for name in ("alpha", "beta"):
-        org = store.create_org(f"org-{name}")
-        team = store.create_team(org["id"], f"team-{name}")
-        secret, tok = store.create_token(f"token-{name}", [team["id"]])
-        out.append(Tenant(org["id"], team["id"], secret, tok["id"]))
-    db.dispose()
-    return out[0], out[1]
-
-
-@dataclass
-class Env:
-    client: TestClient
-    a: Tenant
-    b: Tenant
-    url: str
-
-
-def make_env(url: str, **settings: Any) -> Iterator[Env]:
-    a, b = seed(url)
-    app = create_app(Settings(database_url=url, **settings))
-    with TestClient(app, base_url="http://testserver") as client:
-        yield Env(client, a, b, url)
 
 
 @pytest.fixture
@@ -112,63 +46,3 @@ def env(db_url: str) -> Iterator[Env]:
 def lite(sqlite_url: str) -> Iterator[Env]:
     """SQLite only (for API behaviour that does not depend on storage)."""
     yield from make_env(sqlite_url)
-
-
-# ---------------------------------------------------------------- subprocess
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_cmd() -> list[str]:
-    return [sys.executable, "-m", "chaosiq_server.cli"]
-
-
-def wait_healthy(base: str, proc: subprocess.Popen[Any], deadline_s: float = 30.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(base + "/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{base}/health not ready after {deadline_s}s")
-
-
-@dataclass
-class Served:
-    base: str
-    proc: subprocess.Popen[Any]
-    log: Path
-
-
-def start_server(url: str, log: Path, *extra: str, port: int | None = None) -> Served:
-    port = port or free_port()
-    fh = log.open("ab")
-    proc = subprocess.Popen(
-        [*server_cmd(), "serve", "--database-url", url, "--port", str(port), *extra],
-        stdout=fh,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, proc)
-    except Exception:
-        proc.kill()
-        proc.wait()
-        raise
-    return Served(base, proc, log)
-
-
-def stop_server(served: Served) -> None:
-    if served.proc.poll() is None:
-        served.proc.terminate()
-        try:
-            served.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            served.proc.kill()
-            served.proc.wait()

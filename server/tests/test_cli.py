@@ -7,8 +7,7 @@ import subprocess
 
 from chaosiq_server.cli import main
 from click.testing import CliRunner
-
-from conftest import server_cmd
+from server_helpers import server_cmd
 
 
 def run(*args: str, url: str) -> tuple[int, str, str]:

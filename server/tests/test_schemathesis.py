@@ -15,9 +15,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from server_helpers import experiment, journal
-
-from conftest import Env, make_env
+from server_helpers import Env, experiment, journal, make_env
 
 MAX_EXAMPLES = 12
 CHECKS = [

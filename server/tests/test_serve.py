@@ -11,9 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import CE_HEADERS, cloud_event, experiment, journal
-
-from conftest import seed, start_server, stop_server
+from server_helpers import CE_HEADERS, cloud_event, experiment, journal, seed, start_server, stop_server
 
 
 def test_serve_probe_logs_and_delay(sqlite_url: str, tmp_path: Path):
@@ -116,7 +114,7 @@ def test_serve_with_workers(db_url: str, tmp_path: Path, workers: int):
 
 
 def test_serve_bad_database_url_is_one_line(tmp_path: Path):
-    from conftest import server_cmd
+    from server_helpers import server_cmd
 
     r = subprocess.run(
         [*server_cmd(), "serve", "--database-url", "nope://x"], capture_output=True, text=True, timeout=60

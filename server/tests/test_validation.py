@@ -6,9 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import CE_HEADERS, cloud_event, experiment, journal
-
-from conftest import Env, make_env
+from server_helpers import CE_HEADERS, Env, cloud_event, experiment, journal, make_env
 
 
 def _execution(c, a):

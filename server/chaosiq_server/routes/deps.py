@@ -31,7 +31,7 @@ TEAM = API + "/organizations/{org}/teams/{team}"
 Auth = Annotated[Principal, Depends(authenticate)]
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 

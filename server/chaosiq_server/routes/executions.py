@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import BadInput
 from ..schemas import (
@@ -112,7 +113,7 @@ def get_execution_short(scope: Scope, store: StoreDep, request: Request, xid: Xi
     responses={**ERRORS, 200: {"model": EventAck, "description": "Duplicate event id: not stored again"}},
     tags=["events"],
 )
-def post_event(
+async def post_event(
     event: Annotated[CloudEventIn, Body(media_type="application/cloudevents+json")],
     scope: Scope,
     store: StoreDep,
@@ -131,7 +132,7 @@ def post_event(
     responses=ERRORS,
     tags=["events"],
 )
-def post_events_batch(
+async def post_events_batch(
     events: Annotated[list[CloudEventIn], Body(media_type="application/cloudevents-batch+json")],
     scope: Scope,
     store: StoreDep,
@@ -141,7 +142,7 @@ def post_events_batch(
     """A JSON array of structured CloudEvents (extension ``events-batch``).
     All or nothing: one invalid event rejects the batch."""
     rows = [_event(ev, i) for i, ev in enumerate(events)]
-    stored = store.add_events(scope.team_id, eid, xid, rows)
+    stored = await run_in_threadpool(store.add_events, scope.team_id, eid, xid, rows)
     return {"received": len(rows), "stored": stored}
 
 
@@ -160,7 +161,7 @@ def _policies(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @router.get(EXEC + "/policies", response_model=Policies, responses=ERRORS, tags=["safeguards"])
-def get_policies(scope: Scope, store: StoreDep, eid: Eid, xid: Xid) -> Any:
+async def get_policies(scope: Scope, store: StoreDep, eid: Eid, xid: Xid) -> Any:
     """Safeguard verdict: ``allowed`` is false when any policy denies the run."""
     return _policies(store.list_policies(scope.team_id, xid, eid))
 
