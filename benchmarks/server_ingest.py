@@ -255,7 +255,12 @@ def main() -> None:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    results: dict[str, Any] = {"database": url.split(":", 1)[0], "workers": args.workers}
+    results: dict[str, Any] = {
+        "database": url.split(":", 1)[0],
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "loadavg_1m_before": round(os.getloadavg()[0], 2),
+    }
     try:
         wait_health(base, server)
         team = f"/api/v1/organizations/{info['organization']['id']}/teams/{info['team']['id']}"
@@ -288,6 +293,7 @@ def main() -> None:
         results["timeline_page_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         results["timeline_total"] = page["total"]
         results["rss_mb_end"] = rss_mb(server.pid)
+        results["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     finally:
         server.terminate()
         try:
