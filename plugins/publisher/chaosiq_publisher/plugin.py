@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from chaosiq_core import hookimpl
+from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.run import Run
 from chaosiq_core.types import Outgoing, Verdict
 from chaosiq_publisher import events as ev
@@ -69,9 +70,6 @@ def chaosiq_before_experiment(run: Run, experiment: dict[str, Any]) -> None:
 def chaosiq_after_experiment(run: Run, experiment: dict[str, Any], journal: dict[str, Any]) -> None:
     if (p := _pub(run)) is not None:
         p.enqueue_snapshot(ev.EXPERIMENT_FINISHED, experiment, journal)
-        with run.lock:
-            run.journal_extension.setdefault("experiment_id", run.experiment_id)
-            run.journal_extension.setdefault("execution_id", run.execution_id)
 
 
 @hookimpl
@@ -168,6 +166,13 @@ def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
 def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
     if (p := _pub(run)) is not None and not p.finished:
         p.finish(journal)
+        # the execution may have been created after after_experiment: the ids go in now
+        if isinstance(journal, dict):
+            ext = chaosiq_extension(journal, create=True)
+            if ext is not None:
+                with run.lock:
+                    ext["experiment_id"] = run.experiment_id
+                    ext["execution_id"] = run.execution_id
 
 
 # ----------------------------------------------------------------- delivery
