@@ -208,18 +208,25 @@ WIDTH = 960
 LABEL_W = 230
 TOP = 40
 ROW_H = 22
+LINE_H = 14
 BAR_H = 14
 
 
 def render_timeline(tl: Timeline) -> Markup:
-    """The timeline as an inline SVG (no script, no external resource)."""
+    """The timeline as an inline SVG (no script, no external resource).
+
+    Marker labels (stop requests, safeguard events, the end) get one line each
+    above the plot, so that markers close in time stay readable.
+    """
     if tl.empty or tl.start is None or tl.end is None:
         return Markup('<p class="muted">No events yet.</p>')
+    markers = sorted(tl.markers, key=lambda mk: mk.when)
+    top = TOP + LINE_H * len(markers)
     rows = max(len(tl.bars), 1)
-    height = TOP + rows * ROW_H + 30
+    bottom = top + rows * ROW_H
+    height = bottom + 24
     axis = svg.TimeAxis(tl.start, tl.end, LABEL_W, WIDTH - 20)
-    body: list[str] = []
-    bottom = TOP + rows * ROW_H
+    body: list[str] = [svg.text("start " + show_time(tl.start), x=4, y=14, fill="#6b7280", font_size="11")]
     for phase in tl.phases:
         x0 = axis.x(phase.start)
         x1 = axis.x(phase.end or tl.end)
@@ -228,20 +235,20 @@ def render_timeline(tl: Timeline) -> Markup:
                 "rect",
                 svg.title(f"{phase.label}: {show_time(phase.start)}"),
                 x=x0,
-                y=TOP - 16,
+                y=top - 16,
                 width=max(x1 - x0, 1),
-                height=bottom - TOP + 16,
+                height=bottom - top + 16,
                 fill=PHASE_COLOURS.get(phase.kind, "#f3f4f6"),
                 class_=f"phase phase-{phase.kind}",
             )
         )
-        body.append(svg.text(phase.label, x=x0 + 3, y=TOP - 5, fill="#4b5563", font_size="11"))
+        if x1 - x0 > 40:
+            body.append(svg.text(phase.label, x=x0 + 3, y=top - 5, fill="#4b5563", font_size="11"))
     for x, label in axis.ticks():
-        body.append(svg.tag("line", x1=x, x2=x, y1=TOP, y2=bottom, stroke="#e5e7eb"))
+        body.append(svg.tag("line", x1=x, x2=x, y1=top, y2=bottom, stroke="#e5e7eb"))
         body.append(svg.text(label, x=x, y=bottom + 16, fill="#6b7280", text_anchor="middle", font_size="11"))
-    body.append(svg.text("start " + show_time(tl.start), x=4, y=14, fill="#6b7280", font_size="11"))
     for i, bar in enumerate(tl.bars):
-        y = TOP + i * ROW_H
+        y = top + i * ROW_H
         x0 = axis.x(bar.start)
         x1 = axis.x(bar.end or tl.end)
         duration = show_duration(bar.duration) if bar.duration is not None else "still running"
@@ -267,9 +274,11 @@ def render_timeline(tl: Timeline) -> Markup:
                 data_name=bar.name,
             )
         )
-    for marker in tl.markers:
+    for k, marker in enumerate(markers):
         x = axis.x(marker.when)
+        y = TOP + LINE_H * k - 6
         colour = "#d0342c" if marker.kind == "stop" else "#111827"
+        right = x > LABEL_W + (WIDTH - LABEL_W) * 0.55
         body.append(
             svg.tag(
                 "g",
@@ -278,7 +287,7 @@ def render_timeline(tl: Timeline) -> Markup:
                     "line",
                     x1=x,
                     x2=x,
-                    y1=TOP - 20,
+                    y1=y + 3,
                     y2=bottom,
                     stroke=colour,
                     stroke_width=2,
@@ -286,13 +295,13 @@ def render_timeline(tl: Timeline) -> Markup:
                 )
                 + svg.text(
                     ("■ " if marker.kind == "stop" else "") + marker.label,
-                    x=min(x + 4, WIDTH - 4),
-                    y=TOP - 22,
+                    x=x - 4 if right else x + 4,
+                    y=y,
                     fill=colour,
                     font_size="11",
-                    text_anchor="end" if x > WIDTH * 0.6 else "start",
+                    text_anchor="end" if right else "start",
                 ),
                 class_=f"marker marker-{marker.kind}",
             )
         )
-    return svg.svg(WIDTH, height + 4, body, "Execution timeline", "timeline")
+    return svg.svg(WIDTH, height, body, "Execution timeline", "timeline")

@@ -1,0 +1,330 @@
+"""The console in a real browser (Debian's chromium driven by Playwright) against a
+real chaosiq-server, with executions made by the real `chaos run` / `chaos verify`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosiq_core.testing import Team, executable, run_chaos, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
+URL_RE = re.compile(r"Execution available at (\S+)")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1180, "height": 900})
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # 4xx pages (a refused token is a 401) are logged as "Failed to load resource": expected.
+    pg.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    yield pg
+    context.close()
+    assert not errors, f"errors in the browser console: {errors}"
+
+
+def shot(page: Any, name: str, selector: str | None = None) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    if selector:
+        page.locator(selector).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page: Any, base: str, token: str) -> None:
+    page.goto(base + "/signin")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+
+
+def probe(name: str) -> dict[str, Any]:
+    return {
+        "type": "probe",
+        "name": name,
+        "tolerance": True,
+        "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/"}},
+    }
+
+
+def sleep(name: str, seconds: float) -> dict[str, Any]:
+    return {
+        "type": "action",
+        "name": name,
+        "provider": {"type": "process", "path": "sleep", "arguments": str(seconds)},
+    }
+
+
+def write_experiment(tmp: Path, title: str, method: list[dict[str, Any]], **extra: Any) -> Path:
+    doc = {
+        "version": "1.0.0",
+        "title": title,
+        "description": "console browser test",
+        "steady-state-hypothesis": {"title": "the root exists", "probes": [probe("root-exists")]},
+        "method": method,
+        "rollbacks": [sleep("settle", 0.1)],
+        **extra,
+    }
+    path = tmp / "experiment.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_sign_in_open_the_printed_execution_see_the_timeline_and_sign_out(
+    page: Any, signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    exp = write_experiment(
+        tmp_path,
+        "Checkout survives a CPU spike",
+        [
+            sleep("spike-cpu", 0.6),
+            {
+                "type": "action",
+                "name": "break-it",
+                "provider": {
+                    "type": "python",
+                    "module": "os",
+                    "func": "stat",
+                    "arguments": {"path": "/no/such/file"},
+                },
+            },
+        ],
+    )
+    result = run_chaos("run", str(exp), settings=signed_in, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    printed = URL_RE.search(result.stdout + result.stderr)
+    assert printed, "chaos run printed no execution URL"
+    url = printed.group(1)
+    base = chaosiq_team.server.url
+    assert url.startswith(base + "/organizations/")
+    wait_until(
+        lambda: (chaosiq_team.executions() or [{}])[0].get("status") == "completed",
+        timeout=20,
+        what="the final journal on the server",
+    )
+
+    # a wrong token first: refused with a clear message
+    sign_in(page, base, "ciq_this-is-not-a-token")
+    assert "This token is not valid" in page.inner_text("#signin-error")
+
+    # the printed URL: sign in, then land on it
+    page.goto(url)
+    assert "/signin" in page.url
+    page.fill("#token", chaosiq_team.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(url)
+    assert page.inner_text("h1") == "Checkout survives a CPU spike"
+    assert page.inner_text("#status") == "completed"
+    bars = page.locator("svg.timeline g.activity")
+    names = [bars.nth(i).get_attribute("data-name") for i in range(bars.count())]
+    assert names == ["root-exists", "spike-cpu", "break-it", "root-exists", "settle"]
+    assert (
+        page.locator('svg.timeline g.activity[data-name="break-it"]').get_attribute("data-outcome")
+        == "failed"
+    )
+    assert (
+        page.locator('svg.timeline g.activity[data-name="spike-cpu"]').get_attribute("data-outcome") == "ok"
+    )
+    width = float(page.locator('g.activity[data-name="spike-cpu"] rect').get_attribute("width"))
+    assert width > float(page.locator('g.activity[data-name="break-it"] rect').get_attribute("width"))
+    types = page.locator("tr.event").evaluate_all("rows => rows.map(r => r.dataset.type)")
+    assert types[0] == "starting-experiment" and "activity-finished" in types
+    assert page.locator("#steady-state").inner_text().count("met") >= 2
+    page.click("text=Raw JSON")
+    assert '"status": "completed"' in page.inner_text("details.raw pre")
+    with page.expect_download() as download:
+        page.click("text=Download journal.json")
+    journal = json.loads(Path(download.value.path()).read_text())
+    assert (
+        journal["title"]
+        if "title" in journal
+        else journal["experiment"]["title"] == "Checkout survives a CPU spike"
+    )
+    assert chaosiq_team.token not in page.content()
+    shot(page, "console-execution.png")
+
+    # the executions list has it, then sign out
+    page.click("text=Executions")
+    assert "Checkout survives a CPU spike" in page.inner_text("#executions")
+    page.click("text=Sign out")
+    page.wait_for_url(re.compile(r"/signin"))
+    assert page.is_visible("#signed-out")
+    page.goto(url)
+    assert "/signin" in page.url
+
+
+def test_stop_this_run_interrupts_a_running_chaos_run(
+    page: Any, signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    exp = write_experiment(tmp_path, "A long sleep we stop from the console", [sleep("sleep-20", 20)])
+    log = (tmp_path / "chaos.out").open("w")
+    proc = subprocess.Popen(
+        [executable("chaos"), "--no-version-check", "--settings", str(signed_in), "run", str(exp)],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    try:
+        execution = wait_until(chaosiq_team.executions, timeout=30, what="the execution on the server")[0]
+        xid, eid = execution["id"], execution["experiment_id"]
+
+        def sleeping() -> bool:
+            events = chaosiq_team.api("GET", f"/experiments/{eid}/executions/{xid}/events?limit=1000").json()
+            return any(
+                e["type"] == "starting-activity"
+                and ((e["data"] or {}).get("context") or {}).get("name") == "sleep-20"
+                for e in events["items"]
+            )
+
+        wait_until(sleeping, timeout=30, what="the sleep-20 action to start")
+        sign_in(page, chaosiq_team.server.url, chaosiq_team.token)
+        page.goto(chaosiq_team.server.url + f"/executions/{xid}")
+        assert page.inner_text("#status") == "running"
+        assert page.locator('g.activity[data-name="sleep-20"]').get_attribute("data-outcome") == "running"
+        page.fill("#reason", "game day is over")
+        page.click("#stop-button")
+        # the run ends as interrupted; the page follows without a reload by the test
+        assert proc.wait(timeout=20) == 1
+        page.locator("#status").filter(has_text="interrupted").wait_for(timeout=20_000)
+        policies = page.inner_text("#policies")
+        assert "stopped-by-user" in policies and "game day is over" in policies
+        assert chaosiq_team.token_id is None or "no, stop" in policies
+        assert page.locator("svg.timeline g.marker-stop").count() >= 1
+        assert page.locator("#stop-button").count() == 0
+        shot(page, "console-execution-stopped.png")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "interrupted"
+
+
+def test_verification_chart_of_a_real_chaos_verify(
+    page: Any, signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    flag = tmp_path / "flag"
+    flag.write_text("up")
+    doc = {
+        "version": "1.0.0",
+        "title": "The flag file stays",
+        "description": "verification in the console",
+        "extensions": [
+            {
+                "name": "chaosiq",
+                "verification": {
+                    "id": "flag-stays",
+                    "warm-up-duration": 1,
+                    "frequency-of-measurement": 0.25,
+                    "duration-of-conditions": 1.5,
+                    "cool-down-duration": 1,
+                },
+            }
+        ],
+        "steady-state-hypothesis": {
+            "title": "flag exists",
+            "probes": [
+                {
+                    "type": "probe",
+                    "name": "flag-exists",
+                    "tolerance": True,
+                    "provider": {
+                        "type": "python",
+                        "module": "os.path",
+                        "func": "exists",
+                        "arguments": {"path": str(flag)},
+                    },
+                }
+            ],
+        },
+        "method": [
+            {
+                "type": "action",
+                "name": "remove-flag-for-a-second",
+                "provider": {
+                    "type": "process",
+                    "path": "sh",
+                    "arguments": f"-c 'rm {flag}; sleep 1; touch {flag}'",
+                },
+            }
+        ],
+        "rollbacks": [],
+    }
+    source = tmp_path / "verification.json"
+    source.write_text(json.dumps(doc))
+    result = run_chaos("verify", str(source), settings=signed_in, cwd=tmp_path, timeout=90)
+    assert result.returncode in (0, 3), result.stdout + result.stderr
+    base = chaosiq_team.server.url
+    team_path = f"/organizations/{chaosiq_team.org_id}/teams/{chaosiq_team.team_id}"
+    runs = wait_until(
+        lambda: [
+            r
+            for r in chaosiq_team.api("GET", "/verifications/flag-stays/runs").json().get("items", [])
+            if r["state"] == "finished"
+        ],
+        timeout=20,
+        what="the finished verification run",
+    )
+    sign_in(page, base, chaosiq_team.token)
+    page.click("text=Verifications")
+    page.click("text=flag-stays")
+    page.click(f"text={runs[0]['id'][:8]}")
+    chart = page.locator("svg.vchart")
+    met = chart.locator("circle.sample-met").count()
+    deviated = chart.locator("circle.sample-deviated").count()
+    results = runs[0]["results"]
+    assert met == results["successful_samples"] and met > 0
+    assert deviated == results["deviated_samples"] and deviated > 0
+    for phase in ("warm-up", "conditions", "cool-down"):
+        assert chart.locator(f"rect.phase-{phase}").count() == 1, phase
+    assert page.url.startswith(base + team_path + "/verifications/flag-stays/runs/")
+    shot(page, "console-verification.png")
