@@ -65,8 +65,15 @@ class Demo:
     # ------------------------------------------------------------ helpers
 
     def chaos(self, *args: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
-        cmd = [str(BIN / "chaos"), "--no-version-check", "--log-file", str(WORK / "chaostoolkit.log"),
-               "--settings", str(self.settings), *args]
+        cmd = [
+            str(BIN / "chaos"),
+            "--no-version-check",
+            "--log-file",
+            str(WORK / "chaostoolkit.log"),
+            "--settings",
+            str(self.settings),
+            *args,
+        ]
         print("$ chaos " + " ".join(args), flush=True)
         proc = subprocess.run(cmd, env=self.env, cwd=WORK, text=True, **kw)
         if check and proc.returncode not in (0,):
@@ -75,14 +82,27 @@ class Demo:
 
     def api(self, path: str) -> Any:
         base = f"{self.url}/api/v1/organizations/{self.team['organization']['id']}/teams/{self.team['team']['id']}"
-        resp = requests.get(base + path, headers={"Authorization": f"Bearer {self.team['token']}"}, timeout=10)
+        resp = requests.get(
+            base + path, headers={"Authorization": f"Bearer {self.team['token']}"}, timeout=10
+        )
         resp.raise_for_status()
         return resp.json()
 
     def features(self) -> dict[str, bool]:
         out = subprocess.run(
-            [str(BIN / "chaos"), "--no-version-check", "--no-log-file", "--settings", str(self.settings),
-             "features", "--json"], env=self.env, capture_output=True, text=True, check=True,
+            [
+                str(BIN / "chaos"),
+                "--no-version-check",
+                "--no-log-file",
+                "--settings",
+                str(self.settings),
+                "features",
+                "--json",
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         return {f["name"]: f["state"] == "loaded" for f in json.loads(out)}
 
@@ -92,7 +112,9 @@ class Demo:
         step(f"Starting chaosiq-server on {self.url} (SQLite: {WORK / 'chaosiq.db'})")
         init = subprocess.run(
             [str(BIN / "chaosiq-server"), "init", "--org", "demo-org", "--team", "demo-team", "--json"],
-            env=self.env, capture_output=True, text=True,
+            env=self.env,
+            capture_output=True,
+            text=True,
         )
         if init.returncode != 0:
             raise SystemExit(f"demo: chaosiq-server init failed: {init.stderr.strip()}")
@@ -100,7 +122,10 @@ class Demo:
         log = open(WORK / "server.log", "wb")  # noqa: SIM115
         self.server = subprocess.Popen(
             [str(BIN / "chaosiq-server"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
         def healthy() -> bool:
@@ -112,13 +137,24 @@ class Demo:
                 return False
 
         wait_for(healthy, 30, "chaosiq-server to answer")
-        print(f"organization {self.team['organization']['name']}, team {self.team['team']['name']}, "
-              "API token created (stored only in the demo settings)")
+        print(
+            f"organization {self.team['organization']['name']}, team {self.team['team']['name']}, "
+            "API token created (stored only in the demo settings)"
+        )
 
     def signin(self) -> None:
         step("Signing in without prompts")
-        self.chaos("signin", "--url", self.url, "--token", self.team["token"],
-                   "--org", "demo-org", "--team", "demo-team")
+        self.chaos(
+            "signin",
+            "--url",
+            self.url,
+            "--token",
+            self.team["token"],
+            "--org",
+            "demo-org",
+            "--team",
+            "demo-team",
+        )
         self.chaos("features")
 
     def run_experiment(self) -> None:
@@ -132,14 +168,18 @@ class Demo:
         ext = next((e for e in journal.get("extensions", []) if e.get("name") == "chaosiq"), {})
         xid = ext.get("execution_id")
         if not xid:
-            print(f"journal status: {journal.get('status')} (not published: is the publish feature installed?)")
+            print(
+                f"journal status: {journal.get('status')} (not published: is the publish feature installed?)"
+            )
             return None
         execution = self.api(f"/executions/{xid}")
         events = self.api(f"/executions/{xid}/events?limit=1")
         title = (execution.get("journal") or {}).get("experiment", {}).get("title")
         eid = execution.get("experiment_id")
-        url = (f"{self.url}/organizations/{self.team['organization']['id']}/teams/"
-               f"{self.team['team']['id']}/experiments/{eid}/executions/{xid}")
+        url = (
+            f"{self.url}/organizations/{self.team['organization']['id']}/teams/"
+            f"{self.team['team']['id']}/experiments/{eid}/executions/{xid}"
+        )
         print("Read back from the server:")
         print(f"  experiment : {title}")
         print(f"  status     : {execution.get('status')}")
@@ -150,9 +190,18 @@ class Demo:
     def safeguard_stop(self) -> None:
         step("Running examples/safeguarded-experiment.json and stopping it from the server")
         journal = WORK / "journal-stopped.json"
-        cmd = [str(BIN / "chaos"), "--no-version-check", "--log-file", str(WORK / "chaostoolkit-stop.log"),
-               "--settings", str(self.settings), "run", "--journal-path", str(journal),
-               str(ROOT / "examples" / "safeguarded-experiment.json")]
+        cmd = [
+            str(BIN / "chaos"),
+            "--no-version-check",
+            "--log-file",
+            str(WORK / "chaostoolkit-stop.log"),
+            "--settings",
+            str(self.settings),
+            "run",
+            "--journal-path",
+            str(journal),
+            str(ROOT / "examples" / "safeguarded-experiment.json"),
+        ]
         print("$ chaos run examples/safeguarded-experiment.json   (its method holds a 30 s action)")
         proc = subprocess.Popen(cmd, env=self.env, cwd=WORK)
 
@@ -166,12 +215,18 @@ class Demo:
 
         xid = wait_for(running_execution, 30, "the run to appear on the server")
         time.sleep(1.0)  # let the 30 s action start: this is the demo's pacing, not a test
-        base = (f"{self.url}/api/v1/organizations/{self.team['organization']['id']}/teams/"
-                f"{self.team['team']['id']}")
+        base = (
+            f"{self.url}/api/v1/organizations/{self.team['organization']['id']}/teams/"
+            f"{self.team['team']['id']}"
+        )
         print(f"$ POST {base}/executions/{xid}/stop")
         t0 = time.monotonic()
-        requests.post(f"{base}/executions/{xid}/stop", json={"reason": "demo: stop now"},
-                      headers={"Authorization": f"Bearer {self.team['token']}"}, timeout=10).raise_for_status()
+        requests.post(
+            f"{base}/executions/{xid}/stop",
+            json={"reason": "demo: stop now"},
+            headers={"Authorization": f"Bearer {self.team['token']}"},
+            timeout=10,
+        ).raise_for_status()
         code = proc.wait(timeout=60)
         print(f"chaos run ended {time.monotonic() - t0:.1f} s after the stop, exit code {code}")
         self.summary(journal)
@@ -181,8 +236,9 @@ class Demo:
         if not example.exists():
             return
         step("Running a short verification (examples/verification.json)")
-        self.chaos("verify", "--journal-path", str(WORK / "verification-journal.json"), str(example),
-                   check=False)
+        self.chaos(
+            "verify", "--journal-path", str(WORK / "verification-journal.json"), str(example), check=False
+        )
 
     def stop(self) -> None:
         if self.server and self.server.poll() is None:
@@ -192,8 +248,10 @@ class Demo:
             except subprocess.TimeoutExpired:
                 os.killpg(self.server.pid, signal.SIGKILL)
         print(f"\nchaosiq-server stopped. Everything the demo made is in {WORK}")
-        print(f"Run `CHAOSIQ_SERVER_DATABASE_URL={self.db} .venv/bin/chaosiq-server serve --port {self.port}` "
-              "to browse it again.")
+        print(
+            f"Run `CHAOSIQ_SERVER_DATABASE_URL={self.db} .venv/bin/chaosiq-server serve --port {self.port}` "
+            "to browse it again."
+        )
 
 
 def main() -> int:
