@@ -1,0 +1,114 @@
+"""The timeline and verification chart models, from events alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from chaosiq_server.console.timeline import build_timeline, render_timeline
+from chaosiq_server.console.vchart import build_chart, sample_outcome
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def ev(etype: str, seconds: float, name: str | None = None, state: object = None) -> dict:
+    ctx = {"name": name, "type": "action"} if name else {}
+    return {
+        "type": etype,
+        "time": (T0 + timedelta(seconds=seconds)).isoformat(),
+        "data": {"context": ctx, "state": state},
+    }
+
+
+def test_an_unfinished_activity_is_running_while_the_run_runs_then_did_not_finish() -> None:
+    events = [ev("starting-method", 0), ev("starting-activity", 0.5, "sleep-20")]
+    now = T0 + timedelta(seconds=3)
+    live = build_timeline(events, [], running=True, now=now)
+    assert [b.outcome for b in live.bars] == ["running"] and live.end == now
+    ended = build_timeline(events, [], running=False)
+    assert [b.outcome for b in ended.bars] == ["interrupted"]
+
+
+def test_repeated_activity_names_pair_in_order_and_local_offsets_are_utc() -> None:
+    local = timezone(timedelta(hours=2))
+    events = [
+        ev("starting-activity", 0, "probe"),
+        ev("activity-finished", 1, "probe", {"status": "succeeded", "tolerance_met": False}),
+        {
+            "type": "starting-activity",
+            "time": (T0 + timedelta(seconds=2)).astimezone(local).isoformat(),
+            "data": {"context": {"name": "probe"}},
+        },
+        ev("activity-finished", 4, "probe", {"status": "failed"}),
+    ]
+    tl = build_timeline(events, [], running=False)
+    assert [(b.outcome, b.duration) for b in tl.bars] == [("deviated", 1.0), ("failed", 2.0)]
+
+
+def test_a_denying_policy_is_a_stop_marker_with_who_set_it() -> None:
+    policy = {
+        "name": "stopped-by-user",
+        "allowed": False,
+        "created_by": "alice",
+        "created_at": (T0 + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    tl = build_timeline(
+        [ev("starting-activity", 0, "a")], [policy], running=True, now=T0 + timedelta(seconds=2)
+    )
+    (marker,) = tl.markers
+    assert marker.kind == "stop" and "alice" in marker.label
+    svg = str(render_timeline(tl))
+    assert 'class="marker marker-stop"' in svg and "alice" in svg
+
+
+def test_names_are_escaped_in_the_svg() -> None:
+    tl = build_timeline([ev("starting-activity", 0, "<script>x</script>")], [], running=False)
+    svg = str(render_timeline(tl))
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_sample_outcomes_follow_the_spec() -> None:
+    assert sample_outcome({"steady_state_met": True}) == "met"
+    assert sample_outcome({"steady_state_met": False}) == "deviated"
+    assert sample_outcome(None) == "not-run" and sample_outcome({"steady_state_met": None}) == "not-run"
+
+
+def test_warm_up_is_inferred_from_the_verification_block_when_no_event_says_it() -> None:
+    run = {
+        "state": "finished",
+        "created_at": T0.isoformat(),
+        "finished_at": (T0 + timedelta(seconds=10)).isoformat(),
+        "journal": json.loads(
+            json.dumps(
+                {
+                    "experiment": {
+                        "extensions": [
+                            {
+                                "name": "chaosiq",
+                                "verification": {"warm-up-duration": 2, "duration-of-conditions": 3},
+                            }
+                        ]
+                    }
+                }
+            )
+        ),
+    }
+
+    def rev(category: str, s: float, payload: object = None) -> dict:
+        return {
+            "category": category,
+            "created_at": (T0 + timedelta(seconds=s)).isoformat(),
+            "payload": payload,
+        }
+
+    events = [
+        rev("verification-sample-started", 0.5),
+        rev("verification-condition-started", 2.5),
+        rev("verification-sample", 3, {"iteration": 1, "state": {"steady_state_met": False}}),
+        rev("verification-condition-completed", 4),
+    ]
+    chart = build_chart(run, events)
+    kinds = {p.kind: (p.start, p.end) for p in chart.phases}
+    assert kinds["warm-up"] == (T0 + timedelta(seconds=0.5), T0 + timedelta(seconds=2.5))
+    assert kinds["conditions"][1] == T0 + timedelta(seconds=7)  # completed + duration-of-conditions
+    assert chart.count("deviated") == 1
