@@ -57,6 +57,8 @@ class Demo:
             "CHAOSIQ_SERVER_DATABASE_URL": self.db,
             "CHAOSIQ_DATA_DIR": str(WORK / "data"),
             "DEMO_HEALTH_URL": f"{self.url}/health",
+            # a secret the sample experiment uses: the server must never receive it
+            "DEMO_API_PASSWORD": "s3cr3t-demo-password",
         }
         self.env.pop("CHAOSIQ_TOKEN", None)
         self.server: subprocess.Popen[bytes] | None = None
@@ -144,12 +146,15 @@ class Demo:
 
     def signin(self) -> None:
         step("Signing in without prompts")
+        token_file = WORK / "token"
+        token_file.touch(mode=0o600)
+        token_file.write_text(self.team["token"])
         self.chaos(
             "signin",
             "--url",
             self.url,
-            "--token",
-            self.team["token"],
+            "--token-file",
+            str(token_file),
             "--org",
             "demo-org",
             "--team",
@@ -173,9 +178,9 @@ class Demo:
             )
             return None
         execution = self.api(f"/executions/{xid}")
-        events = self.api(f"/executions/{xid}/events?limit=1")
-        title = (execution.get("journal") or {}).get("experiment", {}).get("title")
         eid = execution.get("experiment_id")
+        events = self.api(f"/experiments/{eid}/executions/{xid}/events?limit=1")
+        title = (execution.get("journal") or {}).get("experiment", {}).get("title")
         url = (
             f"{self.url}/organizations/{self.team['organization']['id']}/teams/"
             f"{self.team['team']['id']}/experiments/{eid}/executions/{xid}"
