@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -37,6 +38,23 @@ logger = logging.getLogger("chaostoolkit.chaosiq.api")
 USER_AGENT = f"chaosiq-core/{__version__} (+https://github.com/chaosiq; requests/{requests.__version__})"
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
 """(connect, read) seconds for every call unless a caller asks otherwise."""
+
+TIMEOUT_ENV = "CHAOSIQ_HTTP_TIMEOUT"
+"""Seconds to wait for the server's answer (read timeout; the connect timeout is at most this)."""
+
+
+def default_timeout() -> tuple[float, float]:
+    """:data:`DEFAULT_TIMEOUT`, or ``CHAOSIQ_HTTP_TIMEOUT`` seconds when set to a positive number."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else 0.0
+    except ValueError:
+        logger.warning("ignoring %s=%r: not a number of seconds", TIMEOUT_ENV, raw)
+        value = 0.0
+    if value <= 0:
+        return DEFAULT_TIMEOUT
+    return (min(DEFAULT_TIMEOUT[0], value), value)
+
 
 _session: requests.Session | None = None
 _session_lock = threading.Lock()
@@ -119,7 +137,7 @@ class ApiClient:
         *,
         verify_tls: bool = True,
         scope: Scope | None = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        timeout: tuple[float, float] | None = None,
         allow_insecure_http: bool = False,
         session: requests.Session | None = None,
     ) -> None:
@@ -138,7 +156,7 @@ class ApiClient:
             )
         self.verify_tls = verify_tls
         self.scope = scope
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else default_timeout()
         self.session = session or shared_session()
         self._auth = _HostBoundBearer(token, self.netloc) if token else None
         self._capabilities: frozenset[str] | None = None
@@ -225,7 +243,12 @@ class ApiClient:
             raise UnreachableError(
                 f"the ChaosIQ server at {self.url} kept failing ({method} {_path(url)})"
             ) from None
-        except requests.exceptions.ConnectionError:
+        except requests.exceptions.ConnectionError as exc:
+            if _timed_out_reading(exc):  # read timeouts retried until exhausted
+                read = t[1] if isinstance(t, tuple) else t
+                raise UnreachableError(
+                    f"the ChaosIQ server at {self.url} did not answer within {read:g} s"
+                ) from None
             raise UnreachableError(f"cannot reach the ChaosIQ server at {self.url}") from None
         except requests.exceptions.RequestException as exc:
             raise ApiError(f"request to {self.url} failed: {type(exc).__name__}") from None
@@ -264,7 +287,15 @@ class ApiClient:
 
     def probe(self) -> None:
         """Check the token as the original signin did (``HEAD {console}``)."""
-        self.request("HEAD", "/", timeout=(3.05, 5.0))
+        self.request("HEAD", "/", timeout=(self.timeout[0], min(self.timeout[1], 5.0)))
+
+
+def _timed_out_reading(exc: BaseException) -> bool:
+    """``True`` when a requests ``ConnectionError`` wraps urllib3's exhausted read timeouts."""
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+
+    reason = exc.args[0] if exc.args else None
+    return isinstance(reason, MaxRetryError) and isinstance(reason.reason, ReadTimeoutError)
 
 
 def _path(url: str) -> str:

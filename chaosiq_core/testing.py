@@ -400,6 +400,7 @@ class SilentServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
+        self.port = int(self.sock.getsockname()[1])
         self.conns: list[socket.socket] = []
         self._closed = False
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -415,7 +416,7 @@ class SilentServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
         self._closed = True

@@ -220,3 +220,23 @@ def _fresh_session() -> requests.Session:
         return api.shared_session()
     finally:
         api._session = saved
+
+
+def test_a_hung_server_on_a_retried_get_says_it_did_not_answer() -> None:
+    silent = SilentServer()
+    try:
+        client = ApiClient(silent.url, TOKEN, timeout=(1.0, 0.2), session=_fresh_session())
+        with pytest.raises(UnreachableError, match=r"did not answer within 0.2 s"):
+            client.get_json("/api/v1/organizations")
+        assert len(silent.conns) == 3  # the first try and 2 read retries
+    finally:
+        silent.close()
+
+
+def test_timeout_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSIQ_HTTP_TIMEOUT", "0.5")
+    assert ApiClient(URL).timeout == (0.5, 0.5)
+    monkeypatch.setenv("CHAOSIQ_HTTP_TIMEOUT", "60")
+    assert ApiClient(URL).timeout == (DEFAULT_TIMEOUT[0], 60.0)
+    monkeypatch.setenv("CHAOSIQ_HTTP_TIMEOUT", "soon")
+    assert ApiClient(URL).timeout == DEFAULT_TIMEOUT
