@@ -77,6 +77,7 @@ class RichProgress(LogProgress):
     def __init__(self) -> None:
         super().__init__()
         self._live: Any = None
+        self._moved: list[tuple[logging.StreamHandler[Any], Any]] = []
 
     def _render(self) -> Any:
         from rich.text import Text
@@ -107,16 +108,29 @@ class RichProgress(LogProgress):
                 console=Console(stderr=True),
                 refresh_per_second=4,
                 transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
+                redirect_stdout=True,
+                redirect_stderr=True,
             )
+            original = sys.stderr
             self._live.start()
+            # Chaos Toolkit's console handler keeps the stream it was created with:
+            # point it at rich's proxy so log lines print above the live line.
+            for handler in logging.getLogger("chaostoolkit").handlers:
+                console_handler = isinstance(handler, logging.StreamHandler) and not isinstance(
+                    handler, logging.FileHandler
+                )
+                if console_handler and handler.stream is original and sys.stderr is not original:
+                    handler.setStream(sys.stderr)
+                    self._moved.append((handler, original))
         except Exception as exc:  # never let the display break a run
             logger.debug("live progress unavailable: %s", exc)
             self._live = None
 
     def stop(self) -> None:
         live, self._live = self._live, None
+        for handler, stream in self._moved:
+            handler.setStream(stream)
+        self._moved.clear()
         if live is not None:
             try:
                 live.stop()

@@ -224,3 +224,45 @@ def test_stopping_ends_within_a_second(
     block = journal_ext(journal)["verification"]
     assert block["outcome"] == "interrupted"
     assert block["results"]["total_number_of_samples"] == len(journal["measurements"])
+
+
+def test_live_progress_on_a_terminal(tmp_path: Path) -> None:
+    """Attached to a terminal, a live line shows the phase, time left and samples; the run still passes."""
+    import os
+    import pty
+    import subprocess
+
+    from chaosiq_core.testing import executable
+
+    src = write_doc(tmp_path / "v.json", verification_doc(warm_up=0.5))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            executable("chaos"),
+            "--no-version-check",
+            "verify",
+            "--journal-path",
+            str(tmp_path / "j.json"),
+            str(src),
+        ],
+        cwd=tmp_path,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "left" in screen and "samples" in screen and "warm-up" in screen
+    assert "Verification passed" in screen
