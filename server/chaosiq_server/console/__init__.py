@@ -31,6 +31,8 @@ def mount(app: FastAPI) -> None:
     async def _signin(request: Request, _exc: SignInRequired) -> Response:
         if request.url.path.endswith(".json"):
             return JSONResponse({"detail": "signed out"}, status_code=401)
+        if request.method not in ("GET", "HEAD"):
+            return redirect("/signin")  # a form of an expired session: nothing to come back to
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return redirect("/signin?next=" + quote(target, safe=""))
 

@@ -49,3 +49,11 @@ def console(lite: Any) -> Any:
     resp = sign_in(lite.client, lite.a.token)
     assert resp.status_code == 303, resp.text
     return lite
+
+
+@pytest.fixture
+def console_db(env: Any) -> Any:
+    """Like ``console`` but on every storage backend (SQLite, and PostgreSQL when configured)."""
+    resp = sign_in(env.client, env.a.token)
+    assert resp.status_code == 303, resp.text
+    return env

@@ -73,7 +73,8 @@ def test_a_tampered_cookie_is_not_a_session(lite: Any) -> None:
     assert lite.client.get("/", follow_redirects=False).headers["location"] == "/signin"
 
 
-def test_executions_list_newest_first_with_status_and_paging(console: Any) -> None:
+def test_executions_list_newest_first_with_status_and_paging(console_db: Any) -> None:
+    console = console_db
     api = team_api(console.client, console.a)
     ids = [replay_run(api, title=f"Experiment number {i}")[1] for i in range(3)]
     _, running = replay_run(api, title="Still going", finish=False)
@@ -131,7 +132,8 @@ def test_short_aliases_lead_to_the_execution_page(console: Any) -> None:
         assert resp.status_code == 303 and resp.headers["location"] == canonical, alias
 
 
-def test_another_teams_execution_is_404(console: Any) -> None:
+def test_another_teams_execution_is_404(console_db: Any) -> None:
+    console = console_db
     api_b = team_api(console.client, console.b)
     eid, xid = replay_run(api_b, title="Team beta secret")
     b = console.b
@@ -239,3 +241,32 @@ def test_team_switcher_for_a_token_of_two_teams(lite: Any) -> None:
     resp = lite.client.get(f"/switch-team?team={lite.b.org_id}:{lite.b.team_id}", follow_redirects=False)
     assert resp.headers["location"] == f"/organizations/{lite.b.org_id}/teams/{lite.b.team_id}/executions"
     assert lite.client.get(f"/switch-team?team={lite.b.org_id}:nope").status_code == 404
+
+
+def test_signed_out_pages_send_to_sign_in_and_come_back(lite: Any) -> None:
+    a = lite.a
+    target = f"/organizations/{a.org_id}/teams/{a.team_id}/executions"
+    resp = lite.client.get(target, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"].startswith("/signin?next=")
+    form = lite.client.get(resp.headers["location"]).text
+    assert f'name="next" value="{target}"' in form
+    back = lite.client.post(
+        "/signin",
+        data={"token": a.token, "csrf_token": csrf_of(form), "next": target},
+        follow_redirects=False,
+    )
+    assert back.headers["location"] == target
+    lite.client.cookies.clear()
+    stop_url = f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/e/executions/x/stop"
+    stop = lite.client.post(stop_url, data={}, follow_redirects=False)
+    assert stop.status_code == 303 and stop.headers["location"] == "/signin"
+
+
+def test_next_never_leaves_the_site(lite: Any) -> None:
+    form = lite.client.get("/signin?next=//evil.example/x").text
+    resp = lite.client.post(
+        "/signin",
+        data={"token": lite.a.token, "csrf_token": csrf_of(form), "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert resp.headers["location"] == "/"
