@@ -29,6 +29,7 @@ from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher.outbox import RunLog
 from chaosiq_publisher.sender import Backoff, Sender
+from chaosiq_publisher.session import publisher_client
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
@@ -82,7 +83,7 @@ class Publisher:
         )
         self._log_dir = log_dir
         self.log: RunLog | None = None
-        self.sender = Sender(run.client, None, batch_size=int(opt("batch_size")))
+        self.sender = Sender(publisher_client(run.client), None, batch_size=int(opt("batch_size")))
         self._items: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -140,6 +141,11 @@ class Publisher:
             with self._take_lock:
                 self._take_all()
         self.finished = True
+        logger.debug(
+            "chaosiq: publisher flushed in %.3f s (deadline %.1f s)",
+            time.monotonic() - (self._deadline - self.flush_deadline),
+            self.flush_deadline,
+        )
         self._report()
 
     # ----------------------------------------------------------- worker
@@ -299,25 +305,39 @@ class Publisher:
     def pending_count(self) -> int:
         return len(self.sender.pending) + len(self._items)
 
+    def _pending_kinds(self) -> list[str]:
+        for _ in range(3):  # the worker may still be changing it
+            try:
+                return [m.get("kind") or "" for m in list(self.sender.pending.values())]
+            except RuntimeError:
+                continue
+        return []
+
     def _report(self) -> None:
-        pending = self.pending_count
+        alive = self._thread is not None and self._thread.is_alive()
+        kinds = self._pending_kinds() + [str(i[0]) for i in list(self._items)]
         url = self.sender.console_url
-        if pending:
-            n_events = sum(1 for m in self.sender.pending.values() if m.get("kind") == "event")
-            where = f" (kept in {self.log.path})" if self.log is not None else ""
-            reason = f": {self.sender.last_error}" if self.sender.last_error else ""
+        if kinds:
+            n_events = kinds.count("event")
+            parts = [f"{n_events} event(s)"]
+            if "journal" in kinds:
+                parts.append("the final journal")
+            others = len(kinds) - n_events - kinds.count("journal")
+            if others:
+                parts.append(f"{others} other message(s)")
+            reason = self.sender.last_error
+            if reason is None:
+                reason = (
+                    f"the ChaosIQ server at {self.run.client.url} did not answer within the flush deadline"
+                )
+            where = f"; they are kept in {self.log.path}" if self.log is not None else ""
             logger.warning(
-                "chaosiq: %d event(s) and %d other message(s) of this run are not published yet%s%s; "
-                "send them with `chaos publish`",
-                n_events,
-                pending - n_events,
+                "chaosiq: %s of this run not published yet (%s)%s; send them with `chaos publish`",
+                " and ".join(parts),
                 reason,
                 where,
             )
-            if self.log is not None:
-                self.log.close(delete=False)
-        else:
-            if self.log is not None:
-                self.log.close(delete=True)
+        if self.log is not None:
+            self.log.close(delete=not kinds and not alive)
         if url:
             logger.info("Execution available at %s", url)

@@ -37,14 +37,18 @@ class FailingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
-                if proxy.fail_events and self.command == "POST" and (
-                    path.endswith("/events") or path.endswith("/events/batch")
+                if (
+                    proxy.fail_events
+                    and self.command == "POST"
+                    and (path.endswith("/events") or path.endswith("/events/batch"))
                 ):
                     proxy.failed += 1
                     self._send(500, b'{"detail": "boom"}', {"Content-Type": "application/json"})
                     return
                 proxy.forwarded += 1
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+                }
                 resp = session.request(
                     self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=10,
                     allow_redirects=False,

@@ -40,7 +40,8 @@ def experiment(
             ],
         },
         "method": method,
-        "rollbacks": [{"type": "action", "name": "rollback", "provider": {"type": "process", "path": "true"}}],
+        "rollbacks": [{"type": "action", "name": "rollback",
+                       "provider": {"type": "process", "path": "true"}}],
     }  # fmt: skip
     doc.update(extra or {})
     return doc

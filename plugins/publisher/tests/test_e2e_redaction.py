@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pubhelpers import events, executions_of, experiment, run, run_ids, write_experiment
 
-MODULE = '''
+MODULE = """
 def echo(password: str = "", message: str = "") -> dict:
     return {"token": "out-s3cret-token-value", "message": message}
 
 def leak(value: str = "") -> str:
     return "the key is " + value
-'''
+"""
 
 
 def test_a_run_with_secrets_publishes_none_of_them(
