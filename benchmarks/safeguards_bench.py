@@ -24,10 +24,10 @@ from pathlib import Path
 
 import requests
 
-from chaosiq_core.testing import executable, run_chaos, start_server, wait_until
+from chaosiq_core.testing import Team, executable, run_chaos, start_server, wait_until
 
 
-def sign_in(home: Path, team) -> Path:  # noqa: ANN001
+def sign_in(home: Path, team: Team) -> Path:
     settings = home / ".chaostoolkit" / "settings.yaml"
     settings.parent.mkdir(parents=True, exist_ok=True)
     r = run_chaos(
@@ -52,7 +52,7 @@ def noop_experiment(path: Path, n: int) -> Path:
     return path
 
 
-def stop_latency(server, tmp: Path, reps: int) -> list[float]:  # noqa: ANN001
+def stop_latency(server, tmp: Path, reps: int) -> list[float]:
     out = []
     for i in range(reps):
         team = server.new_team()
@@ -71,11 +71,13 @@ def stop_latency(server, tmp: Path, reps: int) -> list[float]:  # noqa: ANN001
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         items = wait_until(team.executions, timeout=30)
-        wait_until(lambda: log.exists() and "Action: long-sleep" in log.read_text(), timeout=30)
+        wait_until(lambda log=log: log.exists() and "Action: long-sleep" in log.read_text(), timeout=30)
         time.sleep(0.2 + (i % 5) * 0.2)  # spread the stop over the poll interval
         t0 = time.monotonic()
         team.stop(items[0]["id"])
-        wait_until(lambda: "ended with status: interrupted" in log.read_text(), timeout=40, interval=0.01)
+        wait_until(
+            lambda log=log: "ended with status: interrupted" in log.read_text(), timeout=40, interval=0.01
+        )
         out.append(time.monotonic() - t0)
         proc.wait(60)
     return out
@@ -91,7 +93,7 @@ def run_time(settings: Path, home: Path, exp: Path, disable: bool) -> float:
     return time.monotonic() - t0
 
 
-def policies_rtt(team, n: int = 20) -> float:  # noqa: ANN001
+def policies_rtt(team: Team, n: int = 20) -> float:
     xid = team.executions()[0]["id"]
     eid = team.executions()[0].get("experiment_id")
     s = requests.Session()
