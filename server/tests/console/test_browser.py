@@ -192,6 +192,7 @@ def test_sign_in_open_the_printed_execution_see_the_timeline_and_sign_out(
     # the executions list has it, then sign out
     page.click("text=Executions")
     assert "Checkout survives a CPU spike" in page.inner_text("#executions")
+    shot(page, "console-executions.png")
     page.click("text=Sign out")
     page.wait_for_url(re.compile(r"/signin"))
     assert page.is_visible("#signed-out")
