@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -88,8 +89,9 @@ def cloud_event(i: int) -> dict[str, Any]:
         "type": "activity-finished",
         "datacontenttype": "application/json",
         "time": "2024-01-01T10:00:00+00:00",
-        "data": json.dumps({"context": {"name": "probe", "i": i},
-                            "state": {"status": "succeeded", "output": "x" * 64}}),
+        "data": json.dumps(
+            {"context": {"name": "probe", "i": i}, "state": {"status": "succeeded", "output": "x" * 64}}
+        ),
     }
 
 
@@ -97,11 +99,12 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100.0 * (len(s) - 1)))]
 
 
-async def single_phase(host: str, port: int, token: str, path: str, clients: int,
-                       duration: float, max_requests: int) -> dict[str, Any]:
+async def single_phase(
+    host: str, port: int, token: str, path: str, clients: int, duration: float, max_requests: int
+) -> dict[str, Any]:
     lat: list[float] = []
     errors = 0
     sent = 0
@@ -141,8 +144,9 @@ async def single_phase(host: str, port: int, token: str, path: str, clients: int
     }
 
 
-async def batch_phase(host: str, port: int, token: str, path: str, clients: int,
-                      batch: int, duration: float, max_events: int) -> dict[str, Any]:
+async def batch_phase(
+    host: str, port: int, token: str, path: str, clients: int, batch: int, duration: float, max_events: int
+) -> dict[str, Any]:
     stored = 0
     errors = 0
     lat: list[float] = []
@@ -163,8 +167,7 @@ async def batch_phase(host: str, port: int, token: str, path: str, clients: int,
             while time.perf_counter() < deadline and stored < max_events:
                 b = body()
                 t0 = time.perf_counter()
-                status, data = await c.request("POST", path, b,
-                                               "application/cloudevents-batch+json")
+                status, data = await c.request("POST", path, b, "application/cloudevents-batch+json")
                 lat.append((time.perf_counter() - t0) * 1000)
                 if status == 200:
                     stored += json.loads(data)["stored"]
@@ -193,10 +196,8 @@ def rss_mb(pid: int) -> float:
     proc = psutil.Process(pid)
     total = proc.memory_info().rss
     for child in proc.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.Error):
             total += child.memory_info().rss
-        except psutil.Error:
-            pass
     return round(total / 1024 / 1024, 1)
 
 
@@ -217,7 +218,9 @@ def wait_health(base: str, proc: subprocess.Popen[Any], deadline_s: float = 60) 
 
 def api(base: str, token: str, method: str, path: str, body: Any) -> tuple[int, Any]:
     req = urllib.request.Request(
-        base + path, method=method, data=json.dumps(body).encode(),
+        base + path,
+        method=method,
+        data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=30) as r:
@@ -234,8 +237,12 @@ def main() -> None:
     ap.add_argument("--batch-clients", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--batch-seconds", type=float, default=15)
-    ap.add_argument("--memory-events", type=int, default=1_000_000,
-                    help="total stored events to reach before reading RSS (0: skip)")
+    ap.add_argument(
+        "--memory-events",
+        type=int,
+        default=1_000_000,
+        help="total stored events to reach before reading RSS (0: skip)",
+    )
     ap.add_argument("--memory-seconds", type=float, default=240)
     ap.add_argument("--json", action="store_true", help="print results as JSON")
     args = ap.parse_args()
@@ -244,15 +251,22 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     env = {**os.environ, "CHAOSIQ_SERVER_DATABASE_URL": url}
     cli = [sys.executable, "-m", "chaosiq_server.cli"]
-    init = subprocess.run([*cli, "init", "--json", "--org", "bench", "--team", "bench"],
-                          env=env, capture_output=True, text=True, check=True)
+    init = subprocess.run(
+        [*cli, "init", "--json", "--org", "bench", "--team", "bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     info = json.loads(init.stdout)
     token = info["token"]
     port = free_port()
-    log = open(Path(tmp.name) / "server.log", "wb")
+    log = open(Path(tmp.name) / "server.log", "wb")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
         [*cli, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {
@@ -264,30 +278,59 @@ def main() -> None:
     try:
         wait_health(base, server)
         team = f"/api/v1/organizations/{info['organization']['id']}/teams/{info['team']['id']}"
-        _, exp = api(base, token, "POST", team + "/experiments",
-                     {"experiment": {"title": f"bench {uuid.uuid4()}", "method": []}})
-        _, ex = api(base, token, "POST", f"{team}/experiments/{exp['id']}/executions",
-                    {"journal": {"status": "running"}})
+        _, exp = api(
+            base,
+            token,
+            "POST",
+            team + "/experiments",
+            {"experiment": {"title": f"bench {uuid.uuid4()}", "method": []}},
+        )
+        _, ex = api(
+            base,
+            token,
+            "POST",
+            f"{team}/experiments/{exp['id']}/executions",
+            {"journal": {"status": "running"}},
+        )
         events = f"{team}/experiments/{exp['id']}/executions/{ex['id']}/events"
         results["rss_mb_start"] = rss_mb(server.pid)
-        results["single"] = asyncio.run(single_phase(
-            "127.0.0.1", port, token, events, args.clients, args.single_seconds,
-            args.single_max))
-        results["batch"] = asyncio.run(batch_phase(
-            "127.0.0.1", port, token, events + "/batch", args.batch_clients, args.batch_size,
-            args.batch_seconds, 10_000_000))
+        results["single"] = asyncio.run(
+            single_phase("127.0.0.1", port, token, events, args.clients, args.single_seconds, args.single_max)
+        )
+        results["batch"] = asyncio.run(
+            batch_phase(
+                "127.0.0.1",
+                port,
+                token,
+                events + "/batch",
+                args.batch_clients,
+                args.batch_size,
+                args.batch_seconds,
+                10_000_000,
+            )
+        )
         stored = results["single"]["requests"] + results["batch"]["events_stored"]
         if args.memory_events > stored:
-            mem = asyncio.run(batch_phase(
-                "127.0.0.1", port, token, events + "/batch", args.batch_clients,
-                args.batch_size, args.memory_seconds, args.memory_events - stored))
+            mem = asyncio.run(
+                batch_phase(
+                    "127.0.0.1",
+                    port,
+                    token,
+                    events + "/batch",
+                    args.batch_clients,
+                    args.batch_size,
+                    args.memory_seconds,
+                    args.memory_events - stored,
+                )
+            )
             stored += mem["events_stored"]
             results["memory_fill"] = mem
         results["events_stored_total"] = stored
         # Reading the timeline must stay bounded too (paged, no full load).
         t0 = time.perf_counter()
-        req = urllib.request.Request(base + events + "?limit=100",
-                                     headers={"Authorization": f"Bearer {token}"})
+        req = urllib.request.Request(
+            base + events + "?limit=100", headers={"Authorization": f"Bearer {token}"}
+        )
         with urllib.request.urlopen(req, timeout=60) as r:
             page = json.loads(r.read())
         results["timeline_page_ms"] = round((time.perf_counter() - t0) * 1000, 1)
