@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,7 +15,7 @@ from chaoslib.types import Dry
 
 from chaosiq_core import settings as s
 from chaosiq_core.hooks import Hooks
-from chaosiq_core.serialize import _default
+from chaosiq_core.serialize import dumps
 from chaosiq_verification import FEATURE
 from chaosiq_verification import results as res
 from chaosiq_verification.progress import make_progress
@@ -77,8 +76,9 @@ def load(
 
 
 def write_journal(journal: dict[str, Any], path: str) -> None:
+    """Write the journal as ``chaos run`` does (indented UTF-8 JSON, tolerant of odd types)."""
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(journal, fh, indent=2, ensure_ascii=False, default=_default)
+        fh.write(dumps(journal, indent=2))
 
 
 def print_results(outcome: Outcome, journal_path: str) -> None:

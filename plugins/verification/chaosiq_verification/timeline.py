@@ -367,6 +367,8 @@ def run_verification(
     run: Run | None = None
     reporter = ServerReporter(None, spec)
     started = time.monotonic()
+    results = res.summarize(journal, 0.0)
+    result = "failed"
     bridge.set_run_kind("verification")
     logger.info("Running verification: %s", experiment["title"])
     progress.start()
