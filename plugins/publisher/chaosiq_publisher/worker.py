@@ -85,6 +85,7 @@ class Publisher:
         self.log: RunLog | None = None
         self.sender = Sender(publisher_client(run.client), None, batch_size=int(opt("batch_size")))
         self._items: deque[tuple[Any, ...]] = deque()
+        self._spilled: deque[dict[str, Any]] = deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._deadline: float | None = None
@@ -98,6 +99,8 @@ class Publisher:
     # -------------------------------------------------------- run thread
 
     def start(self) -> None:
+        """Open the run's log (so nothing can be emitted before it exists), start the worker."""
+        self._open_log()
         self._thread = threading.Thread(target=self._main, name="chaosiq-publisher", daemon=True)
         self._thread.start()
 
@@ -122,10 +125,17 @@ class Publisher:
         return True
 
     def _overflow(self, item: tuple[Any, ...]) -> None:
-        """The queue is full (worker far behind): write straight to the log."""
+        """The queue is full (worker far behind): serialise and write straight to the log.
+
+        The record reaches the worker's pending list through ``_spilled`` (only the
+        worker thread changes that list while it runs).
+        """
         self.overflowed += 1
-        with self._take_lock:
-            self._write([item])
+        record = self._record(item)
+        if self.log is not None:
+            self.log.append(record)
+        self._spilled.append(record)
+        self._wake.set()
 
     def finish(self, journal: dict[str, Any] | None) -> None:
         """The run is over: queue the final journal, flush until the deadline, report."""
@@ -152,7 +162,6 @@ class Publisher:
 
     def _main(self) -> None:
         try:
-            self._open_log()
             self._try_create()
             if not self.run.execution_ready.is_set():
                 self.run.set_execution(experiment_id=None, execution_id=None, url=None)
@@ -163,9 +172,9 @@ class Publisher:
                     if left <= 0:
                         break
                     wait = min(wait, left) if wait is not None else left
-                    if not self._items and not self.sender.pending:
+                    if not self._items and not self._spilled and not self.sender.pending:
                         break
-                    if self._items:
+                    if self._items or self._spilled:
                         wait = 0
                 elif wait is None:
                     wait = 1.0
@@ -266,6 +275,14 @@ class Publisher:
                 break
         if items:
             self._write(items)
+        spilled = []
+        while True:
+            try:
+                spilled.append(self._spilled.popleft())
+            except IndexError:
+                break
+        if spilled:
+            self.sender.add(spilled)
 
     def _write(self, items: list[tuple[Any, ...]]) -> None:
         records = [self._record(item) for item in items]
@@ -273,11 +290,22 @@ class Publisher:
             self.log.append(*records)
         self.sender.add(records)
 
+    def _redacted(self, obj: Any) -> Any:
+        """A redacted JSON-safe copy, retried if another thread changes ``obj`` meanwhile."""
+        if obj is None:
+            return None
+        for _ in range(3):
+            try:
+                return self.redact(obj)
+            except RuntimeError:  # "dictionary changed size during iteration"
+                time.sleep(0.001)
+        return self.redact(_snapshot(obj))
+
     def _record(self, item: tuple[Any, ...]) -> dict[str, Any]:
         kind = item[0]
         if kind == "event":
             _, event_type, context, state, event_id, when = item
-            data = ev.encode_data(self.redact(_snapshot(context)), self.redact(_snapshot(state)))
+            data = ev.encode_data(self._redacted(context), self._redacted(state))
             body = ev.envelope(event_type, data, event_id=event_id, time=when)
             return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body}
         if kind == "journal":
@@ -316,6 +344,7 @@ class Publisher:
     def _report(self) -> None:
         alive = self._thread is not None and self._thread.is_alive()
         kinds = self._pending_kinds() + [str(i[0]) for i in list(self._items)]
+        kinds += [str(r.get("kind")) for r in list(self._spilled)]
         url = self.sender.console_url
         if kinds:
             n_events = kinds.count("event")
@@ -327,9 +356,7 @@ class Publisher:
                 parts.append(f"{others} other message(s)")
             reason = self.sender.last_error
             if reason is None:
-                reason = (
-                    f"the ChaosIQ server at {self.run.client.url} did not answer within the flush deadline"
-                )
+                reason = f"the ChaosIQ server at {self.run.client.url} did not answer in time"
             where = f"; they are kept in {self.log.path}" if self.log is not None else ""
             logger.warning(
                 "chaosiq: %s of this run not published yet (%s)%s; send them with `chaos publish`",

@@ -1,0 +1,81 @@
+"""The write-ahead outbox: what is pending, torn lines, the lock between processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from chaosiq_publisher.outbox import RunLog, outbox_dir, outbox_files, read_log
+
+
+def _msg(key: str, kind: str = "event") -> dict:
+    return {"op": "msg", "key": key, "kind": kind, "method": "POST", "json": {"id": key}}
+
+
+def test_pending_is_what_was_written_and_not_acknowledged(data_dir: Path) -> None:
+    log = RunLog.create("run1")
+    log.append({"op": "run", "url": "http://x", "org_id": "o", "team_id": "t"})
+    log.append(_msg("a"), _msg("b"), _msg("c"), _msg("j", "journal"))
+    log.append({"op": "done", "keys": ["a"]}, {"op": "rejected", "keys": ["c"], "reason": "422"})
+    log.close()
+    state = read_log(outbox_dir() / "run1.jsonl")
+    assert list(state.pending) == ["b", "j"]
+    assert state.pending_events == 1
+    assert state.header["url"] == "http://x"
+
+
+def test_a_torn_last_line_is_ignored(data_dir: Path) -> None:
+    log = RunLog.create("run2")
+    log.append(_msg("a"))
+    log.close()
+    with open(outbox_dir() / "run2.jsonl", "a") as fh:
+        fh.write('{"op": "msg", "key": "b", "ki')  # killed mid-write
+    assert list(read_log(outbox_dir() / "run2.jsonl").pending) == ["a"]
+
+
+def test_close_deletes_when_asked_and_files_are_listed_oldest_first(data_dir: Path) -> None:
+    for name in ("one", "two"):
+        log = RunLog.create(name)
+        log.append(_msg(name))
+        log.close()
+    assert [p.stem for p in outbox_files()] == ["one", "two"]
+    log = RunLog.open_existing(outbox_dir() / "one.jsonl")
+    assert log is not None
+    log.close(delete=True)
+    assert [p.stem for p in outbox_files()] == ["two"]
+    assert not (outbox_dir() / "one.jsonl.lock").exists()
+
+
+def test_a_log_held_by_another_process_is_not_replayed(data_dir: Path) -> None:
+    log = RunLog.create("held")
+    log.append(_msg("a"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from filelock import FileLock
+            lock = FileLock({str(log.path) + ".lock"!r}, thread_local=False)
+            log_lock_released = False
+            lock.acquire(timeout=10)
+            print("held", flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    log.close()  # release ours so the other process can take it
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert RunLog.open_existing(log.path) is None
+    finally:
+        holder.communicate("\n", timeout=10)
+    again = RunLog.open_existing(log.path)
+    assert again is not None
+    again.close()
+
+
+def test_files_are_private(data_dir: Path) -> None:
+    log = RunLog.create("private")
+    log.append(_msg("a"))
+    log.close()
+    assert (log.path.stat().st_mode & 0o077) == 0

@@ -1,0 +1,174 @@
+"""The HTTP side (requests-mock): creation, 204, batches or one by one, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests_mock as rm
+from chaosiq_publisher.outbox import RunLog, read_log
+from chaosiq_publisher.sender import Sender, id_from_location
+from chaosiq_publisher.session import publisher_client
+
+from chaosiq_core.api import ApiClient
+from chaosiq_core.errors import ApiError, AuthError
+from chaosiq_core.types import Scope
+
+URL = "http://chaosiq.test:8080"
+TEAM = f"{URL}/api/v1/organizations/o/teams/t"
+EXEC = f"{TEAM}/experiments/E/executions/X"
+T = (1.0, 1.0)
+
+
+@pytest.fixture
+def client() -> ApiClient:
+    return publisher_client(
+        ApiClient(URL, "tok-123", scope=Scope("o", "t"), allow_insecure_http=True, verify_tls=False)
+    )
+
+
+def _events(n: int) -> list[dict]:
+    return [
+        {"op": "msg", "key": f"e{i}", "kind": "event", "method": "POST", "json": {"id": f"e{i}"}}
+        for i in range(n)
+    ]
+
+
+def _timeout():
+    return T
+
+
+def test_creates_experiment_then_execution(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(f"{TEAM}/experiments", status_code=201, json={"id": "E"})
+    requests_mock.post(
+        f"{TEAM}/experiments/E/executions", status_code=201, json={"id": "X"},
+        headers={"Content-Location": f"{URL}/api/v1/organizations/o/teams/t/experiments/E/executions/X"},
+    )  # fmt: skip
+    s = Sender(client, None)
+    assert s.create_execution({"title": "t"}, {"status": "running"}, T)[:2] == ("E", "X")
+    assert s.console_url == f"{URL}/organizations/o/teams/t/experiments/E/executions/X"
+    first, second = requests_mock.request_history
+    assert first.json() == {"experiment": {"title": "t"}}
+    assert second.json() == {"journal": {"status": "running"}}
+    assert first.headers["Authorization"] == "Bearer tok-123"
+    assert first.timeout == T
+
+
+def test_204_reads_the_id_from_content_location(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(
+        f"{TEAM}/experiments", status_code=204, headers={"Content-Location": f"{TEAM}/experiments/E"}
+    )
+    requests_mock.post(
+        f"{TEAM}/experiments/E/executions", status_code=201, json={"id": "X"}
+    )  # no location (W7)
+    s = Sender(client, None)
+    eid, xid, location = s.create_execution({"title": "t"}, {}, T)
+    assert (eid, xid) == ("E", "X")
+    assert location.endswith("/experiments/E/executions/X")
+
+
+def test_204_without_location_uses_the_workspace_id(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(f"{TEAM}/experiments", status_code=204)
+    requests_mock.post(f"{TEAM}/experiments/W/executions", status_code=201, json={"id": "X"})
+    exp = {"extensions": [{"name": "chaosiq", "experiment_id": "W"}]}
+    assert Sender(client, None).create_execution(exp, {}, T)[:2] == ("W", "X")
+
+
+def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    batch = requests_mock.post(f"{EXEC}/events/batch", json={"received": 3, "stored": 3})
+    single = requests_mock.post(f"{EXEC}/events", status_code=201)
+    requests_mock.put(EXEC, status_code=204)
+    s = Sender(client, None, batch_size=2)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add(
+        [
+            *_events(3),
+            {"op": "msg", "key": "j", "kind": "journal", "method": "PUT", "json": {"status": "completed"}},
+        ]
+    )
+    assert s.send_pending(_timeout)
+    assert [len(r.json()) for r in batch.request_history] == [2]  # 2 in a batch, the 3rd alone
+    assert single.call_count == 1
+    assert batch.request_history[0].headers["Content-Type"] == "application/cloudevents-batch+json"
+    put = requests_mock.request_history[-1]
+    assert put.method == "PUT"
+    body = put.json()["journal"]
+    assert body["status"] == "completed"
+    assert body["extensions"] == [{"name": "chaosiq", "experiment_id": "E", "execution_id": "X"}]
+    assert s.delivered == 4 and not s.pending
+
+
+def test_one_by_one_on_an_original_server(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{URL}/api/v1/capabilities", status_code=404)
+    single = requests_mock.post(f"{EXEC}/events", status_code=201)
+    s = Sender(client, None)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add(_events(3))
+    assert s.send_pending(_timeout)
+    assert single.call_count == 3
+    assert single.request_history[0].headers["Content-Type"] == "application/cloudevents+json"
+    assert [r.json()["id"] for r in single.request_history] == ["e0", "e1", "e2"]
+
+
+def test_a_500_keeps_everything_pending_in_the_log(
+    client: ApiClient, requests_mock: rm.Mocker, data_dir: Path
+) -> None:
+    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    requests_mock.post(f"{EXEC}/events/batch", status_code=500, json={"detail": "boom"})
+    log = RunLog.create("r500")
+    s = Sender(client, log)
+    s.experiment_id, s.execution_id = "E", "X"
+    records = _events(2)
+    log.append(*records)
+    s.add(records)
+    with pytest.raises(ApiError, match="HTTP 500"):
+        s.send_pending(_timeout)
+    log.close()
+    assert list(read_log(log.path).pending) == ["e0", "e1"]
+
+
+def test_refused_token_raises_auth_error_without_the_token(
+    client: ApiClient, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(f"{URL}/api/v1/capabilities", status_code=404)
+    requests_mock.post(f"{EXEC}/events", status_code=401)
+    s = Sender(client, None)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add(_events(1))
+    with pytest.raises(AuthError) as info:
+        s.send_pending(_timeout)
+    assert "tok-123" not in str(info.value)
+    assert list(s.pending) == ["e0"]
+
+
+def test_a_malformed_event_is_set_aside_and_the_rest_goes(
+    client: ApiClient, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    requests_mock.post(f"{EXEC}/events/batch", status_code=422, json={"detail": "bad event"})
+
+    def one(request, context):
+        context.status_code = 422 if request.json()["id"] == "e1" else 201
+        return {}
+
+    requests_mock.post(f"{EXEC}/events", json=one)
+    s = Sender(client, None)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add(_events(3))
+    assert s.send_pending(_timeout)
+    assert (s.delivered, s.rejected) == (2, 1)
+
+
+def test_events_wait_for_the_execution(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    s = Sender(client, None)
+    s.add(_events(2))
+    assert s.send_pending(_timeout) is False
+    assert requests_mock.call_count == 0
+
+
+def test_id_from_location() -> None:
+    assert id_from_location(f"{TEAM}/experiments/abc/") == "abc"
+    assert id_from_location(None) is None
+    assert json.dumps(id_from_location("")) == "null"

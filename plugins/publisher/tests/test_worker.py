@@ -1,0 +1,150 @@
+"""The publisher of one run, in-process: enqueue cost, flush deadline, delivery hook."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests_mock as rm
+from chaosiq_publisher import events as ev
+from chaosiq_publisher.outbox import outbox_files, read_log
+from chaosiq_publisher.worker import Publisher
+
+from chaosiq_core.api import ApiClient
+from chaosiq_core.manager import make_hooks
+from chaosiq_core.run import Run
+from chaosiq_core.testing import SilentServer, wait_until
+from chaosiq_core.types import Outgoing, Scope
+
+URL = "http://chaosiq.test:8080"
+TEAM = f"{URL}/api/v1/organizations/o/teams/t"
+EXEC = f"{TEAM}/experiments/E/executions/X"
+
+
+def make_run(url: str = URL, **options: Any) -> Run:
+    settings = {"controls": {"chaosiq-cloud": {"options": {"publish": {"flush_deadline": 0.5, **options}}}}}
+    client = ApiClient(url, "tok", scope=Scope("o", "t"), allow_insecure_http=True, verify_tls=False)
+    experiment = {"title": "t", "secrets": {"s": {"password": "inline-pw-value"}}, "method": []}
+    return Run(settings=settings, experiment=experiment, hooks=make_hooks({}, load_entrypoints=False),
+               client=client)  # fmt: skip
+
+
+@pytest.fixture
+def server(requests_mock: rm.Mocker) -> rm.Mocker:
+    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    requests_mock.post(f"{TEAM}/experiments", status_code=201, json={"id": "E"})
+    requests_mock.post(f"{TEAM}/experiments/E/executions", status_code=201, json={"id": "X"},
+                       headers={"Content-Location": EXEC})  # fmt: skip
+    requests_mock.post(f"{EXEC}/events/batch", json={})
+    requests_mock.post(f"{EXEC}/events", status_code=201, json={})
+    requests_mock.put(EXEC, status_code=204)
+    return requests_mock
+
+
+def sent_events(server: rm.Mocker) -> list[dict]:
+    out: list[dict] = []
+    for r in server.request_history:
+        if r.path.endswith("/events/batch"):
+            out.extend(r.json())
+        elif r.path.endswith("/events"):
+            out.append(r.json())
+    return out
+
+
+def test_enqueue_costs_the_run_thread_under_100_microseconds(server: rm.Mocker, data_dir: Path) -> None:
+    run = make_run(flush_deadline=10)
+    pub = Publisher(run)
+    pub.start()
+    activity = {"type": "action", "name": "a", "provider": {"type": "python", "module": "os", "func": "x"}}
+    state = {"status": "succeeded", "output": None, "duration": 0.001}
+    costs = []
+    for _ in range(2000):
+        t = time.perf_counter()
+        pub.enqueue(ev.ACTIVITY_FINISHED, activity, state)
+        costs.append(time.perf_counter() - t)
+    pub.finish({"status": "completed"})
+    median = statistics.median(costs)
+    assert median < 100e-6, f"median enqueue {median * 1e6:.1f} µs"
+    assert len(sent_events(server)) == 2000
+    assert outbox_files() == []
+
+
+def test_events_and_journal_arrive_in_order_redacted(server: rm.Mocker, data_dir: Path) -> None:
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    pub.enqueue(ev.STARTING_EXPERIMENT, run.experiment, None)
+    pub.enqueue(ev.STARTING_ACTIVITY, {"name": "a", "provider": {"arguments": {"password": "arg-pw"}}}, None)
+    pub.enqueue(ev.ACTIVITY_FINISHED, {"name": "a"}, {"output": "inline-pw-value leaked"})
+    assert run.execution_ready.wait(5) and run.execution_id == "X"
+    pub.finish({"status": "failed", "experiment": run.experiment})
+    sent = sent_events(server)
+    assert [e["type"] for e in sent] == ["starting-experiment", "starting-activity", "activity-finished"]
+    text = str(server.request_history)
+    everything = "".join(r.text or "" for r in server.request_history)
+    assert "inline-pw-value" not in everything and "arg-pw" not in everything, text
+    put = [r for r in server.request_history if r.method == "PUT"][-1]
+    assert put.json()["journal"]["status"] == "failed"
+    assert run.journal_extension == {"experiment_id": "E", "execution_id": "X"}
+
+
+def test_a_hung_server_costs_no_more_than_the_flush_deadline(data_dir: Path) -> None:
+    silent = SilentServer()
+    try:
+        run = make_run(silent.url)
+        pub = Publisher(run)
+        pub.start()
+        for i in range(10):
+            pub.enqueue(ev.STARTING_ACTIVITY, {"name": f"a{i}"}, None)
+        t = time.monotonic()
+        pub.finish({"status": "completed"})
+        assert time.monotonic() - t < 0.5 + 0.3
+    finally:
+        silent.close()
+    (log,) = outbox_files()
+    state = read_log(log)
+    assert state.pending_events == 10
+    assert [m["kind"] for m in state.pending.values()][-1] == "journal"
+
+
+def test_execution_ready_is_set_when_the_server_is_unreachable(data_dir: Path) -> None:
+    from chaosiq_core.testing import free_port
+
+    run = make_run(f"http://127.0.0.1:{free_port()}")
+    pub = Publisher(run)
+    pub.start()
+    assert run.execution_ready.wait(5)
+    assert run.execution_id is None
+    pub.finish(None)
+
+
+def test_deliver_sends_another_plugins_request_through_the_worker(server: rm.Mocker, data_dir: Path) -> None:
+    server.post(f"{TEAM}/verifications/V/runs/R/events", status_code=201, json={})
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    msg = Outgoing("POST", "/verifications/V/runs/R/events", json={"category": "x", "token": "t0k3n"})
+    assert pub.deliver(msg) is True
+    wait_until(lambda: any(r.path.endswith("/runs/r/events") for r in server.request_history), 5)
+    pub.finish(None)
+    (req,) = [r for r in server.request_history if r.path.endswith("/runs/r/events")]
+    assert req.json() == {"category": "x", "token": "***REDACTED***"}
+
+
+def test_a_full_queue_spills_to_disk_and_loses_nothing(data_dir: Path) -> None:
+    silent = SilentServer()
+    try:
+        run = make_run(silent.url, queue_size=5, flush_deadline=0.2)
+        pub = Publisher(run)
+        pub.start()
+        for i in range(50):
+            pub.enqueue(ev.STARTING_ACTIVITY, {"name": f"a{i}"}, None)
+        pub.finish(None)
+    finally:
+        silent.close()
+    (log,) = outbox_files()
+    names = [m["json"]["data"] for m in read_log(log).pending.values()]
+    assert len(names) == 50
