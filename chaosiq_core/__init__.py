@@ -8,7 +8,13 @@ group; the entry-point name is the feature name that ``chaos enable`` and
 
 from __future__ import annotations
 
-import pluggy
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pluggy
+
+    hookspec: pluggy.HookspecMarker
+    hookimpl: pluggy.HookimplMarker
 
 __version__ = "0.1.0"
 
@@ -18,7 +24,16 @@ PROJECT_NAME = "chaosiq"
 CONTROL_NAME = "chaosiq-cloud"
 """The key of the global control in the Chaos Toolkit settings (kept from the original)."""
 
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+def __getattr__(name: str) -> Any:
+    """``hookspec`` and ``hookimpl``, made on first use: `chaos --help` never imports pluggy."""
+    if name in ("hookspec", "hookimpl"):
+        import pluggy
+
+        globals()["hookspec"] = pluggy.HookspecMarker(PROJECT_NAME)
+        globals()["hookimpl"] = pluggy.HookimplMarker(PROJECT_NAME)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CONTROL_NAME", "PROJECT_NAME", "__version__", "hookimpl", "hookspec"]

@@ -76,10 +76,34 @@ class Terminal:
                     raise AssertionError(f"{text!r} never came; chaos exited:\n{self.output}")
                 self.output += chunk.decode(errors="replace")
 
+    def wait_reading(self, timeout: float = 30) -> None:
+        """Wait until the process is blocked reading the terminal (waiting for the user).
+
+        A Ctrl-C that lands between Python's last signal check and the ``read``
+        call is only acted upon at the next key (CPython's ``input()``): a test
+        types it once the process really waits.
+        """
+        from chaosiq_core.testing import wait_until
+
+        def reading() -> bool:
+            try:
+                with open(f"/proc/{self.proc.pid}/syscall") as fh:
+                    fields = fh.read().split()
+            except OSError:
+                return False
+            return fields[:2] == ["0", "0x0"]  # read(0, ...) on x86_64
+
+        wait_until(reading, timeout=timeout, what="chaos to wait for terminal input")
+
     def send(self, line: str) -> None:
+        """Type ``line`` and Enter."""
+        self.type(line.encode() + b"\r")
+
+    def type(self, keys: bytes) -> None:
+        """Type raw keys (``b"\\x03"`` is Ctrl-C: the terminal sends SIGINT)."""
         import os
 
-        os.write(self.master, line.encode() + b"\r")
+        os.write(self.master, keys)
 
     def finish(self, timeout: float = 30) -> int:
         """Wait for the exit code, collecting the rest of the output."""

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
-import signal
-import subprocess
+import re
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from core_helpers import one_error_line, snapshot
+from core_helpers import Terminal, one_error_line, snapshot
 
 from chaosiq_core import manager
-from chaosiq_core.testing import FakeServer, SilentServer, executable, run_chaos, self_signed_cert
+from chaosiq_core.testing import FakeServer, SilentServer, run_chaos, self_signed_cert
 
 SIGNED_IN = """\
 auths:
@@ -221,35 +218,16 @@ def test_missing_options_when_not_interactive(settings: Path, cli_env: dict) -> 
 
 
 def test_ctrl_c_at_a_prompt(settings: Path, cli_env: dict) -> None:
-    """Interactive signin (stdin is a terminal), interrupted while it asks for the URL."""
+    """Interactive signin on a terminal; the user presses Ctrl-C while it asks for the URL."""
     before = snapshot(settings)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [executable("chaos"), "--no-version-check", "--settings", str(settings), "signin"],
-        stdin=slave,
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **cli_env},
-        # A user's shell delivers Ctrl-C; the test runner may have SIGINT ignored (inherited).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    os.close(slave)
-    try:
-        seen = b""
-        deadline = time.monotonic() + 30
-        while b"ChaosIQ url" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stderr], [], [], 0.5)
-            if ready:
-                seen += os.read(proc.stderr.fileno(), 1024)
-        assert b"ChaosIQ url [http://127.0.0.1:9]" in seen, seen
-        proc.send_signal(signal.SIGINT)
-        rest = proc.communicate(timeout=30)[1]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-    stderr = (seen + rest).decode()
-    after_prompt = stderr.split("]: ", 1)[1]
-    result = subprocess.CompletedProcess(proc.args, proc.returncode, "", after_prompt)
-    one_error_line(result, 130, "interrupted, nothing was changed")
+    term = Terminal(["--settings", str(settings), "signin"], cli_env)
+    term.expect("ChaosIQ url [http://127.0.0.1:9]: ")
+    term.wait_reading()
+    term.type(b"\x03")
+    code = term.finish()
+    after_prompt = term.output.split("]: ", 1)[1]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", after_prompt.replace("^C", ""))  # colours on a terminal
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
+    assert code == 130, term.output
+    assert lines == ["Error: interrupted, nothing was changed"], term.output
     assert snapshot(settings) == before
