@@ -139,13 +139,14 @@ def _toggle(ctx: click.Context, name: str, enabled: bool) -> None:
 
     feature = _known_feature(name)
     path, settings = load_settings(ctx)
-    s.migrate(settings)
+    migrated = s.migrate(settings)
     changed = s.set_feature(settings, feature, enabled)
     word = "enabled" if enabled else "disabled"
+    if changed or migrated:
+        s.save(settings, path)
     if not changed:
         click.echo(f"Feature '{feature}' is already {word} ({path})")
         return
-    s.save(settings, path)
     click.echo(f"Feature '{feature}' {word} ({path})")
 
 

@@ -231,3 +231,28 @@ def test_ctrl_c_at_a_prompt(settings: Path, cli_env: dict) -> None:
     assert code == 130, term.output
     assert lines == ["Error: interrupted, nothing was changed"], term.output
     assert snapshot(settings) == before
+
+
+def test_enable_on_a_file_of_the_original_migrates_it(chaos_home: Path, cli_env: dict) -> None:
+    path = chaos_home / "legacy.yaml"
+    path.write_text(
+        "controls:\n  chaosiq-cloud:\n    features: {publish: 'on', workspace: 'on'}\n"
+        "    provider:\n      type: python\n      module: chaoscloud.controls\n"
+        "      arguments: {url: 'http://127.0.0.1:9', verify_tls: true, organizations: []}\n"
+    )
+    result = run_chaos("enable", "teams", settings=path, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Migrated the ChaosIQ control from chaoscloud.controls" in lines[0], (
+        result.stderr
+    )
+    import yaml
+
+    control = yaml.safe_load(path.read_text())["controls"]["chaosiq-cloud"]
+    assert control["provider"]["module"] == "chaosiq_core.control"
+    assert control["features"] == {"publish": "on", "workspace": "on", "teams": "on"}
+    # Already enabled, already migrated: nothing to write, nothing logged.
+    before = snapshot(path)
+    result = run_chaos("enable", "teams", settings=path, env=cli_env)
+    assert result.returncode == 0 and "already enabled" in result.stdout and result.stderr.strip() == ""
+    assert snapshot(path) == before
