@@ -13,7 +13,7 @@ Layout: ``<data dir>/outbox/<run id>.jsonl`` (data dir: ``$CHAOSIQ_DATA_DIR`` or
 * ``{"op": "rejected", "keys": [...], "reason"}`` — messages the server refused for good.
 
 The running ``chaos`` process writes a record *before* it sends the message,
-and holds the file's lock (``<file>.lock``, :mod:`filelock`) for the whole run,
+and holds the file's lock (``<file>.lock``, see :mod:`chaosiq_publisher.locks`) for the whole run,
 so ``chaos publish`` never replays a file that is still being written, and two
 ``chaos`` processes never share a file. A ``kill -9`` leaves every record that
 was written (a torn last line is ignored). A file with nothing pending is deleted.
@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from chaosiq_core.serialize import dumps
+from chaosiq_publisher.locks import LockTimeout, PathLock
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
@@ -117,7 +116,7 @@ def read_log(path: Path) -> OutboxState:
 class RunLog:
     """The append-only log of one run, locked for as long as it is open."""
 
-    def __init__(self, path: Path, lock: FileLock) -> None:
+    def __init__(self, path: Path, lock: PathLock) -> None:
         self.path = path
         self._lock = lock
         self._write_lock = threading.Lock()
@@ -130,8 +129,7 @@ class RunLog:
         d = directory or outbox_dir()
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = d / f"{run_id}.jsonl"
-        lock = FileLock(str(path) + ".lock", thread_local=False)
-        lock.acquire(timeout=5)
+        lock = PathLock(str(path) + ".lock").acquire(timeout=5)
         log = cls(path, lock)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         log._fh = os.fdopen(fd, "a", encoding="utf-8")
@@ -140,10 +138,9 @@ class RunLog:
     @classmethod
     def open_existing(cls, path: Path) -> RunLog | None:
         """Lock an existing log for replay; ``None`` when another process holds it."""
-        lock = FileLock(str(path) + ".lock", thread_local=False)
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
+            lock = PathLock(str(path) + ".lock").acquire(timeout=0)
+        except LockTimeout:
             return None
         log = cls(path, lock)
         log._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115

@@ -94,6 +94,7 @@ def _replay_one(
     scope = Scope(str(header["org_id"]), str(header["team_id"]))
     sender = Sender(_client(header["url"], settings, hooks, scope), log)
     sender.add(list(pending.values()))
+    sender.parallel_journal = True
     try:
         if state.ids.get("experiment_id") and state.ids.get("execution_id"):
             sender.experiment_id = state.ids["experiment_id"]

@@ -100,7 +100,9 @@ class Publisher:
 
     def start(self) -> None:
         """Open the run's log (so nothing can be emitted before it exists), start the worker."""
+        self._started = time.monotonic()
         self._open_log()
+        self.sender.prefetch_capabilities()
         self._thread = threading.Thread(target=self._main, name="chaosiq-publisher", daemon=True)
         self._thread.start()
 
@@ -142,6 +144,7 @@ class Publisher:
         if journal is not None:
             self._items.append(("journal", _snapshot(journal)))
         self._deadline = time.monotonic() + self.flush_deadline
+        self.sender.parallel_journal = True
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -152,9 +155,12 @@ class Publisher:
                 self._take_all()
         self.finished = True
         logger.debug(
-            "chaosiq: publisher flushed in %.3f s (deadline %.1f s)",
+            "chaosiq: publisher flushed in %.3f s (deadline %.1f s), %.3f s after the run was configured; "
+            "%d requests",
             time.monotonic() - (self._deadline - self.flush_deadline),
             self.flush_deadline,
+            time.monotonic() - self._started,
+            self.sender.requests,
         )
         self._report()
 
@@ -243,7 +249,12 @@ class Publisher:
             return False
         self._backoff.succeeded()
         self.run.set_execution(experiment_id=eid, execution_id=xid, url=self.sender.console_url)
-        logger.debug("chaosiq: execution %s of experiment %s created", xid, eid)
+        logger.debug(
+            "chaosiq: execution %s of experiment %s created %.3f s after the run was configured",
+            xid,
+            eid,
+            time.monotonic() - self._started,
+        )
         from chaosiq_publisher import workspace
 
         workspace.remember(self.run, eid)

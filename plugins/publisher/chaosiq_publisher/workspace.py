@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from filelock import FileLock
 
 from chaosiq_core import settings as s
 from chaosiq_core.journal import chaosiq_extension
+from chaosiq_publisher.locks import PathLock
 from chaosiq_publisher.outbox import data_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,11 +51,11 @@ def workspace_path(experiment_file: Path) -> Path:
     return experiment_file.parent / FILENAME
 
 
-def _lock(path: Path) -> FileLock:
+def _lock(path: Path) -> PathLock:
     d = data_dir() / "locks"
     d.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:16]
-    return FileLock(str(d / f"workspace-{digest}.lock"), thread_local=False)
+    return PathLock(d / f"workspace-{digest}.lock")
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -1,0 +1,283 @@
+"""Benchmarks of the publisher (issue 5 "Measure"); figures go to RESULTS-publish.md.
+
+Run: ``uv run --all-packages python benchmarks/publish_bench.py [--reps N] [--json]``
+
+Every figure is side by side with the extension off, in the same run, runs
+alternating off/on. *Off* is plain Chaos Toolkit (a settings file without the
+chaosiq control); *on* is ``chaos signin`` settings with the ``publish`` feature
+(safeguards and verification not loaded, so the publisher is measured alone).
+Two real chaosiq-servers: one answering at once, one with
+``--response-delay-ms 20``.
+
+1. Cost per activity: slope of (on - off) wall time between 50 and 200 no-op actions.
+2. Fixed cost per run: (on - off) at 0 actions (incl. imports and the final flush).
+3. Wall time of 50 ``sleep 0.1`` actions, on / off.
+4. Run-thread time per lifecycle event: in-process, the control bridge's
+   ``before/after_activity_control`` (bridge + pluggy + enqueue) and the
+   publisher's ``enqueue`` alone; median.
+5. Events delivered by the end of the run (server count right after exit ÷ expected).
+6. Requests (server access log) and TCP connections (a counting TCP relay) per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from chaosiq_core.testing import ServerProcess, Team, executable, run_chaos, start_server
+
+OTHERS = "safeguards,verification"
+
+
+# ------------------------------------------------------------------ set-up
+
+
+def sign_in(home: Path, url: str, team: Team) -> Path:
+    settings = home / ".chaostoolkit" / "settings.yaml"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    r = run_chaos(
+        "signin", "--url", url, "--token", team.token, "--org", team.org_name, "--team", team.team_name,
+        settings=settings, env={"HOME": str(home)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return settings
+
+
+def experiment(path: Path, n: int, *, sleep: bool = False) -> Path:
+    noop = {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/"}}
+    slow = {"type": "process", "path": "sleep", "arguments": "0.1"}
+    doc = {
+        "title": f"{n} {'sleep 0.1' if sleep else 'no-op'} actions",
+        "description": "publisher benchmark",
+        "steady-state-hypothesis": {"title": "ok", "probes": [
+            {"type": "probe", "name": "root", "tolerance": True, "provider": noop}]},
+        "method": [{"type": "action", "name": f"a{i}", "provider": slow if sleep else noop}
+                   for i in range(n)],
+        "rollbacks": [{"type": "action", "name": "rb", "provider": noop}],
+    }  # fmt: skip
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def expected_events(n: int) -> int:
+    # experiment 2 + hypothesis 2 x 4 + method 2 + 2n + rollback 2 + 2
+    return 2 + 8 + 2 + 2 * n + 4
+
+
+class CountingRelay:
+    """A TCP relay that counts the connections opened through it."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+
+# -------------------------------------------------------------------- runs
+
+
+def chaos_run(settings: Path, exp: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    journal = exp.with_suffix(".journal.json")
+    cmd = [executable("chaos"), "--no-version-check", "--settings", str(settings), "run",
+           "--journal-path", str(journal), str(exp)]  # fmt: skip
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=exp.parent)
+    wall = time.perf_counter() - t
+    assert r.returncode == 0, r.stderr[-2000:]
+    return wall, json.loads(journal.read_text())
+
+
+def team_events(team: Team, journal: dict[str, Any]) -> int:
+    ext = next(e for e in journal["extensions"] if e["name"] == "chaosiq")
+    path = f"/experiments/{ext['experiment_id']}/executions/{ext['execution_id']}/events?limit=1"
+    return int(team.api("GET", path).json()["total"])
+
+
+class Bench:
+    def __init__(self, server: ServerProcess, tmp: Path, label: str) -> None:
+        self.server, self.label = server, label
+        self.team = server.new_team()
+        self.home = tmp / f"home-{label}"
+        self.settings = sign_in(self.home, server.url, self.team)
+        self.data = tmp / f"data-{label}"
+        self.off_settings = tmp / "off.yaml"
+        self.off_settings.write_text("{}\n")
+        self.env_on = {
+            "HOME": str(self.home),
+            "CHAOSIQ_DATA_DIR": str(self.data),
+            "CHAOSIQ_DISABLE_PLUGINS": OTHERS,
+        }
+        self.env_off = {"HOME": str(self.home)}
+        self.delivered: list[float] = []
+
+    def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
+        off, on = [], []
+        for _ in range(reps):
+            off.append(chaos_run(self.off_settings, exp, self.env_off)[0])
+            wall, journal = chaos_run(self.settings, exp, self.env_on)
+            on.append(wall)
+            got = team_events(self.team, journal)  # right after the process exited
+            self.delivered.append(got / expected_events(n))
+            pending = list((self.data / "outbox").glob("*.jsonl")) if (self.data / "outbox").exists() else []
+            assert not pending, f"outbox not empty after a run: {pending}"
+        return {"off": statistics.median(off), "on": statistics.median(on), "off_all": off, "on_all": on}
+
+
+def per_event_cost(settings: Path, data: Path, reps: int = 3000) -> dict[str, float]:
+    """Median run-thread time per lifecycle call, in-process (µs)."""
+    os.environ["CHAOSIQ_DATA_DIR"] = str(data)
+    os.environ["CHAOSIQ_DISABLE_PLUGINS"] = OTHERS
+    from chaosiq_publisher import events as ev
+
+    from chaosiq_core import control
+    from chaosiq_core import settings as s
+
+    cfg = s.load(settings)
+    exp = json.loads(experiment(data.parent / "inproc.json", 1).read_text())
+    control.reset()
+    control.configure_control(experiment=exp, settings=cfg)
+    run = control.current_run()
+    assert run is not None and "publish" in run.data
+    act = exp["method"][0]
+    state = {"activity": act, "status": "succeeded", "output": True, "duration": 0.0001}
+    bridge, enqueue = [], []
+    for _ in range(reps):
+        t = time.perf_counter()
+        control.before_activity_control(context=act)
+        t1 = time.perf_counter()
+        control.after_activity_control(context=act, state=state)
+        t2 = time.perf_counter()
+        bridge += [t1 - t, t2 - t1]
+    pub = run.data["publish"]
+    for _ in range(reps):
+        t = time.perf_counter()
+        pub.enqueue(ev.ACTIVITY_FINISHED, act, state)
+        enqueue.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    pub.finish({"status": "completed"})
+    flush = time.perf_counter() - t
+    return {
+        "bridge_median_us": statistics.median(bridge) * 1e6,
+        "bridge_p99_us": sorted(bridge)[int(len(bridge) * 0.99)] * 1e6,
+        "enqueue_median_us": statistics.median(enqueue) * 1e6,
+        "enqueue_p99_us": sorted(enqueue)[int(len(enqueue) * 0.99)] * 1e6,
+        "events": 3 * reps,
+        "final_flush_s": flush,
+        "delivered": pub.sender.delivered,
+    }
+
+
+def requests_and_connections(server: ServerProcess, tmp: Path, n: int) -> dict[str, int]:
+    relay = CountingRelay(server.port)
+    team = server.new_team()
+    home = tmp / "home-count"
+    settings = sign_in(home, relay.url, team)
+    exp = experiment(tmp / f"count-{n}.json", n)
+    log = Path(server.log_path or "")
+    before = log.read_text().count(team.org_id)
+    relay.connections = 0
+    env = {"HOME": str(home), "CHAOSIQ_DATA_DIR": str(tmp / "data-count"), "CHAOSIQ_DISABLE_PLUGINS": OTHERS}
+    chaos_run(settings, exp, env)
+    time.sleep(0.2)  # let the server write its last access-log line
+    return {"activities": n + 3, "requests": log.read_text().count(team.org_id) - before,
+            "connections": relay.connections}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="publish-bench-"))
+    load0 = os.getloadavg()[0]
+    servers = {
+        "0 ms": start_server(tmp / "srv-fast"),
+        "20 ms": start_server(tmp / "srv-slow", "--response-delay-ms", "20"),
+    }
+    results: dict[str, Any] = {"reps": args.reps}
+    try:
+        for label, server in servers.items():
+            b = Bench(server, tmp, label.replace(" ", ""))
+            r: dict[str, Any] = {}
+            for n in (0, 50, 200):
+                r[f"noop{n}"] = b.pair(experiment(tmp / f"noop-{n}.json", n), n, args.reps)
+            r["sleep50"] = b.pair(experiment(tmp / "sleep-50.json", 50, sleep=True), 50, args.reps)
+            d = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["off"] for n in (0, 50, 200)}
+            r["per_activity_ms"] = (d[200] - d[50]) / 150 * 1000
+            r["fixed_ms"] = d[0] * 1000
+            r["sleep_ratio"] = r["sleep50"]["on"] / r["sleep50"]["off"]
+            r["delivered_min"] = min(b.delivered)
+            results[label] = r
+            print(f"[{label}] done: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}",
+                  file=sys.stderr)  # fmt: skip
+        results["per_event"] = per_event_cost(
+            Bench(servers["0 ms"], tmp, "inproc").settings, tmp / "data-inproc"
+        )
+        results["count"] = requests_and_connections(servers["0 ms"], tmp, 50)
+    finally:
+        for s in servers.values():
+            s.stop()
+    results["load_avg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for label in ("0 ms", "20 ms"):
+        r = results[label]
+        print(f"\n## server latency {label}")
+        print("| experiment | off (s) | on (s) | on - off (ms) |")
+        print("| --- | --- | --- | --- |")
+        for key in ("noop0", "noop50", "noop200", "sleep50"):
+            x = r[key]
+            print(f"| {key} | {x['off']:.3f} | {x['on']:.3f} | {(x['on'] - x['off']) * 1000:.0f} |")
+        print(f"per activity: {r['per_activity_ms']:.3f} ms; fixed: {r['fixed_ms']:.0f} ms; "
+              f"sleep50 ratio {r['sleep_ratio']:.3f}; "
+              f"delivered by the end (min) {r['delivered_min']:.0%}")  # fmt: skip
+    print("\nper event:", json.dumps(results["per_event"]))
+    print("requests/connections:", json.dumps(results["count"]))
+    print("load:", results["load_avg_1min"])
+
+
+if __name__ == "__main__":
+    main()
