@@ -5,7 +5,9 @@ Run: ``uv run --all-packages python benchmarks/publish_bench.py [--reps N] [--js
 Every figure is side by side with the extension off, in the same run, runs
 alternating off/on. *Off* is plain Chaos Toolkit (a settings file without the
 chaosiq control); *on* is ``chaos signin`` settings with the ``publish`` feature
-(safeguards and verification not loaded, so the publisher is measured alone).
+(safeguards and verification not loaded); *core only* is the same settings
+with ``publish`` not loaded either, to separate the publisher's own cost from
+the core's (control bridge, plugin manager, teams).
 Two real chaosiq-servers: one answering at once, one with
 ``--response-delay-ms 20``.
 
@@ -150,19 +152,29 @@ class Bench:
             "CHAOSIQ_DISABLE_PLUGINS": OTHERS,
         }
         self.env_off = {"HOME": str(self.home)}
+        # the chaosiq control and core loaded, the publisher not: isolates the publisher's own cost
+        self.env_core = {**self.env_on, "CHAOSIQ_DISABLE_PLUGINS": f"publish,{OTHERS}"}
         self.delivered: list[float] = []
 
     def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
-        off, on = [], []
+        off, core, on = [], [], []
         for _ in range(reps):
             off.append(chaos_run(self.off_settings, exp, self.env_off)[0])
+            core.append(chaos_run(self.settings, exp, self.env_core)[0])
             wall, journal = chaos_run(self.settings, exp, self.env_on)
             on.append(wall)
             got = team_events(self.team, journal)  # right after the process exited
             self.delivered.append(got / expected_events(n))
             pending = list((self.data / "outbox").glob("*.jsonl")) if (self.data / "outbox").exists() else []
             assert not pending, f"outbox not empty after a run: {pending}"
-        return {"off": statistics.median(off), "on": statistics.median(on), "off_all": off, "on_all": on}
+        return {
+            "off": statistics.median(off),
+            "core": statistics.median(core),
+            "on": statistics.median(on),
+            "off_all": off,
+            "core_all": core,
+            "on_all": on,
+        }
 
 
 def per_event_cost(settings: Path, data: Path, reps: int = 3000) -> dict[str, float]:
@@ -247,6 +259,9 @@ def main() -> None:
             d = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["off"] for n in (0, 50, 200)}
             r["per_activity_ms"] = (d[200] - d[50]) / 150 * 1000
             r["fixed_ms"] = d[0] * 1000
+            c = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["core"] for n in (0, 50, 200)}
+            r["publisher_per_activity_ms"] = (c[200] - c[50]) / 150 * 1000
+            r["publisher_fixed_ms"] = c[0] * 1000
             r["sleep_ratio"] = r["sleep50"]["on"] / r["sleep50"]["off"]
             r["delivered_min"] = min(b.delivered)
             results[label] = r
@@ -266,11 +281,14 @@ def main() -> None:
     for label in ("0 ms", "20 ms"):
         r = results[label]
         print(f"\n## server latency {label}")
-        print("| experiment | off (s) | on (s) | on - off (ms) |")
-        print("| --- | --- | --- | --- |")
+        print("| experiment | off (s) | core only (s) | on (s) | on - off (ms) | on - core (ms) |")
+        print("| --- | --- | --- | --- | --- | --- |")
         for key in ("noop0", "noop50", "noop200", "sleep50"):
             x = r[key]
-            print(f"| {key} | {x['off']:.3f} | {x['on']:.3f} | {(x['on'] - x['off']) * 1000:.0f} |")
+            print(f"| {key} | {x['off']:.3f} | {x['core']:.3f} | {x['on']:.3f} | "
+                  f"{(x['on'] - x['off']) * 1000:.0f} | {(x['on'] - x['core']) * 1000:.0f} |")  # fmt: skip
+        print(f"publisher alone: per activity {r['publisher_per_activity_ms']:.3f} ms; "
+              f"fixed {r['publisher_fixed_ms']:.0f} ms")  # fmt: skip
         print(f"per activity: {r['per_activity_ms']:.3f} ms; fixed: {r['fixed_ms']:.0f} ms; "
               f"sleep50 ratio {r['sleep_ratio']:.3f}; "
               f"delivered by the end (min) {r['delivered_min']:.0%}")  # fmt: skip

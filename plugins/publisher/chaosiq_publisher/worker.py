@@ -86,6 +86,7 @@ class Publisher:
         self.sender = Sender(publisher_client(run.client), None, batch_size=int(opt("batch_size")))
         self._items: deque[tuple[Any, ...]] = deque()
         self._spilled: deque[dict[str, Any]] = deque()
+        self._activity_cache: dict[int, tuple[Any, Any]] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._deadline: float | None = None
@@ -312,11 +313,32 @@ class Publisher:
                 time.sleep(0.001)
         return self.redact(_snapshot(obj))
 
+    def _redacted_activity(self, activity: Any) -> Any:
+        """Activity definitions do not change during a run: redact each once (by identity)."""
+        hit = self._activity_cache.get(id(activity))
+        if hit is not None and hit[0] is activity:
+            return hit[1]
+        red = self._redacted(activity)
+        if len(self._activity_cache) >= 512:
+            self._activity_cache.clear()
+        self._activity_cache[id(activity)] = (activity, red)  # keeps ``activity`` alive: ids stay unique
+        return red
+
+    def _redacted_pair(self, event_type: str, context: Any, state: Any) -> tuple[Any, Any]:
+        if event_type not in (ev.STARTING_ACTIVITY, ev.ACTIVITY_FINISHED) or not isinstance(context, dict):
+            return self._redacted(context), self._redacted(state)
+        ctx = self._redacted_activity(context)
+        if isinstance(state, dict) and state.get("activity") is context:
+            rest = self._redacted({k: v for k, v in state.items() if k != "activity"})
+            rest["activity"] = ctx
+            return ctx, rest
+        return ctx, self._redacted(state)
+
     def _record(self, item: tuple[Any, ...]) -> dict[str, Any]:
         kind = item[0]
         if kind == "event":
             _, event_type, context, state, event_id, when = item
-            data = ev.encode_data(self._redacted(context), self._redacted(state))
+            data = ev.encode_data(*self._redacted_pair(event_type, context, state))
             body = ev.envelope(event_type, data, event_id=event_id, time=when)
             return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body}
         if kind == "journal":
