@@ -141,3 +141,30 @@ def test_org_and_team_against_the_real_server(signed_in: Path, chaosiq_team: Tea
     assert org["id"] == chaosiq_team.org_id
     assert org["teams"] == [{"id": chaosiq_team.team_id, "name": chaosiq_team.team_name, "default": True}]
     _one_error(run_chaos("team", "--team", "nope", settings=signed_in, env=env), 1, "no team 'nope'")
+
+
+def test_not_signed_in_at_a_terminal_runs_signin_first(
+    server: FakeServer, chaos_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the original: `chaos org` without a token runs the whole sign-in."""
+    from chaosiq_teams import commands
+    from click.testing import CliRunner
+
+    import chaosiq_core.cli
+
+    monkeypatch.setenv("CHAOSIQ_DISABLE_PLUGINS", "publish,safeguards,verification")
+    for module in (commands, chaosiq_core.cli):
+        monkeypatch.setattr(module, "is_interactive", lambda: True)
+    path = chaos_home / "s.yaml"
+    result = CliRunner().invoke(
+        commands.org,
+        ["--org", "beta"],
+        obj={"settings_path": str(path)},
+        input=f"{server.url}\n{server.token}\n1\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "You are not signed in yet: let's do that first." in result.output
+    assert "Default team to publish to" in result.output
+    assert "will be published to team 'dev' in organization 'beta'" in result.output
+    [org] = _orgs(path)
+    assert (org["id"], org["teams"][0]["id"]) == ("o-2", "t-2")
