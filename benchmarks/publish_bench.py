@@ -158,11 +158,17 @@ class Bench:
 
     def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
         off, core, on = [], [], []
+        dur: dict[str, list[float]] = {"off": [], "core": [], "on": []}
         for _ in range(reps):
-            off.append(chaos_run(self.off_settings, exp, self.env_off)[0])
-            core.append(chaos_run(self.settings, exp, self.env_core)[0])
+            wall, journal = chaos_run(self.off_settings, exp, self.env_off)
+            off.append(wall)
+            dur["off"].append(journal["duration"])
+            wall, journal = chaos_run(self.settings, exp, self.env_core)
+            core.append(wall)
+            dur["core"].append(journal["duration"])
             wall, journal = chaos_run(self.settings, exp, self.env_on)
             on.append(wall)
+            dur["on"].append(journal["duration"])
             got = team_events(self.team, journal)  # right after the process exited
             self.delivered.append(got / expected_events(n))
             pending = list((self.data / "outbox").glob("*.jsonl")) if (self.data / "outbox").exists() else []
@@ -171,6 +177,10 @@ class Bench:
             "off": statistics.median(off),
             "core": statistics.median(core),
             "on": statistics.median(on),
+            "off_min": min(off),
+            "core_min": min(core),
+            "on_min": min(on),
+            "duration": {k: statistics.median(v) for k, v in dur.items()},
             "off_all": off,
             "core_all": core,
             "on_all": on,
@@ -239,7 +249,8 @@ def requests_and_connections(server: ServerProcess, tmp: Path, n: int) -> dict[s
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=15, help="repetitions of the no-op runs")
+    ap.add_argument("--sleep-reps", type=int, default=5, help="repetitions of the 50 x sleep 0.1 run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="publish-bench-"))
@@ -248,20 +259,26 @@ def main() -> None:
         "0 ms": start_server(tmp / "srv-fast"),
         "20 ms": start_server(tmp / "srv-slow", "--response-delay-ms", "20"),
     }
-    results: dict[str, Any] = {"reps": args.reps}
+    results: dict[str, Any] = {"reps": args.reps, "sleep_reps": args.sleep_reps}
     try:
         for label, server in servers.items():
             b = Bench(server, tmp, label.replace(" ", ""))
             r: dict[str, Any] = {}
             for n in (0, 50, 200):
                 r[f"noop{n}"] = b.pair(experiment(tmp / f"noop-{n}.json", n), n, args.reps)
-            r["sleep50"] = b.pair(experiment(tmp / "sleep-50.json", 50, sleep=True), 50, args.reps)
+            r["sleep50"] = b.pair(experiment(tmp / "sleep-50.json", 50, sleep=True), 50, args.sleep_reps)
             d = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["off"] for n in (0, 50, 200)}
             r["per_activity_ms"] = (d[200] - d[50]) / 150 * 1000
             r["fixed_ms"] = d[0] * 1000
             c = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["core"] for n in (0, 50, 200)}
             r["publisher_per_activity_ms"] = (c[200] - c[50]) / 150 * 1000
             r["publisher_fixed_ms"] = c[0] * 1000
+            m = {n: r[f"noop{n}"]["on_min"] - r[f"noop{n}"]["off_min"] for n in (0, 50, 200)}
+            r["per_activity_ms_min"] = (m[200] - m[50]) / 150 * 1000
+            r["fixed_ms_min"] = m[0] * 1000
+            # inside the experiment (journal duration): the run thread's own slowdown
+            j = {n: r[f"noop{n}"]["duration"]["on"] - r[f"noop{n}"]["duration"]["off"] for n in (50, 200)}
+            r["in_run_per_activity_ms"] = (j[200] - j[50]) / 150 * 1000
             r["sleep_ratio"] = r["sleep50"]["on"] / r["sleep50"]["off"]
             r["delivered_min"] = min(b.delivered)
             results[label] = r
@@ -287,6 +304,10 @@ def main() -> None:
             x = r[key]
             print(f"| {key} | {x['off']:.3f} | {x['core']:.3f} | {x['on']:.3f} | "
                   f"{(x['on'] - x['off']) * 1000:.0f} | {(x['on'] - x['core']) * 1000:.0f} |")  # fmt: skip
+        print(
+            f"minimum of the reps: per activity {r['per_activity_ms_min']:.3f} ms; "
+            f"fixed {r['fixed_ms_min']:.0f} ms; in-run per activity {r['in_run_per_activity_ms']:.3f} ms"
+        )
         print(f"publisher alone: per activity {r['publisher_per_activity_ms']:.3f} ms; "
               f"fixed {r['publisher_fixed_ms']:.0f} ms")  # fmt: skip
         print(f"per activity: {r['per_activity_ms']:.3f} ms; fixed: {r['fixed_ms']:.0f} ms; "

@@ -26,7 +26,7 @@ from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.types import Scope
 from chaosiq_publisher.outbox import RunLog, outbox_files, read_log
-from chaosiq_publisher.sender import Sender
+from chaosiq_publisher.sender import Sender, id_from_location
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 TIMEOUT = (3.05, 15.0)
@@ -153,13 +153,10 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     eext = chaosiq_extension(experiment) or {}
     xid = jext.get("execution_id") or eext.get("execution_id")
     known_eid = jext.get("experiment_id") or eext.get("experiment_id")
-    sender = Sender(client, None)
     body_exp = redact(experiment)
     if known_eid:
         chaosiq_extension(body_exp, create=True)["experiment_id"] = known_eid  # type: ignore[index]
     resp = client.request("POST", "/experiments", json={"experiment": body_exp}, timeout=TIMEOUT)
-    from chaosiq_publisher.sender import id_from_location
-
     if resp.status_code == 204:
         eid = id_from_location(resp.headers.get("Content-Location")) or known_eid
     else:
@@ -186,7 +183,6 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         if not xid:
             raise ChaosIQError("the server did not return the execution's id")
         location = r.headers.get("Content-Location") or client.team(f"/experiments/{eid}/executions/{xid}")
-    del sender
     ext = chaosiq_extension(journal, create=True)
     assert ext is not None
     if ext.get("experiment_id") != eid or ext.get("execution_id") != xid:

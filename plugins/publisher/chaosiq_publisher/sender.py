@@ -213,7 +213,15 @@ class Sender:
             key, head = next(iter(self.pending.items()))
             kind = head.get("kind")
             if kind in ("event", "journal") and not self.has_execution:
-                return False
+                # no execution yet: other plugins' requests need none, they may go ahead
+                other = next(
+                    ((k, m) for k, m in self.pending.items() if m.get("kind") not in ("event", "journal")),
+                    None,
+                )
+                if other is None:
+                    return False
+                key, head = other
+                kind = head.get("kind")
             try:
                 if kind == "event":
                     if self.parallel_journal and self._journal_job is None:
