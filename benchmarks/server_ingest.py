@@ -12,6 +12,9 @@ client). Phases:
    limit), then read the server's RSS (process tree)
 
     uv run --all-packages python benchmarks/server_ingest.py --json
+    # before/after in one run: the old server from a git worktree, same load generator
+    git worktree add --detach /tmp/ciq-old <old-commit>
+    uv run --all-packages python benchmarks/server_ingest.py --compare /tmp/ciq-old/server
     uv run --all-packages python benchmarks/server_ingest.py \
         --database-url postgresql+psycopg://chaosiq:chaosiq@127.0.0.1:5432/chaosiq_test_bench \
         --workers 2
@@ -227,29 +230,26 @@ def api(base: str, token: str, method: str, path: str, body: Any) -> tuple[int, 
         return r.status, json.loads(r.read() or b"null")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--single-seconds", type=float, default=15)
-    ap.add_argument("--single-max", type=int, default=100_000)
-    ap.add_argument("--batch-clients", type=int, default=4)
-    ap.add_argument("--batch-size", type=int, default=1000)
-    ap.add_argument("--batch-seconds", type=float, default=15)
-    ap.add_argument(
-        "--memory-events",
-        type=int,
-        default=1_000_000,
-        help="total stored events to reach before reading RSS (0: skip)",
-    )
-    ap.add_argument("--memory-seconds", type=float, default=240)
-    ap.add_argument("--json", action="store_true", help="print results as JSON")
-    args = ap.parse_args()
+def reset_postgres(url: str) -> None:
+    """Empty a PostgreSQL benchmark database (each run starts from init)."""
+    from sqlalchemy import create_engine, text
 
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def run_one(args: argparse.Namespace, server_path: str | None) -> dict[str, Any]:
+    """One benchmark of the server importable from ``server_path`` (default: installed)."""
     tmp = tempfile.TemporaryDirectory(prefix="chaosiq-bench-")
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+    if url.startswith("postgresql"):
+        reset_postgres(url)
     env = {**os.environ, "CHAOSIQ_SERVER_DATABASE_URL": url}
+    if server_path:
+        env["PYTHONPATH"] = os.pathsep.join([server_path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cli = [sys.executable, "-m", "chaosiq_server.cli"]
     init = subprocess.run(
         [*cli, "init", "--json", "--org", "bench", "--team", "bench"],
@@ -270,6 +270,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {
+        "server": server_path or "installed",
         "database": url.split(":", 1)[0],
         "workers": args.workers,
         "cpus": os.cpu_count(),
@@ -345,6 +346,75 @@ def main() -> None:
             server.kill()
         log.close()
         tmp.cleanup()
+    return results
+
+
+SUMMARY = [
+    ("single-event POSTs/s", ("single", "requests_per_s")),
+    ("single p50 ms", ("single", "p50_ms")),
+    ("single p99 ms", ("single", "p99_ms")),
+    ("single errors", ("single", "errors")),
+    ("batched events/s", ("batch", "events_per_s")),
+    ("batch p99 ms", ("batch", "batch_p99_ms")),
+    ("events stored", ("events_stored_total",)),
+    ("first timeline page ms", ("timeline_page_ms",)),
+    ("RSS MB start", ("rss_mb_start",)),
+    ("RSS MB end", ("rss_mb_end",)),
+    ("load avg 1m before", ("loadavg_1m_before",)),
+    ("load avg 1m after", ("loadavg_1m_after",)),
+]
+
+
+def _get(result: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = result
+    for k in keys:
+        value = value.get(k) if isinstance(value, dict) else None
+    return value
+
+
+def side_by_side(before: dict[str, Any], after: dict[str, Any]) -> str:
+    lines = [f"| measure | before ({before['server']}) | after ({after['server']}) |", "| --- | --- | --- |"]
+    for label, keys in SUMMARY:
+        lines.append(f"| {label} | {_get(before, keys)} | {_get(after, keys)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--single-seconds", type=float, default=15)
+    ap.add_argument("--single-max", type=int, default=100_000)
+    ap.add_argument("--batch-clients", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--batch-seconds", type=float, default=15)
+    ap.add_argument(
+        "--memory-events",
+        type=int,
+        default=1_000_000,
+        help="total stored events to reach before reading RSS (0: skip)",
+    )
+    ap.add_argument("--memory-seconds", type=float, default=240)
+    ap.add_argument("--server-path", default=None, help="import chaosiq_server from this directory")
+    ap.add_argument(
+        "--compare",
+        metavar="OLD_SERVER_DIR",
+        default=None,
+        help="also run the server importable from this directory (e.g. a git worktree's server/) "
+        "first, and print both side by side",
+    )
+    ap.add_argument("--json", action="store_true", help="print results as JSON")
+    args = ap.parse_args()
+
+    if args.compare:
+        before = run_one(args, args.compare)
+        after = run_one(args, args.server_path)
+        if args.json:
+            print(json.dumps({"before": before, "after": after}, indent=2))
+        print(side_by_side(before, after))
+        return
+    results = run_one(args, args.server_path)
     if args.json:
         print(json.dumps(results, indent=2))
     else:

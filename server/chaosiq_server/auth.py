@@ -64,6 +64,14 @@ class Authenticator:
             self._cache[digest] = (now + CACHE_TTL_SECONDS, principal)
         return principal
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal if the cache holds a fresh, valid entry; None otherwise
+        (unknown to the cache, expired, or a bad token: let :meth:`lookup` decide)."""
+        hit = self._cache.get(hash_token(token))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def _load(self, digest: str) -> Principal | None:
         with self.db.read() as conn:
             row = conn.execute(

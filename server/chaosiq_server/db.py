@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# SQLite: pages of WAL written (roughly: event rows + other writes) before a
+# background checkpoint copies the WAL into the database file.
+CHECKPOINT_EVERY = 5000
 
 
 def utcnow() -> str:
@@ -39,9 +43,12 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._pending_checkpoint = 0
+        self._checkpointing = threading.Lock()
         if self.is_sqlite:
             database = parsed.database
-            if database and database != ":memory:" and not database.startswith("file:"):
+            on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
+            if on_disk:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(
                 url,
@@ -49,7 +56,11 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=20,
             )
-            _tune_sqlite(self.engine)
+            # On disk, WAL checkpoints run in a background thread (see note_writes):
+            # an automatic checkpoint runs inside a writer's COMMIT, with fsyncs,
+            # and turns every ~1000 pages one request into a slow one.
+            self.background_checkpoints = on_disk
+            _tune_sqlite(self.engine, autocheckpoint=not on_disk)
             self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         else:
             kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 20}
@@ -71,6 +82,29 @@ class Database:
             return
         with self._write_lock, self._write_engine.begin() as conn:
             yield conn
+        self.note_writes()
+
+    def note_writes(self, weight: int = 1) -> None:
+        """Count committed work; past ``CHECKPOINT_EVERY`` start a background
+        ``wal_checkpoint(PASSIVE)`` (it never blocks writers or readers)."""
+        if not self.is_sqlite or not self.background_checkpoints:
+            return
+        self._pending_checkpoint += weight
+        if self._pending_checkpoint < CHECKPOINT_EVERY or self._checkpointing.locked():
+            return
+        self._pending_checkpoint = 0
+        threading.Thread(target=self._checkpoint, name="sqlite-checkpoint", daemon=True).start()
+
+    def _checkpoint(self) -> None:
+        if not self._checkpointing.acquire(blocking=False):
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # pragma: no cover - retried at the next threshold
+            logging.getLogger("chaosiq_server.db").warning("WAL checkpoint failed", exc_info=True)
+        finally:
+            self._checkpointing.release()
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -79,7 +113,7 @@ class Database:
         self.engine.dispose()
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN itself.
@@ -91,6 +125,8 @@ def _tune_sqlite(engine: Engine) -> None:
         # (kill -9); only an OS crash/power loss may drop the last commits.
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -4,10 +4,56 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 from datetime import datetime, timezone
+from typing import IO
 
 ACCESS_LOGGER = "chaosiq_server.access"
+FLUSH_INTERVAL = 0.2
+
+
+class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that does not flush after every record.
+
+    One access-log line per request would otherwise cost one ``write`` system
+    call per request. Lines reach the stream at most ``FLUSH_INTERVAL`` seconds
+    later (a daemon thread flushes), WARNING and above at once, all at exit.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self._closed = threading.Event()
+        threading.Thread(target=self._flusher, name="log-flush", daemon=True).start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+            if record.levelno >= logging.WARNING:
+                self.stream.flush()
+        except RecursionError:  # pragma: no cover - as logging.StreamHandler
+            raise
+        except Exception:  # pragma: no cover
+            self.handleError(record)
+
+    def _flusher(self) -> None:
+        while not self._closed.wait(FLUSH_INTERVAL):
+            self.flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
+        super().close()
+
+
+def _stderr_handler() -> logging.Handler:
+    try:
+        fd = os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # no real stderr (captured): write through
+        return logging.StreamHandler(sys.stderr)
+    stream = open(fd, "w", buffering=1 << 16, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+    return BufferedStreamHandler(stream)
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,12 +73,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _stderr_handler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("chaosiq_server")
+    for old in root.handlers:  # a second setup (uvicorn's app factory in the same process)
+        if isinstance(old, BufferedStreamHandler):
+            old.close()
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False

@@ -83,6 +83,8 @@ executions = Table(
     Column("journal", Text, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # Maintained by the event writer in the inserting transaction (no COUNT(*) on reads).
+    Column("events_count", BigInteger, nullable=False, server_default="0"),
     Index("ix_executions_team_created", "team_id", "created_at", "id"),
     Index("ix_executions_experiment", "experiment_id"),
 )

@@ -14,7 +14,8 @@ from . import models as m
 from .auth import generate_token, hash_token
 from .db import Database, new_id, utcnow
 from .errors import BadInput, NotFound
-from .jsonutil import decode_cursor, dumps, encode_cursor, loads, sha256, time_key
+from .ingest import EventWriter, prepare_events
+from .jsonutil import decode_cursor, dumps, encode_cursor, loads, sha256
 
 MAX_PAGE = 1000
 # Keys the ChaosIQ client writes into the experiment's chaosiq extension at
@@ -44,7 +45,7 @@ class Store:
         # execution id -> (team id, experiment id). Both never change once an
         # execution exists, so the hot event path can skip that lookup. Bounded.
         self._executions: dict[str, tuple[str, str]] = {}
-        self._event_sql = _event_insert_sql(db.engine.dialect.name)
+        self.writer = EventWriter(db)
 
     # ------------------------------------------------------------------ admin
     def create_org(self, name: str) -> dict[str, str]:
@@ -234,9 +235,6 @@ class Store:
     def get_execution(self, team_id: str, xid: str, eid: str | None = None) -> dict[str, Any]:
         with self.db.read() as conn:
             row = self._execution_row(conn, team_id, xid, eid, full=True)
-            count = conn.execute(
-                select(func.count()).select_from(m.events).where(m.events.c.execution_id == xid)
-            ).scalar_one()
         return {
             "id": row.id,
             "experiment_id": row.experiment_id,
@@ -244,7 +242,7 @@ class Store:
             "journal": loads(row.journal),
             "created_at": row.created_at,
             "updated_at": row.updated_at,
-            "events_count": count,
+            "events_count": row.events_count,
         }
 
     def check_execution(self, team_id: str, xid: str, eid: str | None = None) -> None:
@@ -286,43 +284,22 @@ class Store:
         return row
 
     # ----------------------------------------------------------------- events
+    def execution_cached(self, team_id: str, xid: str, eid: str | None) -> bool:
+        """True when ``xid`` is known (from the cache, no query) to be the team's
+        execution of experiment ``eid`` (any experiment when ``eid`` is None)."""
+        hit = self._executions.get(xid)
+        return hit is not None and hit[0] == team_id and eid in (None, hit[1])
+
+    def check_events_target(self, team_id: str, eid: str | None, xid: str) -> None:
+        """NotFound unless ``xid`` is the team's execution (cached after the first time)."""
+        if not self.execution_cached(team_id, xid, eid):
+            with self.db.read() as conn:
+                self._execution_row(conn, team_id, xid, eid)
+
     def add_events(self, team_id: str, eid: str | None, xid: str, events: list[dict[str, Any]]) -> int:
-        """Store CloudEvents (already validated); returns how many were new."""
-        now = utcnow()
-        rows: dict[str, dict[str, Any]] = {}
-        for ev in events:
-            if ev["id"] in rows:
-                continue
-            rows[ev["id"]] = {
-                "execution_id": xid,
-                "event_id": ev["id"],
-                "type": ev["type"],
-                "source": ev["source"],
-                "time": ev.get("time"),
-                "time_key": time_key(ev.get("time"), now),
-                "data": dumps(event_data(ev)),
-                "received_at": now,
-            }
-        if not rows:
-            return 0
-        values = list(rows.values())
-        with self.db.write() as conn:
-            self._execution_row(conn, team_id, xid, eid)
-            if len(values) == 1:
-                res = conn.exec_driver_sql(self._event_sql + " RETURNING seq", values[0])
-                return len(res.fetchall())
-            existing = set(
-                conn.execute(
-                    select(m.events.c.event_id).where(
-                        m.events.c.execution_id == xid,
-                        m.events.c.event_id.in_(list(rows)),
-                    )
-                ).scalars()
-            )
-            fresh = [v for v in values if v["event_id"] not in existing]
-            if fresh:
-                conn.exec_driver_sql(self._event_sql, fresh)
-            return len(fresh)
+        """Store CloudEvents (already validated) in one transaction; returns how many were new."""
+        self.check_events_target(team_id, eid, xid)
+        return self.writer.write_now(xid, prepare_events(xid, events))
 
     def list_events(
         self, team_id: str, eid: str | None, xid: str, limit: int | None, cursor: str | None
@@ -338,7 +315,7 @@ class Store:
                 q = q.where(or_(t.c.time_key > str(key), and_(t.c.time_key == str(key), t.c.seq > int(seq))))
             rows = conn.execute(q.order_by(t.c.time_key, t.c.seq).limit(n + 1)).all()
             total = conn.execute(
-                select(func.count()).select_from(t).where(t.c.execution_id == xid)
+                select(m.executions.c.events_count).where(m.executions.c.id == xid)
             ).scalar_one()
         more = len(rows) > n
         rows = rows[:n]
@@ -626,23 +603,6 @@ def _run(row: Any, vid: str) -> dict[str, Any]:
     }
 
 
-EVENT_COLUMNS = ("execution_id", "event_id", "type", "source", "time", "time_key", "data",
-                 "received_at")
-
-
-def _event_insert_sql(dialect: str) -> str:
-    """INSERT ... ON CONFLICT DO NOTHING in the driver's own paramstyle (the hot
-    path skips SQLAlchemy's statement compilation)."""
-    if dialect == "sqlite":
-        params = ", ".join(f":{c}" for c in EVENT_COLUMNS)
-    else:
-        params = ", ".join(f"%({c})s" for c in EVENT_COLUMNS)
-    return (
-        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({params}) "
-        "ON CONFLICT (execution_id, event_id) DO NOTHING"
-    )
-
-
 def chaosiq_extension(experiment: dict[str, Any]) -> dict[str, Any]:
     exts = experiment.get("extensions")
     if isinstance(exts, list):
@@ -671,22 +631,6 @@ def canonical_experiment(experiment: dict[str, Any]) -> str:
         else:
             exp.pop("extensions")
     return json.dumps(exp, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def event_data(event: dict[str, Any]) -> Any:
-    """The CloudEvent's data as a JSON value: a JSON string is decoded."""
-    data = event.get("data")
-    if isinstance(data, str):
-        ctype = event.get("datacontenttype")
-        if ctype is None or "json" in str(ctype).lower():
-            try:
-                return json.loads(data)
-            except ValueError:
-                return data
-        return data
-    if data is None and event.get("data_base64") is not None:
-        return {"data_base64": event["data_base64"]}
-    return data
 
 
 __all__ = ["BadInput", "NotFound", "Page", "Store"]

@@ -36,6 +36,7 @@ def _calls(base, eid, xid, vid, rid):
         ("POST", f"{x}/events", ev),
         ("POST", f"{x}/events/batch", [ev]),
         ("GET", f"{x}/events", None),
+        ("GET", f"{base}/executions/{xid}/events", None),
         ("GET", f"{x}/policies", None),
         ("POST", f"{x}/policies", {"name": "deny", "allowed": False}),
         ("POST", f"{base}/executions/{xid}/stop", {}),

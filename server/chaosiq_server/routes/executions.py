@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import BadInput
+from ..ingest import SPEC_VERSIONS, prepare_events
 from ..schemas import (
     BatchAck,
     CloudEventIn,
@@ -23,6 +24,7 @@ from ..schemas import (
     PolicyOut,
     StopIn,
 )
+from ..store import Store
 from .deps import ERRORS, TEAM, Scope, StoreDep
 
 router = APIRouter()
@@ -32,9 +34,6 @@ Xid = Annotated[str, Path(max_length=200)]
 LimitQ = Annotated[int | None, Query(ge=1, le=1000)]
 CursorQ = Annotated[str | None, Query(max_length=500)]
 EXEC = TEAM + "/experiments/{eid}/executions/{xid}"
-
-SPEC_VERSIONS = {"1.0", "0.3"}
-CE_CONTENT = {"application/cloudevents+json": {"schema": {"$ref": "#/components/schemas/CloudEventIn"}}}
 
 
 def _event(ev: CloudEventIn, index: int | None = None) -> dict[str, Any]:
@@ -50,6 +49,14 @@ def _event(ev: CloudEventIn, index: int | None = None) -> dict[str, Any]:
         "data": ev.data,
         "data_base64": ev.data_base64,
     }
+
+
+async def _store_events(store: Store, team_id: str, eid: str, xid: str, events: list[dict[str, Any]]) -> int:
+    if store.db.is_sqlite:
+        store.check_events_target(team_id, eid, xid)  # a cached or short indexed read
+    else:
+        await run_in_threadpool(store.check_events_target, team_id, eid, xid)
+    return await store.writer.submit(xid, prepare_events(xid, events))
 
 
 def _execution_response(request: Request, location: str, body: dict[str, Any]) -> JSONResponse:
@@ -121,13 +128,9 @@ async def post_event(
     xid: Xid,
 ) -> Response:
     """One CloudEvent (structured mode). ``data`` may be a JSON string. A repeated
-    ``id`` for the same execution is stored once (200 instead of 201)."""
-    rows = [_event(event)]
-    if store.db.is_sqlite:
-        # One short write under the in-process lock: cheaper inline than a thread hop.
-        stored = store.add_events(scope.team_id, eid, xid, rows)
-    else:
-        stored = await run_in_threadpool(store.add_events, scope.team_id, eid, xid, rows)
+    ``id`` for the same execution is stored once (200 instead of 201). The answer
+    comes after the commit: an acknowledged event is durable."""
+    stored = await _store_events(store, scope.team_id, eid, xid, [_event(event)])
     return JSONResponse({"id": event.id, "stored": bool(stored)}, status_code=201 if stored else 200)
 
 
@@ -147,7 +150,7 @@ async def post_events_batch(
     """A JSON array of structured CloudEvents (extension ``events-batch``).
     All or nothing: one invalid event rejects the batch."""
     rows = [_event(ev, i) for i, ev in enumerate(events)]
-    stored = await run_in_threadpool(store.add_events, scope.team_id, eid, xid, rows)
+    stored = await _store_events(store, scope.team_id, eid, xid, rows)
     return {"received": len(rows), "stored": stored}
 
 
@@ -157,6 +160,16 @@ def list_events(
 ) -> Any:
     """The execution's timeline, ordered by event time then arrival (paged)."""
     page = store.list_events(scope.team_id, eid, xid, limit, cursor)
+    return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
+
+
+@router.get(TEAM + "/executions/{xid}/events", response_model=EventPage, responses=ERRORS, tags=["events"])
+def list_events_short(
+    scope: Scope, store: StoreDep, xid: Xid, limit: LimitQ = None, cursor: CursorQ = None
+) -> Any:
+    """The execution's timeline without knowing its experiment id (same paging
+    as ``…/experiments/{eid}/executions/{xid}/events``)."""
+    page = store.list_events(scope.team_id, None, xid, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 

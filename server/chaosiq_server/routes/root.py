@@ -12,11 +12,14 @@ from ..schemas import Capabilities, Health, Organization, Team
 from .deps import API, ERRORS, Auth, StoreDep
 
 router = APIRouter()
+# ``/`` is answered by the console (browsers, and the bearer-token probe); this
+# route only serves an app without the console. Included last.
+probe_router = APIRouter()
 
 CAPABILITIES = ["events-batch", "event-idempotency", "paging", "policies-write", "stop"]
 
 
-@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+@probe_router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def console_root(principal: Auth) -> Response:
     """The console root. ``chaos signin`` probes it with HEAD: 401 for a bad token."""
     return Response(
