@@ -57,6 +57,7 @@ class Demo:
             "CHAOSIQ_SERVER_DATABASE_URL": self.db,
             "CHAOSIQ_DATA_DIR": str(WORK / "data"),
             "DEMO_HEALTH_URL": f"{self.url}/health",
+            "ENDPOINT_URL": f"{self.url}/health",  # what examples/verification.json samples
             # a secret the sample experiment uses: the server must never receive it
             "DEMO_API_PASSWORD": "s3cr3t-demo-password",
         }
@@ -82,10 +83,14 @@ class Demo:
             raise SystemExit(f"demo: `chaos {args[0]}` failed with exit code {proc.returncode}")
         return proc
 
+    @property
+    def team_api(self) -> str:
+        org, team = self.team["organization"]["id"], self.team["team"]["id"]
+        return f"{self.url}/api/v1/organizations/{org}/teams/{team}"
+
     def api(self, path: str) -> Any:
-        base = f"{self.url}/api/v1/organizations/{self.team['organization']['id']}/teams/{self.team['team']['id']}"
         resp = requests.get(
-            base + path, headers={"Authorization": f"Bearer {self.team['token']}"}, timeout=10
+            self.team_api + path, headers={"Authorization": f"Bearer {self.team['token']}"}, timeout=10
         )
         resp.raise_for_status()
         return resp.json()
@@ -210,24 +215,28 @@ class Demo:
         print("$ chaos run examples/safeguarded-experiment.json   (its method holds a 30 s action)")
         proc = subprocess.Popen(cmd, env=self.env, cwd=WORK)
 
-        def running_execution() -> str | None:
+        def running_execution() -> dict[str, Any] | None:
             items = self.api("/executions?limit=5")
             items = items["items"] if isinstance(items, dict) else items
-            for item in items:
-                if item.get("status") in (None, "running") and item["id"] != getattr(self, "_first", None):
-                    return str(item["id"])
-            return None
+            return next((i for i in items if i.get("status") in (None, "running")), None)
 
-        xid = wait_for(running_execution, 30, "the run to appear on the server")
-        time.sleep(1.0)  # let the 30 s action start: this is the demo's pacing, not a test
-        base = (
-            f"{self.url}/api/v1/organizations/{self.team['organization']['id']}/teams/"
-            f"{self.team['team']['id']}"
-        )
-        print(f"$ POST {base}/executions/{xid}/stop")
+        execution = wait_for(running_execution, 30, "the run to appear on the server")
+        xid, eid = execution["id"], execution["experiment_id"]
+
+        def long_action_started() -> bool:
+            events = self.api(f"/experiments/{eid}/executions/{xid}/events?limit=100")["items"]
+            return any(
+                e["type"] == "starting-activity"
+                and ((e.get("data") or {}).get("context") or {}).get("name")
+                == "hold-the-fault-for-30-seconds"
+                for e in events
+            )
+
+        wait_for(long_action_started, 30, "the 30 s action to start")
+        print(f"$ POST {self.team_api}/executions/{xid}/stop")
         t0 = time.monotonic()
         requests.post(
-            f"{base}/executions/{xid}/stop",
+            f"{self.team_api}/executions/{xid}/stop",
             json={"reason": "demo: stop now"},
             headers={"Authorization": f"Bearer {self.team['token']}"},
             timeout=10,
@@ -241,9 +250,19 @@ class Demo:
         if not example.exists():
             return
         step("Running a short verification (examples/verification.json)")
-        self.chaos(
-            "verify", "--journal-path", str(WORK / "verification-journal.json"), str(example), check=False
-        )
+        journal_path = WORK / "verification-journal.json"
+        self.chaos("verify", "--journal-path", str(journal_path), str(example), check=False)
+        journal = json.loads(journal_path.read_text())
+        ext = next((e for e in journal.get("extensions", []) if e.get("name") == "chaosiq"), {})
+        verification = ext.get("verification") or {}
+        rid, vid = verification.get("run_id"), verification.get("id")
+        if rid and vid:
+            run = self.api(f"/verifications/{vid}/runs/{rid}")
+            org, team = self.team["organization"]["id"], self.team["team"]["id"]
+            print("Read back from the server:")
+            print(f"  verification run : {run.get('status')}, results {run.get('results')}")
+            page = f"{self.url}/organizations/{org}/teams/{team}/verifications/{vid}/runs/{rid}"
+            print(f"  see it at        : {page}")
 
     def stop(self) -> None:
         if self.server and self.server.poll() is None:
