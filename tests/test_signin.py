@@ -229,3 +229,14 @@ def test_real_server_refuses_a_bad_token(chaos_home: Path, chaosiq_team: Team, c
     )
     one_error_line(result, 1, "refused the token (HTTP 401)")
     assert snapshot(settings) == before
+
+
+def test_signin_with_teams_disabled_says_how_to_enable_it(
+    fake_chaosiq: FakeServer, chaos_home: Path, cli_env: dict
+) -> None:
+    settings = chaos_home / "s.yaml"
+    settings.write_text("controls:\n  chaosiq-cloud:\n    features: {teams: 'off'}\n")
+    before = snapshot(settings)
+    result = _signin(fake_chaosiq, settings, cli_env)
+    one_error_line(result, 1, "the teams feature is disabled: run `chaos enable teams`")
+    assert snapshot(settings) == before
