@@ -113,6 +113,15 @@ def read_log(path: Path) -> OutboxState:
     return state
 
 
+def _line(record: dict[str, Any]) -> str:
+    """One log line; a pre-encoded ``_text`` is spliced in as ``json`` (no re-encoding)."""
+    text = record.get("_text")
+    if text is None:
+        return dumps(record) + "\n"
+    head = dumps({k: v for k, v in record.items() if k not in ("json", "_text")})
+    return f'{head[:-1]}, "json": {text}}}\n'
+
+
 class RunLog:
     """The append-only log of one run, locked for as long as it is open."""
 
@@ -150,7 +159,7 @@ class RunLog:
         """Write records (one line each) and hand them to the OS; ``False`` if the disk refused."""
         if not records:
             return True
-        text = "".join(dumps(r) + "\n" for r in records)
+        text = "".join(_line(r) for r in records)
         with self._write_lock:
             if self._fh is None:
                 return False

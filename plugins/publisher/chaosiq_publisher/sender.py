@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, AuthError
 from chaosiq_core.journal import chaosiq_extension
+from chaosiq_core.serialize import dumps
 from chaosiq_publisher.events import BATCH_CONTENT_TYPE, CONTENT_TYPE
 from chaosiq_publisher.outbox import RunLog
 
@@ -30,6 +31,12 @@ PERMANENT_STATUSES = frozenset({400, 405, 409, 410, 413, 415, 422})
 
 
 RUN_TIMEOUT: Timeout = (3.05, 10.0)
+
+
+def _text(message: dict[str, Any]) -> str:
+    """The JSON of an event message (encoded by the worker, or now for a replayed one)."""
+    text = message.get("_text")
+    return text if text is not None else dumps(message["json"])
 
 
 class _Job:
@@ -272,18 +279,18 @@ class Sender:
     def _send_events(self, t: Timeout) -> None:
         if self.batch_supported(t):
             keys: list[str] = []
-            events: list[Any] = []
+            texts: list[str] = []
             for k, m in self.pending.items():
                 if m.get("kind") != "event" or len(keys) >= self.batch_size:
                     break
                 keys.append(k)
-                events.append(m["json"])
+                texts.append(_text(m))
             if len(keys) > 1:
                 self._request(
                     "POST",
                     self._execution_path("/events/batch"),
                     t,
-                    json=events,
+                    data=("[" + ",".join(texts) + "]").encode("utf-8"),
                     headers={"Content-Type": BATCH_CONTENT_TYPE},
                 )
                 self._mark("done", keys)
@@ -293,7 +300,7 @@ class Sender:
             "POST",
             self._execution_path("/events"),
             t,
-            json=head["json"],
+            data=_text(head).encode("utf-8"),
             headers={"Content-Type": CONTENT_TYPE},
         )
         self._mark("done", [key])

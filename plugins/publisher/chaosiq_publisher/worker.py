@@ -24,7 +24,7 @@ from typing import Any
 from chaosiq_core.errors import ApiError, AuthError
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
-from chaosiq_core.serialize import to_jsonable
+from chaosiq_core.serialize import dumps, to_jsonable
 from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher.outbox import RunLog
@@ -297,7 +297,10 @@ class Publisher:
             self.sender.add(spilled)
 
     def _write(self, items: list[tuple[Any, ...]]) -> None:
-        records = [self._record(item) for item in items]
+        records = []
+        for item in items:
+            records.append(self._record(item))
+            time.sleep(0)  # hand the GIL back to the run thread between two events
         if self.log is not None:
             self.log.append(*records)
         self.sender.add(records)
@@ -340,7 +343,9 @@ class Publisher:
             _, event_type, context, state, event_id, when = item
             data = ev.encode_data(*self._redacted_pair(event_type, context, state))
             body = ev.envelope(event_type, data, event_id=event_id, time=when)
-            return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body}
+            # "_text": the event's JSON, encoded once for the log line and the request body
+            return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body,
+                    "_text": dumps(body)}  # fmt: skip
         if kind == "journal":
             return {
                 "op": "msg",
