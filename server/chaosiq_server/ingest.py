@@ -36,6 +36,7 @@ log = logging.getLogger("chaosiq_server.ingest")
 SPEC_VERSIONS = frozenset({"1.0", "0.3"})
 EVENT_COLUMNS = ("execution_id", "event_id", "type", "source", "time", "time_key", "data", "received_at")
 Row = tuple[Any, ...]  # values in EVENT_COLUMNS order
+PG_CHUNK = 500  # rows per PostgreSQL INSERT (8 parameters each; the limit is 65,535)
 
 
 # ------------------------------------------------------------------ rows
@@ -54,6 +55,10 @@ def _checked_float(text: str) -> float:
     return value
 
 
+# Built once: json.loads(..., parse_constant=...) would build a decoder per call.
+_DATA_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_checked_float)
+
+
 def stored_data(event: dict[str, Any]) -> str:
     """The JSON text stored for a CloudEvent's ``data``.
 
@@ -67,7 +72,7 @@ def stored_data(event: dict[str, Any]) -> str:
         ctype = event.get("datacontenttype")
         if ctype is None or "json" in str(ctype).lower():
             try:
-                json.loads(data, parse_constant=_refuse_constant, parse_float=_checked_float)
+                _DATA_DECODER.decode(data)
             except _NotStorable as exc:
                 raise BadInput(f"CloudEvent 'data' is not valid JSON for storage: {exc}") from exc
             except RecursionError as exc:
@@ -143,6 +148,7 @@ class EventWriter:
             "ON CONFLICT (execution_id, event_id) DO NOTHING"
         )
         self._count = f"UPDATE executions SET events_count = events_count + {mark} WHERE id = {mark}"
+        self._multi: dict[int, str] = {}  # PostgreSQL multi-row INSERTs by row count
         self._pending: list[_Job] = []
         self._running = False
         self._drainer: asyncio.Task[None] | None = None
@@ -206,6 +212,24 @@ class EventWriter:
                 out.append(exc)
         return out
 
+    def _insert_rows(self, cur: Any, rows: list[Row]) -> int:
+        """Insert ``rows``; returns how many were new (conflicting ids are skipped)."""
+        if len(rows) == 1:
+            cur.execute(self._insert, rows[0])
+            return max(cur.rowcount, 0)
+        if self.inline:  # SQLite: one prepared statement stepped per row is the fast way
+            cur.executemany(self._insert, rows)
+            return max(cur.rowcount, 0)
+        stored = 0
+        for start in range(0, len(rows), PG_CHUNK):
+            chunk = rows[start : start + PG_CHUNK]
+            sql = self._multi.get(len(chunk))
+            if sql is None:
+                sql = self._multi[len(chunk)] = _multi_row_insert(len(chunk))
+            cur.execute(sql, [v for row in chunk for v in row])
+            stored += max(cur.rowcount, 0)
+        return stored
+
     def _write(self, jobs: list[tuple[str, list[Row]]]) -> list[int]:
         counts: list[int] = []
         per_execution: dict[str, int] = {}
@@ -213,11 +237,7 @@ class EventWriter:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 for xid, rows in jobs:
-                    if len(rows) == 1:
-                        cur.execute(self._insert, rows[0])
-                    else:
-                        cur.executemany(self._insert, rows)
-                    n = max(cur.rowcount, 0)
+                    n = self._insert_rows(cur, rows)
                     counts.append(n)
                     per_execution[xid] = per_execution.get(xid, 0) + n
                 # Sorted: two PostgreSQL workers lock execution rows in the same order.
@@ -229,6 +249,16 @@ class EventWriter:
         self.groups += 1
         self.db.note_writes(sum(counts))
         return counts
+
+
+def _multi_row_insert(rows: int) -> str:
+    """One ``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING`` for ``rows`` rows
+    (PostgreSQL plans and executes it once instead of once per row)."""
+    one = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([one] * rows)} "
+        "ON CONFLICT (execution_id, event_id) DO NOTHING"
+    )
 
 
 def _settle(jobs: list[_Job], results: list[Any]) -> None:
