@@ -45,6 +45,8 @@ def publish(ctx: click.Context, journal: Path | None, deadline: float) -> None:
         f"{report.delivered} message(s) sent, {report.rejected} refused by the server, "
         f"{report.remaining} still pending."
     )
+    if report.busy:
+        fail(f"{report.busy} run(s) are still being written by a running `chaos`; publish them once it ends")
     if report.remaining:
         fail(f"{report.remaining} message(s) could not be sent; run `chaos publish` again later")
     if report.rejected:
