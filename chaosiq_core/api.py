@@ -12,6 +12,7 @@ appears in a log line or an error message. Failures become one
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import logging
 import os
@@ -74,19 +75,32 @@ def _retry() -> Retry:
     )
 
 
+def new_session(*, retries: bool = True, pool_maxsize: int = 8) -> requests.Session:
+    """A keep-alive session with chaosiq's headers; ``retries=False`` leaves retrying to the caller.
+
+    The environment is honoured as by any requests-based tool (``HTTPS_PROXY``,
+    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``): users behind a proxy or a private CA
+    can reach their server. The token is still only ever attached to requests
+    for its own host (:class:`_HostBoundBearer`), which also keeps ``.netrc``
+    credentials from replacing it.
+    """
+    s = requests.Session()
+    adapter = HTTPAdapter(
+        max_retries=_retry() if retries else 0, pool_connections=4, pool_maxsize=pool_maxsize
+    )
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    s.headers["User-Agent"] = USER_AGENT
+    s.headers["Accept"] = "application/json"
+    return s
+
+
 def shared_session() -> requests.Session:
-    """The process-wide keep-alive session (created on first use)."""
+    """The process-wide keep-alive session with retries (created on first use)."""
     global _session
     with _session_lock:
         if _session is None:
-            s = requests.Session()
-            adapter = HTTPAdapter(max_retries=_retry(), pool_connections=4, pool_maxsize=8)
-            s.mount("http://", adapter)
-            s.mount("https://", adapter)
-            s.headers["User-Agent"] = USER_AGENT
-            s.headers["Accept"] = "application/json"
-            s.trust_env = False  # no proxy or netrc credentials slipping in
-            _session = s
+            _session = new_session()
         return _session
 
 
@@ -160,6 +174,18 @@ class ApiClient:
         self.session = session or shared_session()
         self._auth = _HostBoundBearer(token, self.netloc) if token else None
         self._capabilities: frozenset[str] | None = None
+
+    def without_retries(self) -> ApiClient:
+        """A copy of this client (same host, token, TLS choice, scope and timeouts) on a
+        session of its own that never retries.
+
+        For background workers that have their own backoff: urllib3's blocking
+        retries would hold their single thread (up to ~1.2 s per refused
+        connection) and delay the next attempt they would make anyway.
+        """
+        clone = copy.copy(self)
+        clone.session = new_session(retries=False, pool_maxsize=4)
+        return clone
 
     # -------------------------------------------------------------- URLs
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from chaosiq_core.errors import ApiError
 from chaosiq_core.types import Verdict
@@ -29,15 +25,7 @@ def no_retry_client(client: ApiClient) -> ApiClient:
     The poller asks again at its own interval; retries with backoff inside one
     check would only delay the next verdict.
     """
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=2)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers.update(client.session.headers)
-    session.trust_env = False
-    clone = copy.copy(client)
-    clone.session = session
-    return clone
+    return client.without_retries()
 
 
 def expects_execution(run: Run) -> bool:
