@@ -1,4 +1,4 @@
-"""Benchmarks of the publisher (issue 5 "Measure"); figures go to RESULTS-publish.md.
+"""Benchmarks of the publisher (issue 5 "Measure"); figures go to RESULTS.md (chaosiq-publisher).
 
 Run: ``uv run --all-packages python benchmarks/publish_bench.py [--reps N] [--json]``
 

@@ -1,4 +1,4 @@
-"""Benchmarks of the safeguards feature (issue 6 "Measure"); figures go to RESULTS-safeguards.md.
+"""Benchmarks of the safeguards feature (issue 6 "Measure"); figures go to RESULTS.md (chaosiq-safeguards).
 
 Run: ``uv run --all-packages python benchmarks/safeguards_bench.py [--reps N]``
 
