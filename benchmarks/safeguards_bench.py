@@ -1,13 +1,19 @@
 """Benchmarks of the safeguards feature (issue 6 "Measure"); figures go to RESULTS.md (chaosiq-safeguards).
 
-Run: ``uv run --all-packages python benchmarks/safeguards_bench.py [--reps N]``
+Run: ``uv run --all-packages python benchmarks/safeguards_bench.py [--reps N] [--only stop|overhead]
+[--bytecode cached|none]``
 
 1. Stop latency: time from ``POST {team}/executions/{xid}/stop`` on a real
    chaosiq-server to ``chaos run`` ending with status interrupted while one
    30-second blocking process action runs (default interval 1 s).
 2. Overhead: wall time of ``chaos run`` with 50 and 200 no-op activities,
    safeguards on (always allowing) vs off (``CHAOSIQ_DISABLE_PLUGINS=safeguards``),
-   publisher on in both, compared with one policies round trip.
+   publisher on in both, compared with one policies round trip. Off and on runs
+   alternate (off-on, on-off, ...); medians and the load average are printed.
+   ``--bytecode cached`` (default) lets the ``chaos`` processes keep compiled
+   bytecode in a temporary ``PYTHONPYCACHEPREFIX`` (as an installed package
+   has); ``none`` compiles every chaosiq module on every run
+   (``PYTHONDONTWRITEBYTECODE=1``, this workspace's environment).
 """
 
 from __future__ import annotations
@@ -83,8 +89,11 @@ def stop_latency(server, tmp: Path, reps: int) -> list[float]:
     return out
 
 
+BYTECODE_ENV: dict[str, str] = {}
+
+
 def run_time(settings: Path, home: Path, exp: Path, disable: bool) -> float:
-    env = {"HOME": str(home)}
+    env = {"HOME": str(home), **BYTECODE_ENV}
     if disable:
         env["CHAOSIQ_DISABLE_PLUGINS"] = "safeguards"
     t0 = time.monotonic()
@@ -108,31 +117,49 @@ def policies_rtt(team: Team, n: int = 20) -> float:
     return statistics.median(times)
 
 
+def overhead(server, tmp: Path, reps: int, bytecode: str) -> None:
+    """Alternate off/on runs (off-on, on-off, ...) for 50 and 200 no-ops; print medians."""
+    team = server.new_team()
+    home = tmp / "overhead"
+    settings = sign_in(home, team)
+    for n in (50, 200):
+        exp = noop_experiment(home / f"exp{n}.json", n)
+        on, off, loads = [], [], []
+        run_time(settings, home, exp, False)  # warm-up (and bytecode, when cached)
+        run_time(settings, home, exp, True)
+        for i in range(reps):
+            order = (True, False) if i % 2 == 0 else (False, True)
+            for disable in order:
+                (off if disable else on).append(run_time(settings, home, exp, disable))
+            loads.append(os.getloadavg()[0])
+        m_on, m_off = statistics.median(on), statistics.median(off)
+        pairs = statistics.median([a - b for a, b in zip(on, off, strict=True)])
+        print(f"{n} no-ops ({reps} pairs, bytecode {bytecode}): off {m_off:.3f} s, on {m_on:.3f} s, "
+              f"added {1000 * (m_on - m_off):.0f} ms (median of pair differences {1000 * pairs:.0f} ms); "
+              f"load average {min(loads):.2f}-{max(loads):.2f}")  # fmt: skip
+    print(f"policies round trip (median of 20): {1000 * policies_rtt(team):.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--only", choices=("stop", "overhead"), default=None)
+    ap.add_argument("--bytecode", choices=("cached", "none"), default="cached")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        if args.bytecode == "cached":
+            BYTECODE_ENV.update(PYTHONDONTWRITEBYTECODE="", PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+        else:
+            BYTECODE_ENV.update(PYTHONDONTWRITEBYTECODE="1")
         server = start_server(tmp / "server")
         try:
-            lat = stop_latency(server, tmp, args.reps)
-            print(f"stop latency (s): {[round(x, 3) for x in lat]} median {statistics.median(lat):.3f} "
-                  f"max {max(lat):.3f}")  # fmt: skip
-            team = server.new_team()
-            home = tmp / "overhead"
-            settings = sign_in(home, team)
-            for n in (50, 200):
-                exp = noop_experiment(home / f"exp{n}.json", n)
-                on, off = [], []
-                run_time(settings, home, exp, False)  # warm-up
-                for _ in range(args.reps):
-                    off.append(run_time(settings, home, exp, True))
-                    on.append(run_time(settings, home, exp, False))
-                m_on, m_off = statistics.median(on), statistics.median(off)
-                print(f"{n} no-ops: off {m_off:.3f} s, on {m_on:.3f} s, added {1000 * (m_on - m_off):.0f} ms "
-                      f"(on {[round(x, 3) for x in on]}, off {[round(x, 3) for x in off]})")  # fmt: skip
-            print(f"policies round trip (median of 20): {1000 * policies_rtt(team):.1f} ms")
+            if args.only != "overhead":
+                lat = stop_latency(server, tmp, args.reps)
+                print(f"stop latency (s): {[round(x, 3) for x in lat]} median {statistics.median(lat):.3f} "
+                      f"max {max(lat):.3f}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+            if args.only != "stop":
+                overhead(server, tmp, args.reps, args.bytecode)
         finally:
             server.stop()
     print(f"python {sys.version.split()[0]}")

@@ -102,6 +102,9 @@ class Guard:
         self.signalled = False
         self.rounds_started = 0
         self.rounds_done = 0
+        self.gate_entered = False
+        self.fresh_started = 0
+        self.fresh_done = 0
         self.last: list[Verdict] = []
         self.stops: list[Verdict] = []
         self.stop_verdict: Verdict | None = None
@@ -140,10 +143,30 @@ class Guard:
 
     # ---------------------------------------------------------- the poller
 
+    def _execution_known(self) -> bool:
+        return not self.server.expects_execution or self.run.execution_ready.is_set()
+
+    def _fresh(self) -> bool:
+        """Whether a round starting now answers the pre-start check (caller holds ``cond``)."""
+        return self.gate_entered and self._execution_known() and self.probes.all_first()
+
+    def _sleep(self) -> None:
+        """Wait for the next round: the interval, a kick, or the server execution being created."""
+        if not self._execution_known():
+            # the pre-start check needs a round asked once the execution exists: start it
+            # the moment the publisher sets ``execution_ready`` (no relay through the run thread)
+            self.run.execution_ready.wait(self.options.interval)
+            return
+        self.kick.wait(self.options.interval)
+
     def _loop(self) -> None:
         while not self.closing.is_set() and not self.run.finished.is_set():
             with self.cond:
                 self.rounds_started += 1
+                self.kick.clear()  # a kick before this round is answered by this round
+                fresh = self._fresh()
+                if fresh:
+                    self.fresh_started += 1
             try:
                 verdicts = self.run.hooks.safeguard_verdicts(self.run)
             except Exception as exc:  # the facade already isolates plugins; belt and braces
@@ -155,12 +178,13 @@ class Guard:
             with self.cond:
                 self.last = verdicts
                 self.rounds_done += 1
+                if fresh:
+                    self.fresh_done += 1
                 self.cond.notify_all()
             if stops:
                 self._enforce()
                 return
-            self.kick.wait(self.options.interval)
-            self.kick.clear()
+            self._sleep()
 
     def _decide(self, stops: list[Verdict]) -> None:
         verdict = combine(stops)
@@ -214,20 +238,28 @@ class Guard:
     # -------------------------------------------------------- run thread
 
     def gate(self) -> None:
-        """Before the experiment: wait (bounded) for a verdict asked after this point."""
+        """Before the experiment: wait (bounded) for a verdict asked after this point.
+
+        The answer must come from a round that started after this call, once the
+        server execution exists (when a publisher creates one) and once every local
+        probe has a first result. The poller starts that round by itself when the
+        execution appears; otherwise this call kicks it.
+        """
         deadline = time.monotonic() + self.options.start_timeout
+        with self.cond:
+            self.gate_entered = True
         if self.server.expects_execution:
             self.run.execution_ready.wait(max(0.0, deadline - time.monotonic()))
         self.probes.wait_first(deadline)
         with self.cond:
-            target = self.rounds_started + 1
-        self.kick.set()
-        with self.cond:
+            if self.fresh_started == 0:
+                self.kick.set()
             self.cond.wait_for(
-                lambda: self.rounds_done >= target or self.closed or self.stop_verdict is not None,
+                lambda: self.fresh_done > 0 or self.closed or self.stop_verdict is not None,
                 timeout=max(0.0, deadline - time.monotonic()),
             )
-        if self.stop_verdict is None and self.rounds_done < target and not self.closed:
+            answered = self.fresh_done > 0
+        if self.stop_verdict is None and not answered and not self.closed:
             logger.warning(
                 "chaosiq safeguards: no verdict within %g s before the start; the run starts "
                 "and is checked in the background",

@@ -25,8 +25,10 @@ def chaosiq_settings_defaults() -> dict[str, Any]:
     return {FEATURE: dict(DEFAULTS)}
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def chaosiq_run_configured(run: Run) -> None:
+    # last: the publisher starts creating the server execution (which the pre-start
+    # check waits for) before the guard starts its threads
     if guard_of(run) is not None:
         return
     guard = Guard(run)

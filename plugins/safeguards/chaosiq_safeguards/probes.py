@@ -141,6 +141,10 @@ class ProbeRunner:
         for loop in self.loops:
             loop.first.wait(max(0.0, deadline - time.monotonic()))
 
+    def all_first(self) -> bool:
+        """Whether every probe has a first result."""
+        return all(loop.first.is_set() for loop in self.loops)
+
     def votes(self) -> list[Verdict]:
         """The latest verdict of every probe (probes still running their first time abstain)."""
         out = list(self.invalid)
