@@ -178,8 +178,6 @@ def configure_control(
     if existing is not None and existing.experiment is experiment and not existing.finished.is_set():
         logger.debug("chaosiq control configured twice for the same run: ignoring the second")
         return
-    if s.migrate(settings):
-        pass  # the in-memory settings now name our module; `chaos signin` rewrites the file
     hooks = _guard("loading chaosiq plugins", _hooks_for, settings)
     if hooks is None:
         return
