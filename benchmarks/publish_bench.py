@@ -1,9 +1,19 @@
 """Benchmarks of the publisher (issue 5 "Measure"); figures go to RESULTS.md (chaosiq-publisher).
 
-Run: ``uv run --all-packages python benchmarks/publish_bench.py [--reps N] [--json]``
+Run: ``uv run --all-packages python benchmarks/publish_bench.py [--reps N] [--bytecode cached|none] [--json]``
 
 Every figure is side by side with the extension off, in the same run, runs
-alternating off/on. *Off* is plain Chaos Toolkit (a settings file without the
+alternating pair by pair (off-on, on-off, ...; the core-only run after each pair):
+figures are medians, and the added cost is also given as the median of the
+pair differences (on - off of the same pair), which cancels slow drifts of the
+machine's load. ``--bytecode cached`` (default) lets every ``chaos`` process keep
+compiled bytecode in a temporary ``PYTHONPYCACHEPREFIX``, as an installed
+package does; ``none`` sets ``PYTHONDONTWRITEBYTECODE=1`` (this workspace's
+environment: every process compiles every module from source). The 1-minute
+load average is printed before and after each series. The chaosiq-server's CPU
+time (user + system, from ``/proc``) during each *on* run is reported
+separately: on this 2-core machine it competes with ``chaos run`` for the CPUs.
+*Off* is plain Chaos Toolkit (a settings file without the
 chaosiq control); *on* is ``chaos signin`` settings with the ``publish`` feature
 (safeguards and verification not loaded); *core only* is the same settings
 with ``publish`` not loaded either, to separate the publisher's own cost from
@@ -120,12 +130,22 @@ class CountingRelay:
 # -------------------------------------------------------------------- runs
 
 
+BYTECODE_ENV: dict[str, str] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def chaos_run(settings: Path, exp: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
     journal = exp.with_suffix(".journal.json")
     cmd = [executable("chaos"), "--no-version-check", "--settings", str(settings), "run",
            "--journal-path", str(journal), str(exp)]  # fmt: skip
     t = time.perf_counter()
-    r = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=exp.parent)
+    full_env = {**os.environ, **BYTECODE_ENV, **env}
+    r = subprocess.run(cmd, env=full_env, capture_output=True, text=True, cwd=exp.parent)
     wall = time.perf_counter() - t
     assert r.returncode == 0, r.stderr[-2000:]
     return wall, json.loads(journal.read_text())
@@ -156,34 +176,52 @@ class Bench:
         self.env_core = {**self.env_on, "CHAOSIQ_DISABLE_PLUGINS": f"publish,{OTHERS}"}
         self.delivered: list[float] = []
 
-    def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
-        off, core, on = [], [], []
-        dur: dict[str, list[float]] = {"off": [], "core": [], "on": []}
-        for _ in range(reps):
-            wall, journal = chaos_run(self.off_settings, exp, self.env_off)
-            off.append(wall)
-            dur["off"].append(journal["duration"])
-            wall, journal = chaos_run(self.settings, exp, self.env_core)
-            core.append(wall)
-            dur["core"].append(journal["duration"])
-            wall, journal = chaos_run(self.settings, exp, self.env_on)
-            on.append(wall)
-            dur["on"].append(journal["duration"])
+    def _run(self, which: str, exp: Path, n: int) -> tuple[float, float, float]:
+        """One run: (wall, journal duration, server CPU seconds during the run)."""
+        settings = self.off_settings if which == "off" else self.settings
+        env = {"off": self.env_off, "core": self.env_core, "on": self.env_on}[which]
+        cpu0 = cpu_seconds(self.server.proc.pid)
+        wall, journal = chaos_run(settings, exp, env)
+        cpu = cpu_seconds(self.server.proc.pid) - cpu0
+        if which == "on":
             got = team_events(self.team, journal)  # right after the process exited
             self.delivered.append(got / expected_events(n))
             pending = list((self.data / "outbox").glob("*.jsonl")) if (self.data / "outbox").exists() else []
             assert not pending, f"outbox not empty after a run: {pending}"
+        return wall, journal["duration"], cpu
+
+    def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
+        walls: dict[str, list[float]] = {"off": [], "core": [], "on": []}
+        dur: dict[str, list[float]] = {"off": [], "core": [], "on": []}
+        server_cpu: list[float] = []
+        loads = [os.getloadavg()[0]]
+        for which in ("off", "on", "core"):  # warm-up: bytecode, page cache, server
+            self._run(which, exp, n)
+        for i in range(reps):
+            order = ("off", "on", "core") if i % 2 == 0 else ("on", "off", "core")
+            for which in order:
+                wall, d, cpu = self._run(which, exp, n)
+                walls[which].append(wall)
+                dur[which].append(d)
+                if which == "on":
+                    server_cpu.append(cpu)
+        loads.append(os.getloadavg()[0])
+        med = {k: statistics.median(v) for k, v in walls.items()}
         return {
-            "off": statistics.median(off),
-            "core": statistics.median(core),
-            "on": statistics.median(on),
-            "off_min": min(off),
-            "core_min": min(core),
-            "on_min": min(on),
+            **med,
+            "off_min": min(walls["off"]),
+            "core_min": min(walls["core"]),
+            "on_min": min(walls["on"]),
+            "pair_diff": statistics.median([a - b for a, b in zip(walls["on"], walls["off"], strict=True)]),
             "duration": {k: statistics.median(v) for k, v in dur.items()},
-            "off_all": off,
-            "core_all": core,
-            "on_all": on,
+            "duration_pair_diff": statistics.median(
+                [a - b for a, b in zip(dur["on"], dur["off"], strict=True)]
+            ),
+            "server_cpu_ms": statistics.median(server_cpu) * 1000,
+            "load": [round(x, 2) for x in loads],
+            "off_all": walls["off"],
+            "core_all": walls["core"],
+            "on_all": walls["on"],
         }
 
 
@@ -251,22 +289,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=15, help="repetitions of the no-op runs")
     ap.add_argument("--sleep-reps", type=int, default=5, help="repetitions of the 50 x sleep 0.1 run")
+    ap.add_argument("--no-sleep", action="store_true", help="skip the 50 x sleep 0.1 runs")
+    ap.add_argument("--bytecode", choices=("cached", "none"), default="cached")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="publish-bench-"))
+    if args.bytecode == "cached":  # as an installed package: compiled once, then read from the cache
+        BYTECODE_ENV.update(PYTHONDONTWRITEBYTECODE="", PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+    else:
+        BYTECODE_ENV.update(PYTHONDONTWRITEBYTECODE="1")
     load0 = os.getloadavg()[0]
     servers = {
         "0 ms": start_server(tmp / "srv-fast"),
         "20 ms": start_server(tmp / "srv-slow", "--response-delay-ms", "20"),
     }
-    results: dict[str, Any] = {"reps": args.reps, "sleep_reps": args.sleep_reps}
+    results: dict[str, Any] = {"reps": args.reps, "sleep_reps": args.sleep_reps, "bytecode": args.bytecode}
     try:
         for label, server in servers.items():
             b = Bench(server, tmp, label.replace(" ", ""))
             r: dict[str, Any] = {}
             for n in (0, 50, 200):
                 r[f"noop{n}"] = b.pair(experiment(tmp / f"noop-{n}.json", n), n, args.reps)
-            r["sleep50"] = b.pair(experiment(tmp / "sleep-50.json", 50, sleep=True), 50, args.sleep_reps)
+            if not args.no_sleep:
+                r["sleep50"] = b.pair(experiment(tmp / "sleep-50.json", 50, sleep=True), 50, args.sleep_reps)
+                r["sleep_ratio"] = r["sleep50"]["on"] / r["sleep50"]["off"]
             d = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["off"] for n in (0, 50, 200)}
             r["per_activity_ms"] = (d[200] - d[50]) / 150 * 1000
             r["fixed_ms"] = d[0] * 1000
@@ -279,7 +325,12 @@ def main() -> None:
             # inside the experiment (journal duration): the run thread's own slowdown
             j = {n: r[f"noop{n}"]["duration"]["on"] - r[f"noop{n}"]["duration"]["off"] for n in (50, 200)}
             r["in_run_per_activity_ms"] = (j[200] - j[50]) / 150 * 1000
-            r["sleep_ratio"] = r["sleep50"]["on"] / r["sleep50"]["off"]
+            p = {n: r[f"noop{n}"]["pair_diff"] for n in (0, 50, 200)}
+            r["pair_per_activity_ms"] = (p[200] - p[50]) / 150 * 1000
+            r["pair_fixed_ms"] = p[0] * 1000
+            sc = {n: r[f"noop{n}"]["server_cpu_ms"] for n in (0, 50, 200)}
+            r["server_cpu_per_activity_ms"] = (sc[200] - sc[50]) / 150
+            r["server_cpu_fixed_ms"] = sc[0]
             r["delivered_min"] = min(b.delivered)
             results[label] = r
             print(f"[{label}] done: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}",
@@ -298,12 +349,28 @@ def main() -> None:
     for label in ("0 ms", "20 ms"):
         r = results[label]
         print(f"\n## server latency {label}")
-        print("| experiment | off (s) | core only (s) | on (s) | on - off (ms) | on - core (ms) |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print(
+            "| experiment | off (s) | core only (s) | on (s) | on - off (ms) | pair diff (ms) "
+            "| on - core (ms) | in-run on - off (ms) | server CPU (ms) | load |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for key in ("noop0", "noop50", "noop200", "sleep50"):
+            if key not in r:
+                continue
             x = r[key]
+            dd = x["duration"]
             print(f"| {key} | {x['off']:.3f} | {x['core']:.3f} | {x['on']:.3f} | "
-                  f"{(x['on'] - x['off']) * 1000:.0f} | {(x['on'] - x['core']) * 1000:.0f} |")  # fmt: skip
+                  f"{(x['on'] - x['off']) * 1000:.0f} | {x['pair_diff'] * 1000:.0f} | "
+                  f"{(x['on'] - x['core']) * 1000:.0f} | {(dd['on'] - dd['off']) * 1000:.1f} | "
+                  f"{x['server_cpu_ms']:.0f} | {x['load']} |")  # fmt: skip
+        print(
+            f"median of pair differences: per activity {r['pair_per_activity_ms']:.3f} ms; "
+            f"fixed {r['pair_fixed_ms']:.0f} ms"
+        )
+        print(
+            f"server CPU during an on run: per activity {r['server_cpu_per_activity_ms']:.3f} ms; "
+            f"at 0 actions {r['server_cpu_fixed_ms']:.0f} ms"
+        )
         print(
             f"minimum of the reps: per activity {r['per_activity_ms_min']:.3f} ms; "
             f"fixed {r['fixed_ms_min']:.0f} ms; in-run per activity {r['in_run_per_activity_ms']:.3f} ms"
@@ -311,11 +378,11 @@ def main() -> None:
         print(f"publisher alone: per activity {r['publisher_per_activity_ms']:.3f} ms; "
               f"fixed {r['publisher_fixed_ms']:.0f} ms")  # fmt: skip
         print(f"per activity: {r['per_activity_ms']:.3f} ms; fixed: {r['fixed_ms']:.0f} ms; "
-              f"sleep50 ratio {r['sleep_ratio']:.3f}; "
+              f"sleep50 ratio {r.get('sleep_ratio', float('nan')):.3f}; "
               f"delivered by the end (min) {r['delivered_min']:.0%}")  # fmt: skip
     print("\nper event:", json.dumps(results["per_event"]))
     print("requests/connections:", json.dumps(results["count"]))
-    print("load:", results["load_avg_1min"])
+    print("load:", results["load_avg_1min"], "bytecode:", args.bytecode)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ dropped. Documents are copied, never changed in place.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from chaosiq_core.serialize import to_jsonable
+from chaosiq_core.serialize import dumps, to_jsonable
 
 MARKER = "***REDACTED***"
 DEFAULT_KEYS = (
@@ -54,6 +55,9 @@ class Redactor:
         self._values = vals
         self._pattern = re.compile("|".join(re.escape(v) for v in vals)) if vals else None
         self._keys = tuple(k.lower() for k in keys)
+        self._key_cache: dict[str, bool] = {}
+        # the text fast path of to_json() is sound only if every secret is written as-is in JSON
+        self._fast = all(json.dumps(v, ensure_ascii=False)[1:-1] == v for v in vals)
 
     @classmethod
     def for_run(
@@ -81,8 +85,31 @@ class Redactor:
         return cls(values, (*DEFAULT_KEYS, *extra_keys))
 
     def is_sensitive_key(self, key: str) -> bool:
-        k = key.lower()
-        return any(s in k for s in self._keys)
+        hit = self._key_cache.get(key)
+        if hit is None:
+            k = key.lower()
+            hit = any(s in k for s in self._keys)
+            if len(self._key_cache) < 4096:
+                self._key_cache[key] = hit
+        return hit
+
+    def to_json(self, doc: Any) -> str:
+        """``dumps(self(doc))``, without copying ``doc`` when there is nothing to redact.
+
+        ``doc`` is encoded once; when its JSON text holds no sensitive key name,
+        no ``experiment_path`` and no secret value, that text is the answer
+        (redaction would not change anything). Otherwise the full walk runs.
+        """
+        text = dumps(doc)
+        if self._fast and not self._needs_walk(text):
+            return text
+        return dumps(self._walk(json.loads(text), in_secrets=False))
+
+    def _needs_walk(self, text: str) -> bool:
+        low = text.lower()
+        if '"experiment_path"' in low or any(k in low for k in self._keys):
+            return True
+        return self._pattern is not None and self._pattern.search(text) is not None
 
     def redact_text(self, text: str) -> str:
         if self._pattern is None:

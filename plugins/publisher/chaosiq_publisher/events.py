@@ -78,13 +78,18 @@ def encode_data(context: Any, state: Any) -> str:
     try:
         return dumps({"context": context, "state": state})
     except Exception as exc:  # dumps is tolerant; this is a last resort (e.g. recursion)
-        return dumps(
-            {
-                "context": None,
-                "state": None,
-                "error": {"type": "json-serialization", "trace": f"{type(exc).__name__}: {exc}"},
-            }
-        )
+        return error_data(exc)
+
+
+def error_data(exc: BaseException) -> str:
+    """The original's ``data`` when an event cannot be encoded."""
+    return dumps(
+        {
+            "context": None,
+            "state": None,
+            "error": {"type": "json-serialization", "trace": f"{type(exc).__name__}: {exc}"},
+        }
+    )
 
 
 def envelope(event_type: str, data: str, *, event_id: str | None = None, time: str | None = None) -> dict:

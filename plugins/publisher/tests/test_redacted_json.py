@@ -1,0 +1,45 @@
+"""The worker's one-pass redacted encoding (``Redactor.to_json``) sends what the full walk sends."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chaosiq_core.redaction import MARKER, Redactor
+from chaosiq_core.serialize import dumps
+
+SECRET = "s3cr3t-value"
+ACTIVITY = {"type": "action", "name": "a", "provider": {"type": "python", "module": "os.path",
+            "func": "exists", "arguments": {"path": "/"}}}  # fmt: skip
+DOCS: list[Any] = [
+    ACTIVITY,
+    {"status": "succeeded", "output": True, "duration": 0.001, "activity": ACTIVITY},
+    {"arguments": {"url": f"http://x/?q={SECRET}"}},
+    {"arguments": {"Password": "hunter22"}},
+    {"extensions": [{"name": "chaosiq", "experiment_path": "/home/me/exp.json"}]},
+    {"secrets": {"k8s": {"token": {"type": "env", "key": "TOKEN"}, "literal": "abcd1234"}}},
+    [1, 2.5, None, "plain"],
+    None,
+]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_to_json_equals_the_full_walk(doc: Any) -> None:
+    red = Redactor([SECRET])
+    assert json.loads(red.to_json(doc)) == json.loads(dumps(red(doc)))
+    assert SECRET not in red.to_json(doc)
+
+
+def test_clean_document_is_encoded_once_and_secrets_are_still_replaced() -> None:
+    red = Redactor([SECRET])
+    assert red.to_json(ACTIVITY) == dumps(ACTIVITY)
+    out = json.loads(red.to_json({"arguments": {"api_key": "k-123456", "note": f"x {SECRET} y"}}))
+    assert out == {"arguments": {"api_key": MARKER, "note": f"x {MARKER} y"}}
+
+
+def test_secret_that_json_escapes_still_redacted() -> None:
+    quoted = 'pa"ss\\word'
+    red = Redactor([quoted])
+    assert json.loads(red.to_json({"arg": f"<{quoted}>"})) == {"arg": f"<{MARKER}>"}
