@@ -23,34 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-EXPERIMENT = {
-    "title": "three activities",
-    "description": "startup benchmark",
-    "steady-state-hypothesis": {
-        "title": "root exists",
-        "probes": [
-            {
-                "type": "probe",
-                "name": "root-exists",
-                "tolerance": True,
-                "provider": {
-                    "type": "python",
-                    "module": "os.path",
-                    "func": "exists",
-                    "arguments": {"path": "/"},
-                },
-            }
-        ],
-    },
-    "method": [
-        {
-            "type": "action",
-            "name": f"noop-{i}",
-            "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/"}},
-        }
-        for i in range(2)
-    ],
-}
+from chaosiq_core.testing import exists_activity, small_experiment
+
+EXPERIMENT = small_experiment(
+    "three activities", [exists_activity(f"noop-{i}") for i in range(2)], description="startup benchmark"
+)
 
 # Signed in to a server on a closed loopback port, publish turned off.
 CHAOSIQ_SETTINGS = """\

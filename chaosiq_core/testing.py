@@ -67,6 +67,41 @@ def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05, wh
     raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def exists_activity(name: str, path: str = "/", kind: str = "action", **extra: Any) -> dict[str, Any]:
+    """A cheap Python activity (``os.path.exists(path)``); a probe of ``/`` always holds."""
+    activity: dict[str, Any] = {
+        "type": kind,
+        "name": name,
+        "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": path}},
+    }
+    if kind == "probe" and "tolerance" not in extra:
+        activity["tolerance"] = True
+    activity.update(extra)
+    return activity
+
+
+def small_experiment(
+    title: str,
+    method: list[dict[str, Any]],
+    *,
+    rollbacks: list[dict[str, Any]] | None = None,
+    description: str = "a small experiment made by chaosiq_core.testing",
+) -> dict[str, Any]:
+    """An experiment whose steady state is one probe that always holds (``root-exists``)."""
+    experiment: dict[str, Any] = {
+        "title": title,
+        "description": description,
+        "steady-state-hypothesis": {
+            "title": "root exists",
+            "probes": [exists_activity("root-exists", kind="probe")],
+        },
+        "method": method,
+    }
+    if rollbacks:
+        experiment["rollbacks"] = rollbacks
+    return experiment
+
+
 @dataclass
 class Team:
     """An organization, team and token created on a :class:`ServerProcess`."""

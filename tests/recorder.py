@@ -7,53 +7,24 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from chaosiq_core.testing import exists_activity, small_experiment
+
 HERE = Path(__file__).parent / "third_party_plugin"
 
-EXPERIMENT: dict[str, Any] = {
-    "title": "core lifecycle",
-    "description": "one probe, a background action, a foreground action, one rollback",
-    "steady-state-hypothesis": {
-        "title": "root exists",
-        "probes": [
-            {
-                "type": "probe",
-                "name": "root-exists",
-                "tolerance": True,
-                "provider": {
-                    "type": "python",
-                    "module": "os.path",
-                    "func": "exists",
-                    "arguments": {"path": "/"},
-                },
-            }
-        ],
-    },
-    "method": [
+EXPERIMENT: dict[str, Any] = small_experiment(
+    "core lifecycle",
+    [
         {
             "type": "action",
             "name": "bg-sleep",
             "background": True,
             "provider": {"type": "process", "path": "sleep", "arguments": "0.3"},
         },
-        {
-            "type": "action",
-            "name": "fg-exists",
-            "provider": {
-                "type": "python",
-                "module": "os.path",
-                "func": "exists",
-                "arguments": {"path": "/tmp"},
-            },
-        },
+        exists_activity("fg-exists", "/tmp"),
     ],
-    "rollbacks": [
-        {
-            "type": "action",
-            "name": "rb-exists",
-            "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/"}},
-        }
-    ],
-}
+    rollbacks=[exists_activity("rb-exists")],
+    description="one probe, a background action, a foreground action, one rollback",
+)
 
 CONTROL_SETTINGS = """\
 controls:

@@ -5,29 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from chaosiq_core.testing import Team, run_chaos
+from chaosiq_core.testing import Team, exists_activity, run_chaos, small_experiment
 
-EXPERIMENT = {
-    "title": "legacy settings still publish",
-    "description": "one probe, one action",
-    "steady-state-hypothesis": {
-        "title": "root exists",
-        "probes": [
-            {
-                "type": "probe",
-                "name": "root-exists",
-                "tolerance": True,
-                "provider": {
-                    "type": "python",
-                    "module": "os.path",
-                    "func": "exists",
-                    "arguments": {"path": "/"},
-                },
-            }
-        ],
-    },
-    "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}],
-}
+EXPERIMENT = small_experiment("legacy settings still publish", [exists_activity("noop")])
 
 
 def legacy_settings(team: Team) -> str:
