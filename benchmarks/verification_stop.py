@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chaosiq_core.testing import executable, wait_until
+from chaosiq_core.testing import executable, exists_activity, wait_until
 
 CASES = [
     ("warm-up", "Verification phase: warm-up", {"warm-up-duration": 30}, signal.SIGTERM),
@@ -47,17 +47,7 @@ def doc(block: dict) -> dict:
         "steady-state-hypothesis": {
             "title": "t",
             "probes": [
-                {
-                    "type": "probe",
-                    "name": "p",
-                    "tolerance": True,
-                    "provider": {
-                        "type": "python",
-                        "module": "os.path",
-                        "func": "exists",
-                        "arguments": {"path": "/"},
-                    },
-                }
+                exists_activity("p", "/", kind="probe"),
             ],
         },
         "method": [{"type": "action", "name": "noop", "provider": {"type": "process", "path": "true"}}],

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosiq_core.testing import executable, run_chaos, wait_until
+from chaosiq_core.testing import executable, exists_activity, run_chaos, wait_until
 
 
 def verification_doc(
@@ -47,17 +47,7 @@ def verification_doc(
         "steady-state-hypothesis": {
             "title": "flag exists",
             "probes": [
-                {
-                    "type": "probe",
-                    "name": "flag-exists",
-                    "tolerance": True,
-                    "provider": {
-                        "type": "python",
-                        "module": "os.path",
-                        "func": "exists",
-                        "arguments": {"path": probe_path},
-                    },
-                }
+                exists_activity("flag-exists", probe_path, kind="probe"),
             ],
         },
         "method": method
