@@ -20,6 +20,7 @@ from .console import mount as mount_console
 from .db import Database
 from .errors import BadInput, Conflict, NotFound
 from .ingest import EventFastPath
+from .log import flush_logs
 from .middleware import AccessLog, BodySizeLimit, ResponseDelay
 from .routes import executions, experiments, root, verifications
 from .store import Store
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     async def lifespan(_app: FastAPI) -> Any:
         yield
         db.dispose()
+        flush_logs()
 
     app = FastAPI(
         title="chaosiq-server",

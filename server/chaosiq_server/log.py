@@ -18,8 +18,11 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that does not flush after every record.
 
     One access-log line per request would otherwise cost one ``write`` system
-    call per request. Lines reach the stream at most ``FLUSH_INTERVAL`` seconds
-    later (a daemon thread flushes), WARNING and above at once, all at exit.
+    call per request. Access lines reach the stream at most ``FLUSH_INTERVAL``
+    seconds later (a daemon thread flushes); every other line (start-up,
+    shutdown, warnings) at once. The app's lifespan calls :func:`flush_logs`
+    when it shuts down: uvicorn re-raises SIGTERM/SIGINT after a graceful
+    shutdown, so the process dies by the signal and ``atexit`` never runs.
     """
 
     def __init__(self, stream: IO[str]) -> None:
@@ -30,7 +33,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.stream.write(self.format(record) + self.terminator)
-            if record.levelno >= logging.WARNING:
+            if record.levelno >= logging.WARNING or record.name != ACCESS_LOGGER:
                 self.stream.flush()
         except RecursionError:  # pragma: no cover - as logging.StreamHandler
             raise
@@ -45,6 +48,13 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._closed.set()
         self.flush()
         super().close()
+
+
+def flush_logs() -> None:
+    """Write out buffered log lines now (called at shutdown)."""
+    for name in ("chaosiq_server", "uvicorn"):
+        for handler in logging.getLogger(name).handlers:
+            handler.flush()
 
 
 def _stderr_handler() -> logging.Handler:
@@ -88,5 +98,6 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler]
+        lg.setLevel(level)  # "Uvicorn running on …", "Shutting down", …
         lg.propagate = False
     logging.getLogger("uvicorn.access").disabled = True

@@ -33,6 +33,9 @@ def test_serve_probe_logs_and_delay(sqlite_url: str, tmp_path: Path):
     access = [x for x in lines if x.get("logger") == "chaosiq_server.access"]
     assert any(x["path"] == "/api/v1/organizations" and x["status"] == 200 for x in access)
     assert all({"method", "path", "status", "ms"} <= set(x) for x in access)
+    # uvicorn re-raises SIGTERM after its graceful shutdown (no atexit): the
+    # buffered lines must have been written before that, up to the last one.
+    assert lines[-1]["message"].startswith("Finished server process")
     assert a.token not in log.read_text()
 
 
