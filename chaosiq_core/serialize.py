@@ -33,8 +33,13 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False)
+
+
 def dumps(obj: Any, **kwargs: Any) -> str:
     """``json.dumps`` that never fails on an unknown type."""
+    if not kwargs:  # the common case: one encoder for every call (json.dumps builds one per call)
+        return _ENCODER.encode(obj)
     return json.dumps(obj, default=_default, ensure_ascii=False, **kwargs)
 
 

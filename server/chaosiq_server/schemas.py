@@ -24,6 +24,16 @@ class JournalIn(_Open):
     journal: Json = Field(description="The Chaos Toolkit journal.")
 
 
+class ExecutionWithExperimentIn(_Open):
+    experiment: Json = Field(description="The Chaos Toolkit experiment document (stored or matched).")
+    journal: Json = Field(description="The initial journal of the execution.")
+
+
+class ExecutionCreatedOut(BaseModel):
+    id: str = Field(description="The execution's id.")
+    experiment_id: str = Field(description="The id of the experiment it belongs to (new or matched).")
+
+
 class CloudEventIn(_Open):
     """A CloudEvent in structured content mode. ``data`` may be a JSON string."""
 

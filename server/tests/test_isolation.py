@@ -32,6 +32,7 @@ def _calls(base, eid, xid, vid, rid):
         ("GET", x, None),
         ("PUT", x, {"journal": {"status": "hacked"}}),
         ("GET", f"{base}/executions", None),
+        ("POST", f"{base}/executions", {"experiment": experiment("intruder"), "journal": {}}),
         ("GET", f"{base}/executions/{xid}", None),
         ("POST", f"{x}/events", ev),
         ("POST", f"{x}/events/batch", [ev]),

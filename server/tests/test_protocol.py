@@ -109,6 +109,36 @@ def test_chaos_run_sequence(env):
     assert page["next_cursor"] is None
 
 
+def test_execution_with_experiment_in_one_request(env):
+    """Extension: experiment + execution in one round trip, matching as POST …/experiments does."""
+    c, a = env.client, env.a
+    assert (
+        "execution-with-experiment" in c.get("/api/v1/capabilities", headers=a.headers).json()["capabilities"]
+    )
+    r = c.post(
+        f"{a.base}/executions", json={"experiment": experiment(), "journal": journal({})}, headers=a.headers
+    )
+    assert r.status_code == 201, r.text
+    first = r.json()
+    assert r.headers["content-location"].endswith(
+        f"{a.base}/experiments/{first['experiment_id']}/executions/{first['id']}"
+    )
+    # the same experiment again: matched, a second execution of it
+    r = c.post(
+        f"{a.base}/executions", json={"experiment": experiment(), "journal": journal({})}, headers=a.headers
+    )
+    second = r.json()
+    assert second["experiment_id"] == first["experiment_id"] and second["id"] != first["id"]
+    # the original two-step path sees the same experiment (204) and both executions
+    r = c.post(f"{a.base}/experiments", json={"experiment": experiment()}, headers=a.headers)
+    assert r.status_code == 204 and r.headers["content-location"].endswith(first["experiment_id"])
+    got = c.get(f"{a.base}/executions", headers=a.headers).json()
+    assert {x["id"] for x in got["items"]} >= {first["id"], second["id"]}
+    # both parts are required
+    r = c.post(f"{a.base}/executions", json={"experiment": experiment()}, headers=a.headers)
+    assert r.status_code == 422
+
+
 def test_publish_changed_experiment_updates(env):
     c, a = env.client, env.a
     exp = experiment()

@@ -69,6 +69,11 @@ def now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat()
 
 
+def iso_time(timestamp: float) -> str:
+    """:func:`now_iso` of a ``time.time()`` taken earlier."""
+    return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat()
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

@@ -24,6 +24,7 @@ from collections import deque
 from typing import Any
 
 from chaosiq_core.errors import ApiError, AuthError
+from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
 from chaosiq_core.serialize import dumps, to_jsonable
@@ -43,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "linger": 0.01,
 }
 RUN_TIMEOUT = (3.05, 10.0)
+YIELD_EVERY = 0.0005
+"""Seconds of encoding after which the worker offers the GIL to the run thread."""
 _yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 """Releases the GIL (CPython drops it around ``sched_yield``) and lets a waiting thread run:
 ~1 µs, where ``time.sleep(0)`` costs ~90 µs of timer slack on Linux."""
@@ -93,6 +96,8 @@ class Publisher:
         self._spilled: deque[dict[str, Any]] = deque()
         self._activity_cache: dict[int, tuple[Any, Any]] = {}
         self._wake = threading.Event()
+        self._idle = False
+        """The worker waits for work: ``enqueue`` has to wake it."""
         self._stopping = threading.Event()
         self._deadline: float | None = None
         self._take_lock = threading.Lock()
@@ -114,18 +119,32 @@ class Publisher:
         self._thread.start()
 
     def enqueue(self, event_type: str, context: Any = None, state: Any = None) -> None:
-        """Queue one lifecycle event: a deque append, nothing else (any thread)."""
-        item = ("event", event_type, context, state, ev.new_id(), ev.now_iso())
+        """Queue one lifecycle event: a deque append, nothing else (any thread).
+
+        The event's id and time text are made by the worker (from the time
+        taken here); the worker is woken only when it waits for work, not at
+        every event (a wake-up costs the run thread a GIL hand-off).
+        """
+        item = ("event", event_type, context, state, time.time())
         if len(self._items) >= self.max_queue:
             self._overflow(item)
             return
         self._items.append(item)
         self.enqueued += 1
-        self._wake.set()
+        if self._idle:
+            self._wake.set()
 
     def enqueue_snapshot(self, event_type: str, context: Any = None, state: Any = None) -> None:
-        """Queue an event whose objects may change after this call (journals): copied now."""
-        self.enqueue(event_type, _snapshot(context), _snapshot(state))
+        """Queue an event whose objects may change after this call (journals).
+
+        Encoded (and redacted) now, on the calling thread: one pass over the
+        journal, where a copy for the worker to encode later took three.
+        """
+        data = self._encode_data(event_type, context, state)
+        self._items.append(("encoded", event_type, data, time.time()))
+        self.enqueued += 1
+        if self._idle:
+            self._wake.set()
 
     def deliver(self, message: Outgoing) -> bool:
         """Queue another plugin's request (``chaosiq_deliver``)."""
@@ -149,7 +168,7 @@ class Publisher:
     def finish(self, journal: dict[str, Any] | None) -> None:
         """The run is over: queue the final journal, flush until the deadline, report."""
         if journal is not None:
-            self._items.append(("journal", _snapshot(journal)))
+            self._items.append(("journal", *self._journal_text(journal)))
         self._deadline = time.monotonic() + self.flush_deadline
         self.sender.parallel_journal = True
         self._stopping.set()
@@ -206,7 +225,10 @@ class Publisher:
                 elif wait is None:
                     wait = 1.0
                 if wait > 0:
-                    self._wake.wait(wait)
+                    self._idle = True
+                    if not (self._items or self._spilled) or self._backoff.wait_left() > 0:
+                        self._wake.wait(wait)
+                    self._idle = False
                     self._wake.clear()
                     if self.linger and not self._stopping.is_set() and self._items:
                         time.sleep(self.linger)  # let a burst of events pile up into one batch
@@ -322,9 +344,12 @@ class Publisher:
 
     def _write(self, items: list[tuple[Any, ...]]) -> None:
         records = []
+        since = time.perf_counter()
         for item in items:
             records.append(self._record(item))
-            _yield()  # hand the GIL back to the run thread between two events
+            if time.perf_counter() - since > YIELD_EVERY:
+                _yield()  # hand the GIL back to the run thread now and then
+                since = time.perf_counter()
         if self.log is not None:
             self.log.append(*records)
         self.sender.add(records)
@@ -372,6 +397,22 @@ class Publisher:
             ctx, st = self._redacted_json(context), self._redacted_json(state)
         return f'{{"context": {ctx}, "state": {st}}}'
 
+    def _journal_text(self, journal: dict[str, Any]) -> tuple[str, list[str] | None]:
+        """The final journal's redacted JSON, encoded once for the log and the PUT.
+
+        When the execution exists already its ids go into the journal's
+        ``chaosiq`` extension first (the plugin writes them there at the end of
+        the run anyway), so the PUT can send this text as it is.
+        """
+        eid, xid = self.sender.experiment_id, self.sender.execution_id
+        ids = None
+        if eid and xid and isinstance(journal, dict):
+            ext = chaosiq_extension(journal, create=True)
+            if ext is not None:
+                ext["experiment_id"], ext["execution_id"] = eid, xid
+                ids = [eid, xid]
+        return self._redacted_json(journal), ids
+
     def _encode_data(self, event_type: str, context: Any, state: Any) -> str:
         try:
             return self._data(event_type, context, state)
@@ -382,20 +423,23 @@ class Publisher:
     def _record(self, item: tuple[Any, ...]) -> dict[str, Any]:
         kind = item[0]
         if kind == "event":
-            _, event_type, context, state, event_id, when = item
+            _, event_type, context, state, when = item
             data = self._encode_data(event_type, context, state)
-            body = ev.envelope(event_type, data, event_id=event_id, time=when)
+            event_id = ev.new_id()
+            body = ev.envelope(event_type, data, event_id=event_id, time=ev.iso_time(when))
             # "_text": the event's JSON, encoded once for the log line and the request body
             return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body,
                     "_text": dumps(body)}  # fmt: skip
+        if kind == "encoded":
+            _, event_type, data, when = item
+            event_id = ev.new_id()
+            body = ev.envelope(event_type, data, event_id=event_id, time=ev.iso_time(when))
+            return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body,
+                    "_text": dumps(body)}  # fmt: skip
         if kind == "journal":
-            return {
-                "op": "msg",
-                "key": f"journal:{self.run.id}",
-                "kind": "journal",
-                "method": "PUT",
-                "json": self._redacted_copy(item[1]),
-            }
+            # "json" is spliced in from "_text" in the log; "ids": the execution ids it already holds
+            return {"op": "msg", "key": f"journal:{self.run.id}", "kind": "journal", "method": "PUT",
+                    "json": None, "_text": item[1], "ids": item[2]}  # fmt: skip
         _, message, key = item
         return {
             "op": "msg",

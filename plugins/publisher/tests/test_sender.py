@@ -39,7 +39,20 @@ def _timeout():
     return T
 
 
+def test_creates_execution_and_experiment_in_one_request(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    combined = requests_mock.post(
+        f"{TEAM}/executions", status_code=201, json={"id": "X", "experiment_id": "E"},
+        headers={"Content-Location": EXEC},
+    )  # fmt: skip
+    s = Sender(client, None)
+    assert s.create_execution({"title": "t"}, {"status": "running"}, T) == ("E", "X", EXEC)
+    assert combined.last_request.json() == {"experiment": {"title": "t"}, "journal": {"status": "running"}}
+    assert s.requests == 1
+
+
 def test_creates_experiment_then_execution(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    """An original server (404 on the extension): the two original requests, and only them next time."""
+    requests_mock.post(f"{TEAM}/executions", status_code=404, json={"detail": "Not Found"})
     requests_mock.post(f"{TEAM}/experiments", status_code=201, json={"id": "E"})
     requests_mock.post(
         f"{TEAM}/experiments/E/executions", status_code=201, json={"id": "X"},
@@ -48,14 +61,22 @@ def test_creates_experiment_then_execution(client: ApiClient, requests_mock: rm.
     s = Sender(client, None)
     assert s.create_execution({"title": "t"}, {"status": "running"}, T)[:2] == ("E", "X")
     assert s.console_url == f"{URL}/organizations/o/teams/t/experiments/E/executions/X"
-    first, second = requests_mock.request_history
+    probe, first, second = requests_mock.request_history
+    assert probe.path.endswith("/teams/t/executions")
     assert first.json() == {"experiment": {"title": "t"}}
     assert second.json() == {"journal": {"status": "running"}}
     assert first.headers["Authorization"] == "Bearer tok-123"
     assert first.timeout == T
+    s.create_execution({"title": "t"}, {"status": "running"}, T)
+    assert [r.path.rsplit("/", 1)[-1] for r in requests_mock.request_history[3:]] == [
+        "experiments",
+        "executions",
+    ]
+    assert requests_mock.request_history[4].path.endswith("/experiments/e/executions")
 
 
 def test_204_reads_the_id_from_content_location(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(f"{TEAM}/executions", status_code=405)
     requests_mock.post(
         f"{TEAM}/experiments", status_code=204, headers={"Content-Location": f"{TEAM}/experiments/E"}
     )
@@ -69,6 +90,7 @@ def test_204_reads_the_id_from_content_location(client: ApiClient, requests_mock
 
 
 def test_204_without_location_uses_the_workspace_id(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.post(f"{TEAM}/executions", status_code=404)
     requests_mock.post(f"{TEAM}/experiments", status_code=204)
     requests_mock.post(f"{TEAM}/experiments/W/executions", status_code=201, json={"id": "X"})
     exp = {"extensions": [{"name": "chaosiq", "experiment_id": "W"}]}

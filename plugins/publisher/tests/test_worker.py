@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ def make_run(url: str = URL, **options: Any) -> Run:
 @pytest.fixture
 def server(requests_mock: rm.Mocker) -> rm.Mocker:
     requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    requests_mock.post(f"{TEAM}/executions", status_code=404)  # an original server: two requests
     requests_mock.post(f"{TEAM}/experiments", status_code=201, json={"id": "E"})
     requests_mock.post(f"{TEAM}/experiments/E/executions", status_code=201, json={"id": "X"},
                        headers={"Content-Location": EXEC})  # fmt: skip
@@ -89,6 +91,24 @@ def test_events_and_journal_arrive_in_order_redacted(server: rm.Mocker, data_dir
     put = [r for r in server.request_history if r.method == "PUT"][-1]
     assert put.json()["journal"]["status"] == "failed"
     assert run.journal_extension == {"experiment_id": "E", "execution_id": "X"}
+    ext = [e for e in put.json()["journal"]["extensions"] if e["name"] == "chaosiq"]
+    assert ext == [{"name": "chaosiq", "experiment_id": "E", "execution_id": "X"}]
+
+
+def test_a_journal_snapshot_is_taken_when_enqueued(server: rm.Mocker, data_dir: Path) -> None:
+    """``enqueue_snapshot``: what the journal held then is sent, not what it became."""
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    journal = {"status": "completed", "run": [{"name": "a"}], "secret": "inline-pw-value"}
+    pub.enqueue_snapshot(ev.EXPERIMENT_FINISHED, run.experiment, journal)
+    journal["run"].append({"name": "added later"})
+    journal["status"] = "changed later"
+    pub.finish(None)
+    (finished,) = [e for e in sent_events(server) if e["type"] == "experiment-finished"]
+    data = json.loads(finished["data"])
+    assert data["state"]["status"] == "completed" and data["state"]["run"] == [{"name": "a"}]
+    assert "inline-pw-value" not in finished["data"]
 
 
 def test_a_hung_server_costs_no_more_than_the_flush_deadline(data_dir: Path) -> None:

@@ -15,8 +15,10 @@ from ..schemas import (
     CloudEventIn,
     EventAck,
     EventPage,
+    ExecutionCreatedOut,
     ExecutionOut,
     ExecutionPage,
+    ExecutionWithExperimentIn,
     IdOut,
     JournalIn,
     Policies,
@@ -77,6 +79,28 @@ def create_execution(body: JournalIn, scope: Scope, store: StoreDep, request: Re
     xid = store.create_execution(scope.team_id, eid, body.journal)
     location = scope.url(request, "experiments", eid, "executions", xid)
     return JSONResponse({"id": xid}, status_code=201, headers={"Content-Location": location})
+
+
+@router.post(
+    TEAM + "/executions",
+    status_code=201,
+    response_model=ExecutionCreatedOut,
+    responses=ERRORS,
+    tags=["executions"],
+)
+def create_execution_with_experiment(
+    body: ExecutionWithExperimentIn, scope: Scope, store: StoreDep, request: Request
+) -> Response:
+    """Extension ``execution-with-experiment``: store (or match) the experiment and
+    create its execution in one request, one round trip instead of two. The
+    experiment is handled as ``POST …/experiments`` does; ``Content-Location`` is
+    the execution's absolute URL."""
+    _outcome, eid = store.upsert_experiment(scope.team_id, body.experiment)
+    xid = store.create_execution(scope.team_id, eid, body.journal)
+    location = scope.url(request, "experiments", eid, "executions", xid)
+    return JSONResponse(
+        {"id": xid, "experiment_id": eid}, status_code=201, headers={"Content-Location": location}
+    )
 
 
 @router.put(EXEC, status_code=204, responses=ERRORS, tags=["executions"])

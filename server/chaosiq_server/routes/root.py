@@ -16,7 +16,14 @@ router = APIRouter()
 # route only serves an app without the console. Included last.
 probe_router = APIRouter()
 
-CAPABILITIES = ["events-batch", "event-idempotency", "paging", "policies-write", "stop"]
+CAPABILITIES = [
+    "events-batch",
+    "event-idempotency",
+    "paging",
+    "policies-write",
+    "stop",
+    "execution-with-experiment",
+]
 
 
 @probe_router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
