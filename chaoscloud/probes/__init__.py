@@ -1,0 +1,1 @@
+"""The original's ``chaoscloud.probes`` (console-generated verifications name it)."""

@@ -1,0 +1,1 @@
+"""The original's ``chaoscloud.tolerances`` (console-generated verifications name it)."""
