@@ -50,7 +50,10 @@ class Outgoing:
 
     ``path`` is relative to the team base URL (``{api}/organizations/{org}/teams/{team}``)
     unless it starts with ``/api/``. ``key`` identifies the message for
-    idempotent replays (a CloudEvent id, for example).
+    idempotent replays (a CloudEvent id, for example). ``with_execution``: the
+    message waits until the run's execution exists on the server, and its
+    ``json`` (a mapping) is sent with the execution's ``experiment_id`` and
+    ``execution_id`` added (for requests made while the server was down).
     """
 
     method: str
@@ -59,3 +62,4 @@ class Outgoing:
     kind: str = "request"
     key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    with_execution: bool = False

@@ -81,6 +81,12 @@ class VerificationRunFinishedIn(_Open):
     journal: Json | None = None
     status: str | None = Field(default=None, max_length=64)
     results: VerificationResults | None = None
+    experiment_id: str | None = Field(
+        default=None, max_length=64, description="Filled in if unknown at start."
+    )
+    execution_id: str | None = Field(
+        default=None, max_length=64, description="Filled in if unknown at start."
+    )
 
 
 # --- responses --------------------------------------------------------------

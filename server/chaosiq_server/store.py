@@ -361,11 +361,29 @@ class Store:
         return {k: v for k, v in row.items() if k != "execution_id"}
 
     # ---------------------------------------------------------- verifications
-    def start_run(self, team_id: str, vid: str, body: dict[str, Any]) -> dict[str, Any]:
+    def start_run(
+        self, team_id: str, vid: str, body: dict[str, Any], rid: str | None = None
+    ) -> tuple[bool, dict[str, Any]]:
+        """Start a run; ``rid`` chosen by the client (``PUT``) makes it idempotent.
+
+        Returns ``(created, run)``: ``created`` is ``False`` when ``rid`` already
+        names a run of this verification (nothing changes). A ``rid`` used by
+        another verification or team is not found (404), as foreign ids are.
+        """
         journal = body.get("journal")
         journal_text = dumps(journal) if journal is not None else None
         now = utcnow()
-        rid = new_id()
+        if rid is not None:
+            with self.db.read() as conn:
+                row = conn.execute(
+                    select(m.verification_runs.c.verification_pk).where(m.verification_runs.c.id == rid)
+                ).first()
+                if row is not None:
+                    vpk = self._verification_pk(conn, team_id, vid)
+                    if row.verification_pk != vpk:
+                        raise NotFound("verification run")
+                    return False, self.get_run(team_id, vid, rid)
+        rid = rid or new_id()
         with self.db.write() as conn:
             if body.get("experiment_id"):
                 self._require_experiment(conn, team_id, body["experiment_id"])
@@ -392,7 +410,7 @@ class Store:
                     updated_at=now,
                 )
             )
-        return self.get_run(team_id, vid, rid)
+        return True, self.get_run(team_id, vid, rid)
 
     def _verification_pk(self, conn: Connection, team_id: str, vid: str) -> str:
         vpk = conn.execute(
@@ -445,7 +463,14 @@ class Store:
         if body.get("status") is not None:
             values["status"] = body["status"]
         with self.db.write() as conn:
-            self._run_row(conn, team_id, vid, rid)
+            row = self._run_row(conn, team_id, vid, rid)
+            # ids not known when the run started (its server was down then) are filled in now
+            if body.get("experiment_id") and not row.experiment_id:
+                self._require_experiment(conn, team_id, body["experiment_id"])
+                values["experiment_id"] = body["experiment_id"]
+            if body.get("execution_id") and not row.execution_id:
+                self._execution_row(conn, team_id, body["execution_id"], None)
+                values["execution_id"] = body["execution_id"]
             conn.execute(update(m.verification_runs).where(m.verification_runs.c.id == rid).values(values))
 
     def list_verifications(self, team_id: str, org_id: str, limit: int | None, cursor: str | None) -> Page:

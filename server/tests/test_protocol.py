@@ -242,3 +242,42 @@ def test_verification_run_sequence(env):
     assert c.get(f"{a.base}/verifications/{vid}", headers=h).json()["runs_count"] == 1
     assert c.get(f"{a.base}/verifications", headers=h).json()["total"] == 1
     assert c.get(f"{a.base}/verifications/{vid}/runs", headers=h).json()["items"][0]["id"] == rid
+
+
+def test_verification_run_under_a_client_chosen_id(env):
+    """Extension verification-run-put: start idempotently under the client's id, ids filled in at the end."""
+    c, a, b = env.client, env.a, env.b
+    h = a.headers
+    assert "verification-run-put" in c.get("/api/v1/capabilities", headers=h).json()["capabilities"]
+    vid, rid = "verif-offline", "0b6f3a52-6d1e-4c7e-9a43-5d0c1b2a9e10"
+    rbase = f"{a.base}/verifications/{vid}/runs/{rid}"
+    r = c.put(rbase, json={"status": "started"}, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] == rid and r.json()["state"] == "running" and r.json()["execution_id"] is None
+    # a replay of the same request changes nothing
+    r = c.put(rbase, json={"status": "something else"}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "started"
+    assert c.get(f"{a.base}/verifications/{vid}/runs", headers=h).json()["total"] == 1
+    # events, then the end, which carries the execution created later
+    assert c.post(f"{rbase}/events", json={"category": "verification-started"}, headers=h).status_code == 201
+    exp = experiment()
+    created = c.post(
+        f"{a.base}/executions", json={"experiment": exp, "journal": journal(exp)}, headers=h
+    ).json()
+    r = c.post(
+        f"{rbase}/finished",
+        json={
+            "status": "completed",
+            "experiment_id": created["experiment_id"],
+            "execution_id": created["id"],
+        },
+        headers=h,
+    )
+    assert r.status_code == 204, r.text
+    run = c.get(rbase, headers=h).json()
+    assert (run["state"], run["execution_id"]) == ("finished", created["id"])
+    # not a UUID: refused; another team's token on the same id: not found
+    assert c.put(f"{a.base}/verifications/{vid}/runs/not-a-uuid", json={}, headers=h).status_code == 422
+    assert c.post(f"{b.base}/verifications/{vid}/runs", json={}, headers=b.headers).status_code == 201
+    assert c.put(f"{b.base}/verifications/{vid}/runs/{rid}", json={}, headers=b.headers).status_code == 404
+    assert c.get(rbase, headers=h).json()["state"] == "finished"

@@ -41,6 +41,11 @@ def _text(message: dict[str, Any]) -> str:
     return text if text is not None else dumps(message["json"])
 
 
+def _needs_execution(message: dict[str, Any]) -> bool:
+    """Events, the journal and ``with_execution`` requests wait for the execution's ids."""
+    return message.get("kind") in ("event", "journal") or bool(message.get("with_execution"))
+
+
 class _Job:
     """The final journal's PUT running beside the event batches."""
 
@@ -257,12 +262,9 @@ class Sender:
                 return False
             key, head = next(iter(self.pending.items()))
             kind = head.get("kind")
-            if kind in ("event", "journal") and not self.has_execution:
-                # no execution yet: other plugins' requests need none, they may go ahead
-                other = next(
-                    ((k, m) for k, m in self.pending.items() if m.get("kind") not in ("event", "journal")),
-                    None,
-                )
+            if _needs_execution(head) and not self.has_execution:
+                # no execution yet: other plugins' requests that need none may go ahead
+                other = next(((k, m) for k, m in self.pending.items() if not _needs_execution(m)), None)
                 if other is None:
                     return False
                 key, head = other
@@ -285,11 +287,15 @@ class Sender:
                         self._put_journal(head, t)
                     self._mark("done", [key])
                 else:
+                    body = head.get("json")
+                    if head.get("with_execution"):
+                        body = {**(body or {}), "experiment_id": self.experiment_id,
+                                "execution_id": self.execution_id}  # fmt: skip
                     self._request(
                         head.get("method") or "POST",
                         head["path"],
                         t,
-                        json=head.get("json"),
+                        json=body,
                         headers=head.get("headers") or None,
                     )
                     self._mark("done", [key])

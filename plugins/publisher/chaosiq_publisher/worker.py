@@ -449,6 +449,7 @@ class Publisher:
             "path": message.path,
             "json": self.redact(message.json),
             "headers": dict(message.headers or {}),
+            "with_execution": bool(getattr(message, "with_execution", False)),
         }
 
     # ----------------------------------------------------------- report

@@ -2,7 +2,9 @@
 
 * ``POST {team}/verifications/{vid}/runs`` — one synchronous call with a
   timeout, once the publisher created the execution (``run.execution_ready``,
-  waited for with a bound);
+  waited for with a bound). When the server cannot be reached (or answers
+  5xx), the run gets an id chosen here and ``PUT …/runs/{id}`` is queued
+  instead (chaosiq-server's ``verification-run-put``): nothing is lost;
 * every event category of §7.4 and the final ``…/finished`` go through
   ``chaosiq_deliver`` (the publisher's non-blocking queue, kept on disk when
   the server is down). When no plugin takes them, nothing is sent and the
@@ -19,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from chaosiq_core.errors import ApiError
+from chaosiq_core.errors import ApiError, AuthError
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
 from chaosiq_core.serialize import to_jsonable
@@ -55,6 +57,8 @@ class ServerReporter:
         self.execution_wait = execution_wait
         self.request_timeout = request_timeout
         self.run_id: str | None = None
+        self.offline = False
+        """The run was started under an id chosen here, its creation queued (server down)."""
         self.reason: str | None = None
         self._redactor: Redactor | None = None
 
@@ -120,7 +124,14 @@ class ServerReporter:
                 timeout=(3.05, self.request_timeout),
             )
             run_id = resp.json().get("id")
-        except (ApiError, ValueError, AttributeError) as exc:
+        except ApiError as exc:
+            if isinstance(exc, AuthError) or (exc.status is not None and exc.status < 500):
+                self.reason = f"the verification run could not be created: {exc}"
+                logger.warning("chaosiq: %s; results are reported locally only", self.reason)
+                return
+            self._start_offline(body, exc)
+            return
+        except (ValueError, AttributeError) as exc:
             self.reason = f"the verification run could not be created: {exc}"
             logger.warning("chaosiq: %s; results are reported locally only", self.reason)
             return
@@ -131,15 +142,37 @@ class ServerReporter:
         self.run_id = str(run_id)
         logger.info("Verification run %s started", self.run_id)
 
-    def _deliver(self, suffix: str, body: dict[str, Any], kind: str) -> None:
+    def _start_offline(self, body: dict[str, Any], exc: ApiError) -> None:
+        """The server cannot be reached now: start the run under an id chosen here.
+
+        ``PUT …/runs/{id}`` (chaosiq-server's ``verification-run-put``) goes
+        through the publisher's queue like the events after it, so all of
+        them are kept in the outbox and sent in order when the server is back
+        (or by ``chaos publish``). An original server refuses the PUT; the
+        verification is then reported locally only, as before.
+        """
+        self.run_id = str(uuid.uuid4())
+        self.offline = True
+        logger.warning(
+            "chaosiq: the ChaosIQ server cannot be reached (%s); verification run %s and its events "
+            "are queued and sent when it answers",
+            exc,
+            self.run_id,
+        )
+        self._deliver("", body, "verification-run", method="PUT")
+
+    def _deliver(
+        self, suffix: str, body: dict[str, Any], kind: str, method: str = "POST", with_execution: bool = False
+    ) -> None:
         if not self.active or self.run is None:
             return
         message = Outgoing(
-            "POST",
+            method,
             f"/verifications/{self.spec.id}/runs/{self.run_id}{suffix}",
             json=body,
             kind=kind,
             key=uuid.uuid4().hex,
+            with_execution=with_execution,
         )
         if not self.run.hooks.deliver(self.run, message):
             logger.debug("chaosiq: no plugin took the verification message %s", kind)
@@ -163,4 +196,5 @@ class ServerReporter:
             "status": journal.get("status") or "unknown",
             "results": results,
         }
-        self._deliver("/finished", body, "verification-finished")
+        # started offline: the execution may only be created later (by `chaos publish`)
+        self._deliver("/finished", body, "verification-finished", with_execution=self.offline)

@@ -133,7 +133,9 @@ def test_safeguard_stop_during_conditions(
     assert "verification-interrupted" in _run_events(chaosiq_team, "v-stop", run["id"])
 
 
-def test_server_down_still_verifies_locally(tmp_path: Path, chaos_home: Path) -> None:
+def test_server_down_at_the_start_loses_nothing(tmp_path: Path, chaos_home: Path) -> None:
+    """Down when the verification starts: it runs and reports locally, its run (under an id
+    chosen by the client), events and results are kept and published once the server is back."""
     server = start_server(tmp_path / "srv")
     try:
         team = server.new_team()
@@ -160,7 +162,27 @@ def test_server_down_still_verifies_locally(tmp_path: Path, chaos_home: Path) ->
     assert result.returncode == 0, result.stderr
     assert elapsed < 25, elapsed
     assert "Traceback" not in result.stderr
-    assert "could not be created" in journal_ext(journal)["verification"]["not_published"]
+    block = journal_ext(journal)["verification"]
+    rid = block["run_id"]
+    assert rid and "not_published" not in block
+    assert "queued and sent when it answers" in result.stdout + result.stderr
+    assert "chaos publish" in result.stdout + result.stderr
+    server.start()  # the same database and port
+    try:
+        sent = run_chaos("publish", settings=settings)
+        assert sent.returncode == 0, sent.stderr
+        (run,) = _runs(team, "v-down")
+        assert run["id"] == rid and run["state"] == "finished" and run["status"] == "completed"
+        assert run["results"]["total_number_of_samples"] == len(journal["measurements"]) > 1
+        assert run["execution_id"] is not None  # created by `chaos publish`, filled in at the end
+        events = _run_events(team, "v-down", rid)
+        assert [e for e in events if e in EXPECTED_ORDER] == EXPECTED_ORDER
+        # a second `chaos publish` has nothing left to send, and nothing is stored twice
+        again = run_chaos("publish", settings=settings)
+        assert again.returncode == 0, again.stderr
+        assert _run_events(team, "v-down", rid) == events and len(_runs(team, "v-down")) == 1
+    finally:
+        server.stop()
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

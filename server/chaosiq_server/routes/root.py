@@ -23,6 +23,7 @@ CAPABILITIES = [
     "policies-write",
     "stop",
     "execution-with-experiment",
+    "verification-run-put",
 ]
 
 

@@ -23,6 +23,7 @@ router = APIRouter(tags=["verifications"])
 
 Vid = Annotated[str, Path(max_length=200)]
 Rid = Annotated[str, Path(max_length=200)]
+ClientRid = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")]
 LimitQ = Annotated[int | None, Query(ge=1, le=1000)]
 CursorQ = Annotated[str | None, Query(max_length=500)]
 VER = TEAM + "/verifications/{vid}"
@@ -48,7 +49,26 @@ def get_verification(scope: Scope, store: StoreDep, vid: Vid) -> Any:
 @router.post(VER + "/runs", status_code=201, response_model=VerificationRunOut, responses=ERRORS)
 def start_run(body: VerificationRunIn, scope: Scope, store: StoreDep, vid: Vid) -> Any:
     """Start a verification run (creates the verification on first use)."""
-    return _run(scope, store.start_run(scope.team_id, vid, body.model_dump()))
+    return _run(scope, store.start_run(scope.team_id, vid, body.model_dump())[1])
+
+
+@router.put(
+    VER + "/runs/{rid}",
+    status_code=201,
+    response_model=VerificationRunOut,
+    responses={**ERRORS, 200: {"model": VerificationRunOut, "description": "Already started: unchanged"}},
+)
+def start_run_with_id(
+    body: VerificationRunIn, scope: Scope, store: StoreDep, vid: Vid, rid: ClientRid, response: Response
+) -> Any:
+    """Extension ``verification-run-put``: start a run under an id the client chose
+    (a UUID), so a client that could not reach the server when the run started
+    can queue this request and the run's events, and send them later. 201 when
+    created, 200 when that run already exists (a replay)."""
+    created, run = store.start_run(scope.team_id, vid, body.model_dump(), rid=rid)
+    if not created:
+        response.status_code = 200
+    return _run(scope, run)
 
 
 @router.get(VER + "/runs", response_model=VerificationRunPage, responses=ERRORS)
