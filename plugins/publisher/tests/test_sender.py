@@ -190,6 +190,25 @@ def test_events_wait_for_the_execution(client: ApiClient, requests_mock: rm.Mock
     assert requests_mock.call_count == 0
 
 
+def test_requests_with_execution_wait_for_it_and_carry_its_ids(
+    client: ApiClient, requests_mock: rm.Mocker
+) -> None:
+    start = requests_mock.put(f"{TEAM}/verifications/v/runs/r", status_code=201, json={})
+    done = requests_mock.post(f"{TEAM}/verifications/v/runs/r/finished", status_code=204)
+    s = Sender(client, None)
+    s.add([
+        {"op": "msg", "key": "a", "kind": "verification-run", "method": "PUT",
+         "path": "/verifications/v/runs/r", "json": {"status": "started"}},
+        {"op": "msg", "key": "b", "kind": "verification-finished", "method": "POST",
+         "path": "/verifications/v/runs/r/finished", "json": {"status": "completed"}, "with_execution": True},
+    ])  # fmt: skip
+    assert s.send_pending(_timeout) is False  # no execution yet: only the first could go
+    assert start.call_count == 1 and done.call_count == 0 and list(s.pending) == ["b"]
+    s.experiment_id, s.execution_id = "E", "X"
+    assert s.send_pending(_timeout) is True
+    assert done.last_request.json() == {"status": "completed", "experiment_id": "E", "execution_id": "X"}
+
+
 def test_id_from_location() -> None:
     assert id_from_location(f"{TEAM}/experiments/abc/") == "abc"
     assert id_from_location(None) is None
