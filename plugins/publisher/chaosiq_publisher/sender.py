@@ -33,6 +33,8 @@ PERMANENT_STATUSES = frozenset({400, 405, 409, 410, 413, 415, 422})
 
 RUN_TIMEOUT: Timeout = (3.05, 10.0)
 JSON_HEADERS = {"Content-Type": "application/json"}
+MAX_BATCH_CHARS = 4 * 1024 * 1024
+"""A batch holds events up to this much JSON (chaosiq-server refuses bodies over 10 MiB by default)."""
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -66,7 +68,7 @@ def id_from_location(location: str | None) -> str | None:
 class Sender:
     """Delivers the pending messages of one run log, in order."""
 
-    def __init__(self, client: ApiClient, log: RunLog | None, *, batch_size: int = 200) -> None:
+    def __init__(self, client: ApiClient, log: RunLog | None, *, batch_size: int = 1000) -> None:
         self.client = client
         self.log = log
         self.batch_size = max(1, int(batch_size))
@@ -324,11 +326,16 @@ class Sender:
         if self.batch_supported(t):
             keys: list[str] = []
             texts: list[str] = []
+            size = 0
             for k, m in self.pending.items():
                 if m.get("kind") != "event" or len(keys) >= self.batch_size:
                     break
+                text = _text(m)
+                size += len(text) + 1
+                if keys and size > MAX_BATCH_CHARS:  # stay well under the server's body limit
+                    break
                 keys.append(k)
-                texts.append(_text(m))
+                texts.append(text)
             if len(keys) > 1:
                 self._request(
                     "POST",

@@ -39,7 +39,7 @@ logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 FEATURE = "publish"
 DEFAULTS: dict[str, Any] = {
     "flush_deadline": 5.0,
-    "batch_size": 200,
+    "batch_size": 1000,
     "queue_size": 50000,
     "linger": 0.01,
 }

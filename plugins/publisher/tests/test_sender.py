@@ -122,6 +122,24 @@ def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: r
     assert s.delivered == 4 and not s.pending
 
 
+def test_a_batch_stops_at_its_size_in_bytes(
+    client: ApiClient, requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosiq_publisher import sender
+
+    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    batch = requests_mock.post(f"{EXEC}/events/batch", json={})
+    requests_mock.post(f"{EXEC}/events", status_code=201)
+    big = [{**e, "json": {"id": e["key"], "data": "x" * 600}} for e in _events(5)]
+    monkeypatch.setattr(sender, "MAX_BATCH_CHARS", 1500)  # two of these events per batch
+    s = Sender(client, None)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add(big)
+    assert s.send_pending(_timeout) and s.delivered == 5
+    assert [len(r.json()) for r in batch.request_history] == [2, 2]
+    assert max(len(r.body) for r in batch.request_history) <= 1500
+
+
 def test_one_by_one_on_an_original_server(client: ApiClient, requests_mock: rm.Mocker) -> None:
     requests_mock.get(f"{URL}/api/v1/capabilities", status_code=404)
     single = requests_mock.post(f"{EXEC}/events", status_code=201)
