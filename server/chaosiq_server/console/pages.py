@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import NotFound
 from ..store import Store
@@ -186,6 +187,8 @@ def run_view(store: Store, ref: TeamRef, vid: str, rid: str) -> dict[str, Any]:
         "execution_path": execution_path(ref, run["experiment_id"], run["execution_id"])
         if run.get("experiment_id") and run.get("execution_id")
         else None,
+        "running": run.get("state") == "running",
+        "live_url": f"{ref.path}/verifications/{quote(vid, safe='')}/runs/{quote(rid, safe='')}/live.json",
     }
 
 

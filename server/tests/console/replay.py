@@ -142,8 +142,9 @@ def replay_run(
     return eid, xid
 
 
-def replay_verification(api: Api, vid: str = "latency-under-load") -> tuple[str, str]:
-    """A verification run: warm-up, conditions, samples (met/deviated/not run), finished."""
+def replay_verification(api: Api, vid: str = "latency-under-load", *, finish: bool = True) -> tuple[str, str]:
+    """A verification run: warm-up, conditions, samples (met/deviated/not run), finished
+    (``finish=False``: still running, after its samples)."""
     eid, xid, exp = create(api, "Checkout latency stays under 200 ms")
     exp["extensions"] = [
         {
@@ -186,6 +187,8 @@ def replay_verification(api: Api, vid: str = "latency-under-load") -> tuple[str,
             ev("verification-condition-completed", 5.7, {"state": []})
         state = None if met is None else {"steady_state_met": met, "probes": []}
         ev("verification-sample", 0.6 + i, {"iteration": i, "state": state})
+    if not finish:
+        return vid, rid
     ev("verification-sampling-completed", 12)
     ev("verification-cooldown-started", 12.1, {"duration": 2})
     ev("verification-cooldown-completed", 14)

@@ -329,3 +329,65 @@ def test_verification_chart_of_a_real_chaos_verify(
         assert chart.locator(f"rect.phase-{phase}").count() == 1, phase
     assert page.url.startswith(base + team_path + "/verifications/flag-stays/runs/")
     shot(page, "console-verification.png")
+
+
+def test_a_running_verification_draws_its_samples_live(
+    page: Any, signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    """While `chaos verify` runs, its run page gains samples without a reload, then shows the results."""
+    doc = {
+        "version": "1.0.0",
+        "title": "Samples arrive live",
+        "description": "verification followed in the console",
+        "extensions": [
+            {
+                "name": "chaosiq",
+                "verification": {
+                    "id": "live-samples",
+                    "warm-up-duration": 0.5,
+                    "frequency-of-measurement": 0.25,
+                    "duration-of-conditions": 5,
+                    "cool-down-duration": 0.5,
+                },
+            }
+        ],
+        "steady-state-hypothesis": {"title": "the root exists", "probes": [probe("root-exists")]},
+        "method": [sleep("hold", 0.1)],
+        "rollbacks": [],
+    }
+    source = tmp_path / "verification.json"
+    source.write_text(json.dumps(doc))
+    log = (tmp_path / "verify.out").open("w")
+    proc = subprocess.Popen(
+        [executable("chaos"), "--no-version-check", "--settings", str(signed_in), "verify", str(source)],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        (run,) = wait_until(
+            lambda: chaosiq_team.api("GET", "/verifications/live-samples/runs").json().get("items"),
+            timeout=30,
+            what="the verification run on the server",
+        )
+        sign_in(page, chaosiq_team.server.url, chaosiq_team.token)
+        team_path = f"/organizations/{chaosiq_team.org_id}/teams/{chaosiq_team.team_id}"
+        page.goto(f"{chaosiq_team.server.url}{team_path}/verifications/live-samples/runs/{run['id']}")
+        assert page.locator("#live").get_attribute("data-running") == "true"
+        page.evaluate("window.__notReloaded = true")
+        before = page.locator("svg.vchart circle.sample-met").count()
+        wait_until(
+            lambda: page.locator("svg.vchart circle.sample-met").count() >= before + 3,
+            timeout=20,
+            what="new samples drawn on the open page",
+        )
+        assert page.evaluate("window.__notReloaded === true")  # updated in place
+        assert proc.wait(timeout=60) == 0
+        page.locator("#results").wait_for(timeout=20_000)  # the results, after one reload
+        assert page.locator("#live").get_attribute("data-running") == "false"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()

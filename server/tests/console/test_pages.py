@@ -228,6 +228,27 @@ def test_verification_pages_show_runs_results_and_the_chart(console: Any) -> Non
     assert "Checkout latency stays under 200 ms" in page
 
 
+def test_a_running_verification_run_page_updates_live(console: Any) -> None:
+    api = team_api(console.client, console.a)
+    vid, rid = replay_verification(api, "still-running", finish=False)
+    url = f"/organizations/{console.a.org_id}/teams/{console.a.team_id}/verifications/{vid}/runs/{rid}"
+    page = console.client.get(url).text
+    assert f'data-live-url="{url}/live.json"' in page and 'data-running="true"' in page
+    body = console.client.get(url + "/live.json").json()
+    assert body["running"] is True and body["state"] == "running"
+    assert body["html"].count('class="sample sample-met"') == 8 and "No results yet" in body["html"]
+    results = {"successful_samples": 8, "deviated_samples": 2, "not_run_samples": 1,
+               "total_number_of_samples": 11, "total_duration": 14.5}  # fmt: skip
+    r = api(
+        "POST", f"/verifications/{vid}/runs/{rid}/finished", json={"status": "completed", "results": results}
+    )
+    assert r.status_code == 204
+    body = console.client.get(url + "/live.json").json()
+    assert body["running"] is False and "Total samples" in body["html"]
+    console.client.cookies.clear()
+    assert console.client.get(url + "/live.json").status_code == 401
+
+
 def test_team_switcher_for_a_token_of_two_teams(lite: Any) -> None:
     from chaosiq_server.db import Database
     from chaosiq_server.store import Store

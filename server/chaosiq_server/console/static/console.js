@@ -1,5 +1,6 @@
 // chaosiq console: the only script. Pages work without it; it adds live updates
-// of a running execution and submits the team switcher on change.
+// of a running execution or verification run (#live with data-live-url) and
+// submits the team switcher on change.
 (function () {
   "use strict";
   var select = document.querySelector("select[data-autosubmit]");
