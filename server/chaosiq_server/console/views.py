@@ -27,6 +27,7 @@ from .auth import (
     safe_next,
 )
 from .queries import executions_page, experiment_title, locate_execution, token_by_hash
+from .ratelimit import FailedSignins
 from .timefmt import show_duration, show_time
 
 log = logging.getLogger("chaosiq_server.console")
@@ -126,8 +127,32 @@ def signin_form(request: Request, next: str | None = None) -> Response:
     return _signin_page(request, None, safe_next(next))
 
 
+def _failed_signins(request: Request) -> FailedSignins:
+    """The app's count of failed sign-ins (one per app: tests and workers count apart)."""
+    state = request.app.state
+    if getattr(state, "failed_signins", None) is None:
+        state.failed_signins = FailedSignins()
+    return state.failed_signins
+
+
 @router.post("/signin")
 async def signin(request: Request) -> Response:
+    address = request.client.host if request.client else "unknown"
+    failures = _failed_signins(request)
+    wait = failures.retry_after(address)
+    if wait:
+        log.warning("console sign-in refused: too many failed attempts from %s", address)
+        response = render(
+            request,
+            "error.html",
+            {
+                "title": "Too many failed sign-ins",
+                "message": f"Too many failed sign-ins from your address. Try again in {wait} s.",
+            },
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     form = await read_form(request)
     expected = request.cookies.get(session.SIGNIN_CSRF_COOKIE)
     if not expected or not session.check_csrf(expected, form.get("csrf_token")):
@@ -147,6 +172,7 @@ async def signin(request: Request) -> Response:
         return _signin_page(request, "Paste an API token to sign in.", next_url, 400)
     info = token_by_hash(database(request), hash_token(token))
     if info is None:
+        failures.failed(address)
         log.info("console sign-in refused: unknown or revoked token")
         return _signin_page(
             request,
@@ -155,6 +181,7 @@ async def signin(request: Request) -> Response:
             next_url,
             401,
         )
+    failures.succeeded(address)
     response = redirect(next_url or "/")
     response.set_cookie(
         session.SESSION_COOKIE,

@@ -41,6 +41,44 @@ def test_wrong_token_is_refused_with_a_clear_message(lite: Any) -> None:
     assert lite.client.get("/", follow_redirects=False).headers["location"] == "/signin"
 
 
+def test_repeated_wrong_tokens_are_slowed_down(lite: Any) -> None:
+    from chaosiq_server.console.ratelimit import MAX_FAILURES
+
+    for _ in range(MAX_FAILURES):
+        assert sign_in(lite.client, "ciq_guess").status_code == 401
+    resp = sign_in(lite.client, "ciq_guess")
+    assert resp.status_code == 429 and "Too many failed sign-ins" in resp.text
+    assert 0 < int(resp.headers["retry-after"]) <= 60
+    # even the right token waits: the address is refused before the token is looked at
+    assert sign_in(lite.client, lite.a.token).status_code == 429
+
+
+def test_a_good_sign_in_clears_the_failures(lite: Any) -> None:
+    from chaosiq_server.console.ratelimit import MAX_FAILURES
+
+    for _ in range(MAX_FAILURES - 1):
+        assert sign_in(lite.client, "ciq_typo").status_code == 401
+    assert sign_in(lite.client, lite.a.token).status_code == 303
+    lite.client.cookies.clear()  # signed out again
+    for _ in range(MAX_FAILURES - 1):
+        assert sign_in(lite.client, "ciq_typo").status_code == 401
+
+
+def test_the_failure_window_slides() -> None:
+    from chaosiq_server.console.ratelimit import FailedSignins
+
+    now = [100.0]
+    limiter = FailedSignins(limit=2, window=60, clock=lambda: now[0])
+    limiter.failed("a")
+    now[0] += 30
+    limiter.failed("a")
+    assert limiter.retry_after("a") == 30 and limiter.retry_after("b") == 0
+    now[0] += 30  # the first failure left the window
+    assert limiter.retry_after("a") == 0
+    limiter.failed("a")
+    assert limiter.retry_after("a") == 30
+
+
 def test_sign_in_without_csrf_is_refused(lite: Any) -> None:
     lite.client.get("/signin")
     resp = lite.client.post("/signin", data={"token": lite.a.token}, follow_redirects=False)
