@@ -90,12 +90,12 @@ def test_without_a_publisher_nothing_is_sent(requests_mock: rm.Mocker) -> None:
     assert requests_mock.request_history == []
 
 
-def test_execution_wait_is_bounded_and_server_error_is_one_warning(
+def test_execution_wait_is_bounded_and_a_refusal_is_one_warning(
     requests_mock: rm.Mocker, caplog: pytest.LogCaptureFixture
 ) -> None:
     sink = Sink()
     run = _run(sink)
-    requests_mock.post(f"{TEAM}/verifications/v1/runs", status_code=500, json={"detail": "boom"})
+    requests_mock.post(f"{TEAM}/verifications/v1/runs", status_code=422, json={"detail": "no"})
     reporter = ServerReporter(run, SPEC, execution_wait=0.1)
     reporter.start({}, _wait)
     assert reporter.run_id is None and "could not be created" in (reporter.reason or "")
@@ -103,6 +103,26 @@ def test_execution_wait_is_bounded_and_server_error_is_one_warning(
     reporter.finished({}, {})
     assert sink.messages == []
     assert TOKEN not in caplog.text
+
+
+def test_a_server_error_at_the_start_queues_the_run_under_its_own_id(
+    requests_mock: rm.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = Sink()
+    run = _run(sink)
+    requests_mock.post(f"{TEAM}/verifications/v1/runs", status_code=500, json={"detail": "boom"})
+    reporter = ServerReporter(run, SPEC, execution_wait=0.1)
+    reporter.start({"status": "running"}, _wait)
+    rid = reporter.run_id
+    assert rid and reporter.offline and reporter.reason is None
+    reporter.event("verification-started")
+    reporter.finished({"status": "completed"}, {"total_number_of_samples": 0})
+    start, event, completed, done = sink.messages
+    assert (start.method, start.path) == ("PUT", f"/verifications/v1/runs/{rid}")
+    assert start.json["status"] == "started" and not start.with_execution
+    assert event.path == completed.path == f"/verifications/v1/runs/{rid}/events"
+    assert done.path.endswith(f"/runs/{rid}/finished") and done.with_execution
+    assert "queued and sent when it answers" in caplog.text and TOKEN not in caplog.text
 
 
 # ---------------------------------------------------------------- team switch
