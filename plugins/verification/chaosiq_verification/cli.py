@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from chaosiq_core.clisupport import command_errors, require_feature
-from chaosiq_verification.results import EXIT_CODES_HELP
+from chaosiq_verification.exitcodes import EXIT_CODES_HELP
 
 
 def _vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, Any]:

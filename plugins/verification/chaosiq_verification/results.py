@@ -5,17 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-EXIT_PASSED = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_DEVIATED = 3
-EXIT_INTERRUPTED = 4
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 passed; 1 failed (the steady state was not met before the "
-    "conditions, or a probe, action or the method errored); 2 invalid (bad SOURCE, options or "
-    "verification block); 3 deviated (a sample or the after-method steady state was out of "
-    "tolerance); 4 interrupted (Ctrl-C, SIGTERM or a safeguard)."
+from chaosiq_verification.exitcodes import (  # noqa: F401 - re-exported
+    EXIT_CODES_HELP,
+    EXIT_DEVIATED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_PASSED,
 )
 
 OUTCOME_EXIT = {
