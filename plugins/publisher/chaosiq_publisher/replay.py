@@ -79,13 +79,23 @@ def _replay_one(
     path: Path, log: RunLog, settings: dict[str, Any], hooks: Hooks, report: ReplayReport, deadline_s: float
 ) -> None:
     state = read_log(path)
+    header = state.header
+    name = header.get("run_id") or path.stem
+    if _ended_without_journal(state.messages.values(), header):
+        # the `chaos` process died (kill -9, OOM, power): nobody holds the log's lock and
+        # no final journal was ever queued, so the execution would stay "running" for good
+        record = _interrupted_journal(header, name)
+        log.append(record)
+        state.messages[record["key"]] = record
+        report.lines.append(
+            f"run {name}: its `chaos` process ended without a final journal (killed?); "
+            "the execution is marked interrupted"
+        )
     pending = state.pending
     if not pending:
         log.close(delete=True)
         return
     report.runs += 1
-    header = state.header
-    name = header.get("run_id") or path.stem
     if not header.get("url") or not header.get("org_id") or not header.get("team_id"):
         report.remaining += len(pending)
         report.lines.append(f"run {name}: the log has no server or team: cannot send it")
@@ -115,6 +125,21 @@ def _replay_one(
     where = f" ({sender.console_url})" if sender.console_url else ""
     report.lines.append(f"run {name}: {sender.delivered} sent, {left} still pending{where}")
     log.close(delete=left == 0)
+
+
+def _ended_without_journal(messages: Any, header: dict[str, Any]) -> bool:
+    return isinstance(header.get("journal"), dict) and not any(m.get("kind") == "journal" for m in messages)
+
+
+def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
+    """The final journal of a run whose process died: its first journal, status ``interrupted``."""
+    journal = json.loads(json.dumps(header["journal"]))
+    journal["status"] = "interrupted"
+    ext = chaosiq_extension(journal, create=True)
+    if ext is not None:
+        ext["finalized_by"] = "chaos publish"
+        ext["reason"] = "the chaos process ended without a final journal"
+    return {"op": "msg", "key": f"journal:{name}", "kind": "journal", "method": "PUT", "json": journal}
 
 
 # ------------------------------------------------------------ journal file

@@ -256,3 +256,8 @@ def test_kill_9_of_chaos_run_leaves_its_events_in_the_outbox(
     assert types == expected_types(2, sleep=True)[: len(types)]
     assert types[-1] == "starting-activity" and len(types) == 9
     assert outbox_files(data_dir) == []
+    # the execution does not stay "running" for good: the dead run is marked interrupted
+    assert "marked interrupted" in r.stdout
+    assert xn["status"] == "interrupted"
+    assert run_chaos("publish", settings=settings, env=env).returncode == 0  # nothing more to do
+    assert [x["status"] for x in team.executions()] == ["interrupted"]
