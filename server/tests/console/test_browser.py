@@ -84,6 +84,20 @@ def sign_in(page: Any, base: str, token: str) -> None:
     page.click("button[type=submit]")
 
 
+def start_chaos(settings: Path, cwd: Path, *args: str) -> tuple[subprocess.Popen[bytes], Any]:
+    """The real `chaos` in the background (output in ``cwd/chaos.out``); the caller waits or kills it."""
+    log = (cwd / "chaos.out").open("w")
+    proc = subprocess.Popen(
+        [executable("chaos"), "--no-version-check", "--settings", str(settings), *args],
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    return proc, log
+
+
 def probe(name: str) -> dict[str, Any]:
     return {
         "type": "probe",
@@ -204,15 +218,7 @@ def test_stop_this_run_interrupts_a_running_chaos_run(
     page: Any, signed_in: Path, chaosiq_team: Team, tmp_path: Path
 ) -> None:
     exp = write_experiment(tmp_path, "A long sleep we stop from the console", [sleep("sleep-20", 20)])
-    log = (tmp_path / "chaos.out").open("w")
-    proc = subprocess.Popen(
-        [executable("chaos"), "--no-version-check", "--settings", str(signed_in), "run", str(exp)],
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ},
-    )
+    proc, log = start_chaos(signed_in, tmp_path, "run", str(exp))
     try:
         execution = wait_until(chaosiq_team.executions, timeout=30, what="the execution on the server")[0]
         xid, eid = execution["id"], execution["experiment_id"]
@@ -357,14 +363,7 @@ def test_a_running_verification_draws_its_samples_live(
     }
     source = tmp_path / "verification.json"
     source.write_text(json.dumps(doc))
-    log = (tmp_path / "verify.out").open("w")
-    proc = subprocess.Popen(
-        [executable("chaos"), "--no-version-check", "--settings", str(signed_in), "verify", str(source)],
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    proc, log = start_chaos(signed_in, tmp_path, "verify", str(source))
     try:
         (run,) = wait_until(
             lambda: chaosiq_team.api("GET", "/verifications/live-samples/runs").json().get("items"),
