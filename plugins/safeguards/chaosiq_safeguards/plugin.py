@@ -136,6 +136,22 @@ def chaosiq_run_finished(run: Run) -> None:
     if guard is not None:
         guard.close()
         guard.restore_strategy()
+        if guard.stop_interrupts:
+            _end_leftover_processes()
+
+
+def _end_leftover_processes() -> None:
+    """A safeguard stopped the run: background activities still running must not keep ``chaos`` alive."""
+    from chaosiq_safeguards.leftovers import end_leftovers
+
+    ended = end_leftovers()
+    if ended:
+        logger.warning(
+            "chaosiq safeguards: ended %d process(es) of background activities still running "
+            "after the stop: %s",
+            len(ended),
+            ", ".join(f"{name} ({pid})" for pid, name in ended.items()),
+        )
 
 
 @hookimpl

@@ -101,16 +101,42 @@ def test_stop_during_the_steady_state_hypothesis(tmp_path: Path) -> None:
 
 
 def test_stop_during_a_background_activity(tmp_path: Path) -> None:
+    """A 30-s background action does not keep `chaos` alive after a safeguard stop."""
     exp = experiment(
-        tmp_path, [action("bg-sleep", 4, background=True)], probes=[file_probe(tmp_path / "STOP")]
+        tmp_path, [action("bg-sleep", 30, background=True)], probes=[file_probe(tmp_path / "STOP")]
     )
     run = ChaosRun(local_settings(tmp_path), exp, tmp_path)
     _stop_file_soon(tmp_path, run, "Action: bg-sleep")
+    stop_set = time.monotonic()
     assert run.wait(30) == 1, run.output
+    assert run.ended - stop_set < 6, run.output  # was: the action's remaining ~29 s
     journal = run.journal
     assert journal["status"] == "interrupted"
     assert journal["interruption"]["kind"] == "safeguard"
     assert [r["activity"]["name"] for r in journal["rollbacks"]] == ["rb"]
+    ended = next(line for line in run.output.splitlines() if "process(es) of background activities" in line)
+    assert "sleep (" in ended  # the action's process, named
+
+
+def test_leftovers_are_found_below_a_process_and_ended(tmp_path: Path) -> None:
+    import subprocess
+
+    from chaosiq_safeguards.leftovers import descendants, end_leftovers
+
+    # a shell holding a sleep: the whole tree must go (the grandchild holds the output pipe)
+    parent = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30; wait"], stdout=subprocess.PIPE)
+    try:
+        tree = wait_until(
+            lambda: len(descendants(parent.pid)) == 2 and descendants(parent.pid), what="2 sleeps"
+        )
+        ended = end_leftovers(grace=1.0, pid=parent.pid)
+        assert sorted(ended) == sorted(tree)
+        assert parent.wait(timeout=5) is not None
+        assert parent.stdout is not None and parent.stdout.read() == b""  # EOF: no writer left
+        assert descendants(parent.pid) == []
+    finally:
+        parent.kill()
+        parent.wait()
 
 
 THIRD_PARTY = """
