@@ -373,16 +373,6 @@ class Store:
         journal = body.get("journal")
         journal_text = dumps(journal) if journal is not None else None
         now = utcnow()
-        if rid is not None:
-            with self.db.read() as conn:
-                row = conn.execute(
-                    select(m.verification_runs.c.verification_pk).where(m.verification_runs.c.id == rid)
-                ).first()
-                if row is not None:
-                    vpk = self._verification_pk(conn, team_id, vid)
-                    if row.verification_pk != vpk:
-                        raise NotFound("verification run")
-                    return False, self.get_run(team_id, vid, rid)
         rid = rid or new_id()
         with self.db.write() as conn:
             if body.get("experiment_id"):
@@ -397,8 +387,10 @@ class Store:
             if vpk is None:
                 vpk = new_id()
                 conn.execute(insert(m.verifications).values(pk=vpk, id=vid, team_id=team_id, created_at=now))
-            conn.execute(
-                insert(m.verification_runs).values(
+            # one statement decides, even for two replays of the same PUT at once
+            result = conn.execute(
+                self._insert_ignore(m.verification_runs, ["id"])
+                .values(
                     id=rid,
                     verification_pk=vpk,
                     experiment_id=body.get("experiment_id"),
@@ -409,8 +401,16 @@ class Store:
                     created_at=now,
                     updated_at=now,
                 )
+                .returning(m.verification_runs.c.id)  # a row only when inserted (rowcount is -1 on psycopg)
             )
-        return True, self.get_run(team_id, vid, rid)
+            created = result.first() is not None
+            if not created:
+                owner = conn.execute(
+                    select(m.verification_runs.c.verification_pk).where(m.verification_runs.c.id == rid)
+                ).scalar()
+                if owner != vpk:  # rolls back the verification row this call may have added
+                    raise NotFound("verification run")
+        return created, self.get_run(team_id, vid, rid)
 
     def _verification_pk(self, conn: Connection, team_id: str, vid: str) -> str:
         vpk = conn.execute(

@@ -24,6 +24,7 @@ from chaosiq_core.errors import ApiError, ChaosIQError
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
+from chaosiq_core.serialize import to_jsonable
 from chaosiq_core.types import Scope
 from chaosiq_publisher.outbox import RunLog, outbox_files, read_log
 from chaosiq_publisher.sender import Sender, id_from_location
@@ -133,7 +134,7 @@ def _ended_without_journal(messages: Any, header: dict[str, Any]) -> bool:
 
 def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
     """The final journal of a run whose process died: its first journal, status ``interrupted``."""
-    journal = json.loads(json.dumps(header["journal"]))
+    journal = to_jsonable(header["journal"])  # a copy: the header stays as it was read
     journal["status"] = "interrupted"
     ext = chaosiq_extension(journal, create=True)
     if ext is not None:

@@ -129,10 +129,7 @@ class Publisher:
         if len(self._items) >= self.max_queue:
             self._overflow(item)
             return
-        self._items.append(item)
-        self.enqueued += 1
-        if self._idle:
-            self._wake.set()
+        self._queue(item)
 
     def enqueue_snapshot(self, event_type: str, context: Any = None, state: Any = None) -> None:
         """Queue an event whose objects may change after this call (journals).
@@ -140,8 +137,10 @@ class Publisher:
         Encoded (and redacted) now, on the calling thread: one pass over the
         journal, where a copy for the worker to encode later took three.
         """
-        data = self._encode_data(event_type, context, state)
-        self._items.append(("encoded", event_type, data, time.time()))
+        self._queue(("encoded", event_type, self._encode_data(event_type, context, state), time.time()))
+
+    def _queue(self, item: tuple[Any, ...]) -> None:
+        self._items.append(item)
         self.enqueued += 1
         if self._idle:
             self._wake.set()
@@ -422,18 +421,15 @@ class Publisher:
 
     def _record(self, item: tuple[Any, ...]) -> dict[str, Any]:
         kind = item[0]
-        if kind == "event":
-            _, event_type, context, state, when = item
-            data = self._encode_data(event_type, context, state)
+        if kind in ("event", "encoded"):
+            if kind == "event":
+                _, event_type, context, state, when = item
+                data = self._encode_data(event_type, context, state)
+            else:  # encoded on the calling thread already (enqueue_snapshot)
+                _, event_type, data, when = item
             event_id = ev.new_id()
             body = ev.envelope(event_type, data, event_id=event_id, time=ev.iso_time(when))
             # "_text": the event's JSON, encoded once for the log line and the request body
-            return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body,
-                    "_text": dumps(body)}  # fmt: skip
-        if kind == "encoded":
-            _, event_type, data, when = item
-            event_id = ev.new_id()
-            body = ev.envelope(event_type, data, event_id=event_id, time=ev.iso_time(when))
             return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body,
                     "_text": dumps(body)}  # fmt: skip
         if kind == "journal":

@@ -23,6 +23,16 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
+def _stat(pid: int | str) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name: ``[state, ppid, …]``; ``[]`` when gone."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return []
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+    return stat.rsplit(")", 1)[-1].split()
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children first), from one scan of ``/proc``."""
     children: dict[int, list[int]] = {}
@@ -33,12 +43,7 @@ def descendants(pid: int) -> list[int]:
     for entry in entries:
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        fields = stat.rsplit(")", 1)[-1].split()
+        fields = _stat(entry.name)
         if len(fields) > 1:
             children.setdefault(int(fields[1]), []).append(int(entry.name))
     found: list[int] = []
@@ -65,10 +70,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    with contextlib.suppress(OSError):  # a zombie has exited: its parent only has to reap it
-        if (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z":
-            return False
-    return True
+    return _stat(pid)[:1] != ["Z"]  # a zombie has exited: its parent only has to reap it
 
 
 def end_leftovers(grace: float = 1.0, pid: int | None = None) -> dict[int, str]:

@@ -388,10 +388,14 @@ def verification(
 RUN = "/organizations/{org}/teams/{team}/verifications/{vid}/runs/{rid}"
 
 
+def _run(request: Request, user: ConsoleUser, org: str, team: str, vid: str, rid: str) -> dict[str, Any]:
+    return pages.run_view(store_of(request), user.team(org, team), vid, rid)
+
+
 @router.get(RUN)
 def verification_run(request: Request, org: str, team: str, vid: str, rid: str, user: User) -> Response:
-    ref = user.team(org, team)
-    view = pages.run_view(store_of(request), ref, vid, rid)
+    view = _run(request, user, org, team, vid, rid)
+    ref = view["ref"]
     base = f"{ref.path}/verifications/{quote(vid, safe='')}"
     return render(request, "run.html", {**view, "current_team": ref, "base": base}, user=user)
 
@@ -399,8 +403,7 @@ def verification_run(request: Request, org: str, team: str, vid: str, rid: str, 
 @router.get(RUN + "/live.json")
 def verification_run_live(request: Request, org: str, team: str, vid: str, rid: str, user: User) -> Response:
     """The verification run page while it runs: chart, counts and events (polled by console.js)."""
-    ref = user.team(org, team)
-    view = pages.run_view(store_of(request), ref, vid, rid)
+    view = _run(request, user, org, team, vid, rid)
     fragment = templates.get_template("_run_live.html").render({**view, "user": user})
     return JSONResponse(
         {"state": view["run"].get("state"), "running": view["running"], "html": fragment},
