@@ -27,6 +27,7 @@ from chaoslib.run import RunEventHandler
 
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
+from chaosiq_core.control_log import quiet_activity_lines
 from chaosiq_core.errors import ChaosIQError
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
@@ -34,6 +35,8 @@ from chaosiq_core.manager import make_hooks
 from chaosiq_core.run import Run
 
 logger = logging.getLogger("chaostoolkit.chaosiq")
+LEGACY_MODULE = "chaoscloud.controls"
+"""The original's control module: a settings file may still name it (it forwards here)."""
 
 __all__ = [
     "after_activity_control",
@@ -343,6 +346,25 @@ def _lighten_global_control(settings: dict[str, Any] | None) -> None:
         logger.debug("chaosiq: keeping the global control as it is: %s", exc)
 
 
+def _quiet_control_lines(experiment: Any) -> None:
+    """Drop chaostoolkit-lib's per-activity DEBUG lines about this control (see :mod:`.control_log`)."""
+    try:
+        from chaoslib.control import get_global_controls
+
+        declared = list(get_global_controls())
+        if isinstance(experiment, dict):
+            declared += [c for c in experiment.get("controls") or () if isinstance(c, dict)]
+        names = {
+            c.get("name")
+            for c in declared
+            if isinstance(c.get("provider"), dict) and c["provider"].get("module") in (__name__, LEGACY_MODULE)
+        }
+        if names:
+            quiet_activity_lines({n for n in names if isinstance(n, str)}, globals())
+    except Exception as exc:  # an optimisation: never a reason to fail a run
+        logger.debug("chaosiq: keeping chaostoolkit-lib's control log lines: %s", exc)
+
+
 def _cache_signatures() -> None:
     """chaostoolkit-lib calls ``inspect.signature`` at every control call: precompute it."""
     for name in __all__:
@@ -373,6 +395,7 @@ class RunEventBridge(RunEventHandler):
         settings: Any = None,
     ) -> None:
         _lighten_global_control(self.run.settings)
+        _quiet_control_lines(experiment)
         self.run.journal = journal
         if configuration is not None:
             self.run.configuration = configuration

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 from typing import Any
 
 import pytest
 from chaoslib.control import get_global_controls, load_global_controls, reset_global_controls
 from chaoslib.experiment import run_experiment
 
-from chaosiq_core import control, hookimpl
+from chaosiq_core import control, control_log, hookimpl
 from chaosiq_core import manager as m
 from chaosiq_core.testing import exists_activity, small_experiment
 
@@ -97,3 +98,64 @@ def test_control_functions_carry_their_signature() -> None:
         fn = getattr(control, name)
         assert inspect.signature(fn) is fn.__signature__
         assert "context" in inspect.signature(fn).parameters or name == "configure_control"
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def ctk_log():
+    """Every message chaostoolkit-lib writes during the test; filters restored afterwards."""
+    logger = logging.getLogger("chaostoolkit")
+    handler = _Lines()
+    before, level = list(logger.filters), logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler.lines
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    logger.filters[:] = before
+
+
+def _run_three(settings: dict[str, Any]) -> dict[str, Any]:
+    load_global_controls(settings)
+    return run_experiment(small_experiment("quiet", [exists_activity(f"a{i}") for i in range(3)]), settings=settings)
+
+
+def test_per_activity_control_lines_are_left_out_of_the_log(recorder: Recorder, ctk_log: list[str]) -> None:
+    assert _run_three(_settings())["status"] == "completed"
+    assert "Applying before-control 'chaosiq-cloud' on 'experiment'" in ctk_log  # once-per-run lines stay
+    assert "Applying after-control 'chaosiq-cloud' on 'method'" in ctk_log
+    assert not [m for m in ctk_log if "on 'activity'" in m and "chaosiq-cloud" in m]
+    assert not [m for m in ctk_log if m.startswith(("Control 'before_activity_control'", "Control 'after_activity"))]
+    assert len([m for m in ctk_log if m.startswith("Action: a")]) == 3  # chaostoolkit-lib's own lines stay
+
+
+def test_the_filter_drops_only_whole_messages_about_our_control() -> None:
+    flt = control_log.ControlLineFilter(control_log.activity_lines(["chaosiq-cloud"], vars(control)))
+
+    def kept(msg: str, *args: Any) -> bool:
+        return flt.filter(logging.LogRecord("chaostoolkit", logging.DEBUG, __file__, 1, msg, args, None))
+
+    assert not kept("Applying before-control 'chaosiq-cloud' on 'activity'")
+    assert not kept(f"Control 'after_activity_control' loaded from '{control.__file__}'")
+    assert kept("Applying before-control 'other' on 'activity'")
+    assert kept("Applying before-control 'chaosiq-cloud' on 'activity' (again)")
+    assert kept("Applying before-control 'chaosiq-cloud' on 'experiment'")
+    assert kept("Applying before-control %s on 'activity'", "'chaosiq-cloud'")  # formatted: left alone
+
+
+def test_keep_control_log_keeps_every_line(
+    recorder: Recorder, ctk_log: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logger = logging.getLogger("chaostoolkit")
+    logger.filters[:] = [f for f in logger.filters if not isinstance(f, control_log.ControlLineFilter)]
+    monkeypatch.setenv("CHAOSIQ_KEEP_CONTROL_LOG", "1")
+    assert _run_three(_settings())["status"] == "completed"
+    assert ctk_log.count("Applying before-control 'chaosiq-cloud' on 'activity'") >= 3

@@ -115,6 +115,9 @@ def read_log(path: Path) -> OutboxState:
 
 def _line(record: dict[str, Any]) -> str:
     """One log line; a pre-encoded ``_text`` is spliced in as ``json`` (no re-encoding)."""
+    line = record.get("_line")
+    if line is not None:
+        return line
     text = record.get("_text")
     if text is None:
         return dumps(record) + "\n"

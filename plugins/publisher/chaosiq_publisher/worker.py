@@ -27,7 +27,7 @@ from chaosiq_core.errors import ApiError, AuthError
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
-from chaosiq_core.serialize import dumps, to_jsonable
+from chaosiq_core.serialize import to_jsonable
 from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher.outbox import RunLog
@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "linger": 0.01,
 }
 RUN_TIMEOUT = (3.05, 10.0)
+_EVENT_LINE = '{{"op": "msg", "key": "{}", "kind": "event", "method": "POST", "json": {}}}\n'
+"""The outbox line of an event (what :func:`outbox._line` would write), filled in by ``str.format``."""
 YIELD_EVERY = 0.0005
 """Seconds of encoding after which the worker offers the GIL to the run thread."""
 _yield = getattr(os, "sched_yield", lambda: time.sleep(0))
@@ -95,6 +97,9 @@ class Publisher:
         self._items: deque[tuple[Any, ...]] = deque()
         self._spilled: deque[dict[str, Any]] = deque()
         self._activity_cache: dict[int, tuple[Any, Any]] = {}
+        self._experiment_text: tuple[Any, tuple[int, ...], str] | None = None
+        self._new_id = ev.IdSequence()
+        self._clock = ev.Clock()
         self._wake = threading.Event()
         self._idle = False
         """The worker waits for work: ``enqueue`` has to wake it."""
@@ -230,7 +235,7 @@ class Publisher:
                     self._idle = False
                     self._wake.clear()
                     if self.linger and not self._stopping.is_set() and self._items:
-                        time.sleep(self.linger)  # let a burst of events pile up into one batch
+                        self._stopping.wait(self.linger)  # let a burst pile up into one batch (not past the end)
                 with self._take_lock:
                     self._take_all()
                 if self._backoff.wait_left() > 0:
@@ -383,6 +388,22 @@ class Publisher:
         self._activity_cache[id(activity)] = (activity, text)  # keeps ``activity`` alive: ids stay unique
         return text
 
+    def _redacted_experiment(self, experiment: dict[str, Any]) -> str:
+        """The run's experiment is the context of several events: encode it again only if it changed.
+
+        A change is noticed when a top-level member is added, removed or
+        replaced, or a list of activities changes length (what Chaos Toolkit
+        and controls do to an experiment during a run).
+        """
+        shape = (len(experiment), *map(id, experiment.values()))
+        shape += tuple(len(v) for v in experiment.values() if isinstance(v, list))
+        cached = self._experiment_text
+        if cached is not None and cached[0] is experiment and cached[1] == shape:
+            return cached[2]
+        text = self._redacted_json(experiment)
+        self._experiment_text = (experiment, shape, text)
+        return text
+
     def _data(self, event_type: str, context: Any, state: Any) -> str:
         """The event's ``data`` string: ``{"context": ..., "state": ...}``, redacted."""
         if event_type in (ev.STARTING_ACTIVITY, ev.ACTIVITY_FINISHED) and isinstance(context, dict):
@@ -392,6 +413,8 @@ class Publisher:
                 st = f'{rest[:-1]}, "activity": {ctx}}}' if rest != "{}" else f'{{"activity": {ctx}}}'
             else:
                 st = self._redacted_json(state)
+        elif context is self.run.experiment and isinstance(context, dict):
+            ctx, st = self._redacted_experiment(context), self._redacted_json(state)
         else:
             ctx, st = self._redacted_json(context), self._redacted_json(state)
         return f'{{"context": {ctx}, "state": {st}}}'
@@ -427,11 +450,11 @@ class Publisher:
                 data = self._encode_data(event_type, context, state)
             else:  # encoded on the calling thread already (enqueue_snapshot)
                 _, event_type, data, when = item
-            event_id = ev.new_id()
-            body = ev.envelope(event_type, data, event_id=event_id, time=ev.iso_time(when))
-            # "_text": the event's JSON, encoded once for the log line and the request body
-            return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": body,
-                    "_text": dumps(body)}  # fmt: skip
+            event_id = self._new_id()
+            text = ev.envelope_text(event_type, data, event_id, self._clock(when))
+            # "_text": the event's JSON, encoded once for the request body; "_line": its log line
+            return {"op": "msg", "key": event_id, "kind": "event", "method": "POST", "json": None,
+                    "_text": text, "_line": _EVENT_LINE.format(event_id, text)}  # fmt: skip
         if kind == "journal":
             # "json" is spliced in from "_text" in the log; "ids": the execution ids it already holds
             return {"op": "msg", "key": f"journal:{self.run.id}", "kind": "journal", "method": "PUT",

@@ -48,6 +48,14 @@ def test_run_publishes_experiment_execution_events_and_journal(
     assert len(links) == 1 and f"/executions/{xid}" in links[0] and "/api/v1/" not in links[0]
     assert outbox_files(data_dir) == []
 
+    # chaostoolkit.log: chaostoolkit-lib's per-activity lines about our control are left out,
+    # its once-per-run lines are kept
+    log = (exp.parent / "chaostoolkit.log").read_text()
+    assert "Applying before-control 'chaosiq-cloud' on 'experiment'" in log
+    assert "control 'chaosiq-cloud' on 'activity'" not in log
+    assert "Control 'after_activity_control' loaded from" not in log
+    assert "Action: " in log or "Probe: root-exists" in log
+
 
 def test_rerunning_a_file_attaches_to_the_same_experiment(
     team_settings, env: dict[str, str], tmp_path: Path

@@ -43,3 +43,36 @@ def test_original_type_names_are_kept() -> None:
         "activity-finished", "experiment-finished",
     }  # fmt: skip
     assert not set(ev.ORIGINAL_TYPES) & set(ev.NEW_TYPES)
+
+
+def test_envelope_text_is_the_envelope_the_sdk_reads() -> None:
+    data = ev.encode_data({"name": 'pr"obe', "unicode": "é ✓", "ctl": "\n\t\x01"}, {"status": "succeeded"})
+    text = ev.envelope_text(ev.ACTIVITY_FINISHED, data, "an-id", "2026-11-27T10:00:00.000001+01:00")
+    body = ev.envelope(ev.ACTIVITY_FINISHED, data, event_id="an-id", time="2026-11-27T10:00:00.000001+01:00")
+    assert json.loads(text) == body
+    assert list(json.loads(text)) == list(body)  # same members, same order
+    parsed = JSONFormat().read(CloudEvent, text)
+    assert parsed.get_id() == "an-id" and parsed.get_type() == "activity-finished"
+    assert json.loads(json.loads(text)["data"])["context"]["ctl"] == "\n\t\x01"
+
+
+def test_id_sequence_gives_unique_uuid4_shaped_ids_per_run() -> None:
+    import uuid
+
+    first, second = ev.IdSequence(), ev.IdSequence()
+    ids = [first() for _ in range(5000)] + [second() for _ in range(5000)]
+    assert len(set(ids)) == 10000
+    assert {uuid.UUID(i).version for i in ids} == {4}
+    assert {str(uuid.UUID(i)) for i in ids} == set(ids)  # canonical text form
+    assert ids[0][:24] != ids[5000][:24]  # each run draws its own random part
+
+
+def test_clock_writes_what_iso_time_writes() -> None:
+    clock = ev.Clock()
+    for stamp in (1_790_000_000.0, 1_790_000_000.25, 1_790_000_000.999999, 1_790_000_001.5, 1_700_000_000.123456):
+        ours = dt.datetime.fromisoformat(clock(stamp))
+        theirs = dt.datetime.fromisoformat(ev.iso_time(stamp))
+        assert abs((ours - theirs).total_seconds()) <= 1e-6
+        assert ours.utcoffset() == theirs.utcoffset()
+    assert clock(1_790_000_000.0).endswith(ev.iso_time(1_790_000_000.5)[26:])  # same offset text
+    assert ".000000" in clock(1_790_000_000.0)  # always microseconds: one fixed shape
