@@ -357,7 +357,8 @@ def _quiet_control_lines(experiment: Any) -> None:
         names = {
             c.get("name")
             for c in declared
-            if isinstance(c.get("provider"), dict) and c["provider"].get("module") in (__name__, LEGACY_MODULE)
+            if isinstance(c.get("provider"), dict)
+            and c["provider"].get("module") in (__name__, LEGACY_MODULE)
         }
         if names:
             quiet_activity_lines({n for n in names if isinstance(n, str)}, globals())

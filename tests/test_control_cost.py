@@ -125,7 +125,9 @@ def ctk_log():
 
 def _run_three(settings: dict[str, Any]) -> dict[str, Any]:
     load_global_controls(settings)
-    return run_experiment(small_experiment("quiet", [exists_activity(f"a{i}") for i in range(3)]), settings=settings)
+    return run_experiment(
+        small_experiment("quiet", [exists_activity(f"a{i}") for i in range(3)]), settings=settings
+    )
 
 
 def test_per_activity_control_lines_are_left_out_of_the_log(recorder: Recorder, ctk_log: list[str]) -> None:
@@ -133,7 +135,9 @@ def test_per_activity_control_lines_are_left_out_of_the_log(recorder: Recorder, 
     assert "Applying before-control 'chaosiq-cloud' on 'experiment'" in ctk_log  # once-per-run lines stay
     assert "Applying after-control 'chaosiq-cloud' on 'method'" in ctk_log
     assert not [m for m in ctk_log if "on 'activity'" in m and "chaosiq-cloud" in m]
-    assert not [m for m in ctk_log if m.startswith(("Control 'before_activity_control'", "Control 'after_activity"))]
+    assert not [
+        m for m in ctk_log if m.startswith(("Control 'before_activity_control'", "Control 'after_activity"))
+    ]
     assert len([m for m in ctk_log if m.startswith("Action: a")]) == 3  # chaostoolkit-lib's own lines stay
 
 

@@ -235,7 +235,9 @@ class Publisher:
                     self._idle = False
                     self._wake.clear()
                     if self.linger and not self._stopping.is_set() and self._items:
-                        self._stopping.wait(self.linger)  # let a burst pile up into one batch (not past the end)
+                        self._stopping.wait(
+                            self.linger
+                        )  # let a burst pile up into one batch (not past the end)
                 with self._take_lock:
                     self._take_all()
                 if self._backoff.wait_left() > 0:

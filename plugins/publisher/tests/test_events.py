@@ -69,7 +69,13 @@ def test_id_sequence_gives_unique_uuid4_shaped_ids_per_run() -> None:
 
 def test_clock_writes_what_iso_time_writes() -> None:
     clock = ev.Clock()
-    for stamp in (1_790_000_000.0, 1_790_000_000.25, 1_790_000_000.999999, 1_790_000_001.5, 1_700_000_000.123456):
+    for stamp in (
+        1_790_000_000.0,
+        1_790_000_000.25,
+        1_790_000_000.999999,
+        1_790_000_001.5,
+        1_700_000_000.123456,
+    ):
         ours = dt.datetime.fromisoformat(clock(stamp))
         theirs = dt.datetime.fromisoformat(ev.iso_time(stamp))
         assert abs((ours - theirs).total_seconds()) <= 1e-6
