@@ -69,7 +69,7 @@ def chaosiq_before_experiment(run: Run, experiment: dict[str, Any]) -> None:
 @hookimpl
 def chaosiq_after_experiment(run: Run, experiment: dict[str, Any], journal: dict[str, Any]) -> None:
     if (p := _pub(run)) is not None:
-        p.enqueue_snapshot(ev.EXPERIMENT_FINISHED, experiment, journal)
+        p.enqueue_final(experiment, journal)
 
 
 @hookimpl

@@ -98,6 +98,7 @@ class Publisher:
         self._spilled: deque[dict[str, Any]] = deque()
         self._activity_cache: dict[int, tuple[Any, Any]] = {}
         self._experiment_text: tuple[Any, tuple[int, ...], str] | None = None
+        self._final: tuple[Any, Any, float] | None = None
         self._new_id = ev.IdSequence()
         self._clock = ev.Clock()
         self._wake = threading.Event()
@@ -144,6 +145,29 @@ class Publisher:
         """
         self._queue(("encoded", event_type, self._encode_data(event_type, context, state), time.time()))
 
+    def enqueue_final(self, experiment: Any, journal: Any) -> None:
+        """Queue ``experiment-finished``, whose state is the journal, for :meth:`finish` to encode.
+
+        Chaos Toolkit ends a run with the after-experiment controls, then
+        ``finish``; both carry the journal. Encoding (and redacting) it once at
+        ``finish`` for the event and the final PUT saves a pass over the largest
+        document of the run. The event keeps the time of this call. Should
+        ``finish`` come with another journal, or none, the event is encoded
+        with its own.
+        """
+        self._final = (experiment, journal, time.time())
+
+    def _queue_final(self, journal_text: str | None, journal: Any) -> None:
+        final, self._final = self._final, None
+        if final is None:
+            return
+        experiment, state, when = final
+        if journal_text is None or state is not journal:
+            data = self._encode_data(ev.EXPERIMENT_FINISHED, experiment, state)
+        else:
+            data = f'{{"context": {self._context_json(experiment)}, "state": {journal_text}}}'
+        self._queue(("encoded", ev.EXPERIMENT_FINISHED, data, when))
+
     def _queue(self, item: tuple[Any, ...]) -> None:
         self._items.append(item)
         self.enqueued += 1
@@ -172,7 +196,11 @@ class Publisher:
     def finish(self, journal: dict[str, Any] | None) -> None:
         """The run is over: queue the final journal, flush until the deadline, report."""
         if journal is not None:
-            self._items.append(("journal", *self._journal_text(journal)))
+            text, ids = self._journal_text(journal)
+            self._queue_final(text, journal)
+            self._items.append(("journal", text, ids))
+        else:
+            self._queue_final(None, None)
         self._deadline = time.monotonic() + self.flush_deadline
         self.sender.parallel_journal = True
         self._stopping.set()
@@ -406,6 +434,11 @@ class Publisher:
         self._experiment_text = (experiment, shape, text)
         return text
 
+    def _context_json(self, context: Any) -> str:
+        if context is self.run.experiment and isinstance(context, dict):
+            return self._redacted_experiment(context)
+        return self._redacted_json(context)
+
     def _data(self, event_type: str, context: Any, state: Any) -> str:
         """The event's ``data`` string: ``{"context": ..., "state": ...}``, redacted."""
         if event_type in (ev.STARTING_ACTIVITY, ev.ACTIVITY_FINISHED) and isinstance(context, dict):
@@ -415,10 +448,8 @@ class Publisher:
                 st = f'{rest[:-1]}, "activity": {ctx}}}' if rest != "{}" else f'{{"activity": {ctx}}}'
             else:
                 st = self._redacted_json(state)
-        elif context is self.run.experiment and isinstance(context, dict):
-            ctx, st = self._redacted_experiment(context), self._redacted_json(state)
         else:
-            ctx, st = self._redacted_json(context), self._redacted_json(state)
+            ctx, st = self._context_json(context), self._redacted_json(state)
         return f'{{"context": {ctx}, "state": {st}}}'
 
     def _journal_text(self, journal: dict[str, Any]) -> tuple[str, list[str] | None]:

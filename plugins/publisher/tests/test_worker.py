@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import statistics
 import time
@@ -109,6 +110,44 @@ def test_a_journal_snapshot_is_taken_when_enqueued(server: rm.Mocker, data_dir: 
     data = json.loads(finished["data"])
     assert data["state"]["status"] == "completed" and data["state"]["run"] == [{"name": "a"}]
     assert "inline-pw-value" not in finished["data"]
+
+
+def test_experiment_finished_carries_the_final_journal_encoded_once(
+    server: rm.Mocker, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``enqueue_final``: the event and the PUT hold the same redacted journal, encoded in one pass."""
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    assert run.execution_ready.wait(5)
+    journal = {"status": "completed", "run": [{"name": "a", "output": "inline-pw-value"}]}
+    pub.enqueue_final(run.experiment, journal)
+    when = time.time()
+    journal["status"] = "failed"  # another control changed it before finish: the final state wins
+    encoded: list[Any] = []
+    real = pub.redact.to_json
+    monkeypatch.setattr(pub.redact, "to_json", lambda doc: encoded.append(doc) or real(doc))
+    time.sleep(0.01)
+    pub.finish(journal)
+    (finished,) = [e for e in sent_events(server) if e["type"] == "experiment-finished"]
+    state = json.loads(finished["data"])["state"]
+    put = [r for r in server.request_history if r.method == "PUT"][-1].json()["journal"]
+    assert state == put and state["status"] == "failed"
+    assert {"name": "chaosiq", "experiment_id": "E", "execution_id": "X"} in state["extensions"]
+    assert "inline-pw-value" not in finished["data"]
+    assert [d for d in encoded if d is journal] == [journal]  # one pass over the journal
+    stamp = dt.datetime.fromisoformat(finished["time"]).timestamp()
+    assert abs(stamp - when) < 0.005  # the time of the after-experiment control, not of finish
+
+
+def test_experiment_finished_with_another_journal_keeps_its_own(server: rm.Mocker, data_dir: Path) -> None:
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    pub.enqueue_final(run.experiment, {"status": "completed", "run": []})
+    pub.finish(None)
+    (finished,) = [e for e in sent_events(server) if e["type"] == "experiment-finished"]
+    assert json.loads(finished["data"])["state"] == {"status": "completed", "run": []}
 
 
 def test_a_hung_server_costs_no_more_than_the_flush_deadline(data_dir: Path) -> None:
