@@ -7,9 +7,11 @@
   under the process's write lock (one writer anyway; a thread hop costs more
   than the write); PostgreSQL writes run in the thread pool, one transaction at
   a time per process while the next group gathers.
-* :class:`EventFastPath` answers the happy path of ``POST …/events`` and
-  ``POST …/events/batch`` without FastAPI's routing, dependency and pydantic
-  machinery. Anything unusual (bad token, foreign ids, an execution not yet in
+* :class:`EventFastPath` answers the happy path of ``POST …/events``,
+  ``POST …/events/batch`` and the final journal's ``PUT …/executions/{id}``
+  (the last request of every run: its time is the run's) without FastAPI's
+  routing, dependency and pydantic machinery.
+  Anything unusual (bad token, foreign ids, an execution not yet in
   the cache, malformed JSON or CloudEvents) is handed to the FastAPI app with
   the body replayed, so every error answer stays exactly the documented one.
 """
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .db import Database, utcnow
@@ -276,7 +279,11 @@ EVENTS_PATH = re.compile(
     r"^/api/v1/organizations/([^/]{1,200})/teams/([^/]{1,200})"
     r"/experiments/([^/]{1,200})/executions/([^/]{1,200})/events(/batch)?$"
 )
+EXECUTION_PATH = re.compile(
+    r"^/api/v1/organizations/([^/]{1,200})/teams/([^/]{1,200})/experiments/([^/]{1,200})/executions/([^/]{1,200})$"
+)
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_JOURNAL_HEAD = b'{"journal": '
 
 
 class EventFastPath:
@@ -287,10 +294,13 @@ class EventFastPath:
         self.state = state  # the FastAPI app.state: auth, store, writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        match = EVENTS_PATH.match(scope["path"])
+        method = scope["method"] if scope["type"] == "http" else None
+        if method == "POST":
+            match, handle = EVENTS_PATH.match(scope["path"]), self._handle
+        elif method == "PUT":
+            match, handle = EXECUTION_PATH.match(scope["path"]), self._handle_journal
+        else:
+            match = None
         if match is None:
             await self.app(scope, receive, send)
             return
@@ -303,11 +313,16 @@ class EventFastPath:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        answer = await self._handle(scope, match, body)
+        answer = await handle(scope, match, body)
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
             return
         status, payload = answer
+        if status == 204:  # the journal's PUT: no body, where it is
+            headers = [(b"content-location", payload.encode("latin-1"))]
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         await send(
             {
@@ -318,16 +333,51 @@ class EventFastPath:
         )
         await send({"type": "http.response.body", "body": data})
 
+    def _known(self, scope: Scope, org: str, team: str, xid: str, eid: str | None) -> bool:
+        """The token is cached and may use the team, and ``xid`` is the team's execution of ``eid``."""
+        token = _bearer(scope)
+        if token is None:
+            return False
+        principal = self.state.auth.cached(token)
+        if principal is None or principal.teams.get(team) != org:
+            return False
+        return bool(self.state.store.execution_cached(team, xid, eid))
+
+    async def _handle_journal(
+        self, scope: Scope, match: re.Match[str], body: bytes
+    ) -> tuple[int, Any] | None:
+        """``PUT …/executions/{xid}`` ``{"journal": {...}}``: (204, Content-Location), or None.
+
+        The body is decoded once, refusing NaN/Infinity as storage does; when it
+        is exactly ``{"journal": <journal>}`` (what chaosiq sends), the journal's
+        text is stored as it came instead of being encoded again.
+        """
+        org, team, eid, xid = match.groups()
+        if not self._known(scope, org, team, xid, eid):
+            return None
+        try:
+            parsed = _DATA_DECODER.decode(body.decode("utf-8"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError, _NotStorable are ValueErrors
+            return None
+        if type(parsed) is not dict or type(parsed.get("journal")) is not dict:
+            return None
+        text = None
+        if len(parsed) == 1 and body.startswith(_JOURNAL_HEAD) and body.endswith(b"}"):
+            text = body[len(_JOURNAL_HEAD) : -1].decode("utf-8").strip()
+        try:
+            await run_in_threadpool(
+                self.state.store.update_execution, team, eid, xid, parsed["journal"], text
+            )
+        except Exception as exc:
+            log.error("storing a journal failed on %s: %r", scope["path"], exc, exc_info=exc)
+            return 500, {"detail": "internal server error"}
+        base = str(Request(scope).base_url).rstrip("/")  # as the app's TeamScope.url writes it
+        return 204, f"{base}/api/v1/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}"
+
     async def _handle(self, scope: Scope, match: re.Match[str], body: bytes) -> tuple[int, Any] | None:
         """(status, body) for the happy path, None to let the app answer."""
         org, team, eid, xid, batch = match.groups()
-        token = _bearer(scope)
-        if token is None:
-            return None
-        principal = self.state.auth.cached(token)
-        if principal is None or principal.teams.get(team) != org:
-            return None
-        if not self.state.store.execution_cached(team, xid, eid):
+        if not self._known(scope, org, team, xid, eid):
             return None
         try:
             parsed = json.loads(body)

@@ -222,8 +222,11 @@ class Store:
             )
         return xid
 
-    def update_execution(self, team_id: str, eid: str, xid: str, journal: dict[str, Any]) -> None:
-        body = dumps(journal)
+    def update_execution(
+        self, team_id: str, eid: str, xid: str, journal: dict[str, Any], text: str | None = None
+    ) -> None:
+        """Store the journal; ``text``, when given, is its JSON as received (checked by the caller)."""
+        body = dumps(journal) if text is None else text
         with self.db.write() as conn:
             self._execution_row(conn, team_id, xid, eid)
             values: dict[str, Any] = {"journal": body, "updated_at": utcnow()}

@@ -25,6 +25,7 @@ from server_helpers import (
     start_server,
     stop_server,
 )
+from sqlalchemy import text as sql
 
 from chaosiq_core.testing import wait_until
 
@@ -140,6 +141,45 @@ def test_fast_path_falls_back_for_errors_and_cold_caches(lite):
     items = {i["id"]: i for i in c.get(x, headers=a.headers, params={"limit": 1000}).json()["items"]}
     assert items["s"]["data"] == "not json"
     assert all(isinstance(i["data"], dict) for k, i in items.items() if k != "s")
+
+
+def test_journal_put_fast_path_stores_what_the_app_stores(env):
+    """The final journal's PUT: same stored journal, status and answer as the FastAPI route."""
+    c, a, b = env.client, env.a, env.b
+    eid, xid = _execution(c, a)
+    x = f"{a.base}/experiments/{eid}/executions/{xid}"
+    final = journal({}, status="failed")
+    final["extensions"] = [{"name": "chaosiq", "note": 'é ✓ "quoted"', "n": 1.5}]
+    jh = {**a.headers, "Content-Type": "application/json"}
+    ev = json.dumps(cloud_event("t"))
+    assert c.post(f"{x}/events", content=ev, headers={**a.headers, **CE_HEADERS}).status_code == 201
+    # chaosiq's own body: {"journal": <text>}, stored as it came (not encoded again)
+    text = json.dumps(final, ensure_ascii=False)
+    r = c.put(x, content=('{"journal": ' + text + "}").encode(), headers=jh)
+    assert r.status_code == 204 and r.content == b""
+    assert r.headers["content-location"] == f"http://testserver{x}"
+    got = c.get(x, headers=a.headers).json()
+    assert got["status"] == "failed" and got["journal"] == final
+    db = Database(env.url)
+    with db.read() as conn:
+        stored = conn.execute(sql("SELECT journal FROM executions WHERE id = :x"), {"x": xid}).scalar_one()
+    db.dispose()
+    assert stored == text
+    # any other spelling of the body (spaces, other members) is decoded and encoded again
+    final["status"] = "completed"
+    spaced = json.dumps({"other": 1, "journal": final}, indent=2).encode()
+    assert c.put(x, content=spaced, headers=jh).status_code == 204
+    got = c.get(x, headers=a.headers).json()
+    assert got["status"] == "completed" and got["journal"] == final
+    # what the fast path does not take gets the app's own answers
+    assert c.put(x, content=b'{"journal": {"status": NaN}}', headers=jh).status_code == 422
+    assert c.put(x, content=b'{"journal": [1]}', headers=jh).status_code == 422
+    assert c.put(x, content=b"{nope", headers=jh).status_code in (400, 422)
+    assert c.put(x, json={"journal": final}, headers=b.headers).status_code == 404
+    assert c.put(x, json={"journal": final}).status_code == 401
+    wrong = f"{a.base}/experiments/other/executions/{xid}"
+    assert c.put(wrong, json={"journal": final}, headers=a.headers).status_code == 404
+    assert c.get(x, headers=a.headers).json()["journal"] == final  # none of those changed it
 
 
 def test_first_event_after_restart_is_accepted(sqlite_url):
