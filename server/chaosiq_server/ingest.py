@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,6 +75,11 @@ def stored_data(event: dict[str, Any]) -> str:
     if isinstance(data, str):
         ctype = event.get("datacontenttype")
         if ctype is None or "json" in str(ctype).lower():
+            try:
+                orjson.loads(data)  # the fast check: valid JSON without NaN/Infinity
+                return data
+            except orjson.JSONDecodeError:
+                pass  # let the standard decoder tell what is wrong
             try:
                 _DATA_DECODER.decode(data)
             except _NotStorable as exc:
@@ -356,8 +362,8 @@ class EventFastPath:
         if not self._known(scope, org, team, xid, eid):
             return None
         try:
-            parsed = _DATA_DECODER.decode(body.decode("utf-8"))
-        except (ValueError, RecursionError):  # UnicodeDecodeError, _NotStorable are ValueErrors
+            parsed = orjson.loads(body)  # NaN and Infinity refused, as storage does
+        except orjson.JSONDecodeError:
             return None
         if type(parsed) is not dict or type(parsed.get("journal")) is not dict:
             return None
@@ -380,8 +386,8 @@ class EventFastPath:
         if not self._known(scope, org, team, xid, eid):
             return None
         try:
-            parsed = json.loads(body)
-        except (ValueError, RecursionError):
+            parsed = orjson.loads(body)  # anything it refuses gets the app's own answer
+        except orjson.JSONDecodeError:
             return None
         events = parsed if batch else [parsed]
         if type(events) is not list or not all(is_plain_event(ev) for ev in events):
