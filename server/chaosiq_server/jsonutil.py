@@ -48,10 +48,30 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     return parts
 
 
+_SECONDS: dict[str, str] = {}
+"""``YYYY-MM-DDTHH:MM:SS±HH:MM`` → that second's UTC key: events come many to the second."""
+
+
 def time_key(value: str | None, fallback: str) -> str:
     """A sortable UTC key for an RFC 3339 timestamp (``fallback`` when absent)."""
     if value is None:
         return fallback
+    # the common shape (what chaosiq sends): YYYY-MM-DDTHH:MM:SS.ffffff±HH:MM
+    if len(value) == 32 and value[19] == "." and value[26] in "+-":
+        fraction = value[20:26]
+        head = _SECONDS.get(value[:19] + value[26:])
+        if head is not None and fraction.isascii() and fraction.isdigit():
+            return f"{head}.{fraction}Z"
+        key = _time_key(value)
+        if fraction.isascii() and fraction.isdigit():
+            if len(_SECONDS) >= 4096:
+                _SECONDS.clear()
+            _SECONDS[value[:19] + value[26:]] = key[:-8]
+        return key
+    return _time_key(value)
+
+
+def _time_key(value: str) -> str:
     try:
         parsed = datetime.fromisoformat(value)
     except (ValueError, TypeError) as exc:

@@ -269,3 +269,29 @@ def test_access_log_lines_arrive_while_serving(sqlite_url, tmp_path):
         )
     finally:
         stop_server(served)
+
+
+def test_time_keys_of_the_common_shape_match_the_full_parse():
+    """The per-second cache of ``time_key`` gives what parsing every timestamp gives."""
+    from chaosiq_server.errors import BadInput
+    from chaosiq_server.jsonutil import _time_key, time_key
+
+    values = [
+        "2026-11-27T10:00:00.000001+00:00",
+        "2026-11-27T10:00:00.999999+00:00",  # same second, cached head
+        "2026-11-27T10:00:00.500000+05:30",  # same clock text, another offset
+        "2026-11-27T10:00:00.500000-08:00",
+        "2026-12-31T23:59:59.123456-01:00",  # crosses into the next year in UTC
+        "2026-11-27T10:00:01.000000Z",  # other shapes take the full parse
+        "2026-11-27T10:00:01+02:00",
+    ]
+    for value in values * 2:  # the second pass hits the cache
+        assert time_key(value, "fallback") == _time_key(value), value
+    assert time_key(None, "fallback") == "fallback"
+    for bad in (
+        "2026-11-27T10:00:00.١٢٣٤٥٦+00:00",
+        "2026-11-27T10:00:00.12x456+00:00",
+        "not a time at all, 32 ch+00:00",
+    ):
+        with pytest.raises(BadInput):
+            time_key(bad, "fallback")
