@@ -122,7 +122,7 @@ def _line(record: dict[str, Any]) -> str:
     if text is None:
         return dumps(record) + "\n"
     head = dumps({k: v for k, v in record.items() if k not in ("json", "_text")})
-    return f'{head[:-1]}, "json": {text}}}\n'
+    return f'{head[:-1]},"json":{text}}}\n'
 
 
 class RunLog:

@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "linger": 0.01,
 }
 RUN_TIMEOUT = (3.05, 10.0)
-_EVENT_LINE = '{{"op": "msg", "key": "{}", "kind": "event", "method": "POST", "json": {}}}\n'
+_EVENT_LINE = '{{"op":"msg","key":"{}","kind":"event","method":"POST","json":{}}}\n'
 """The outbox line of an event (what :func:`outbox._line` would write), filled in by ``str.format``."""
 YIELD_EVERY = 0.0005
 """Seconds of encoding after which the worker offers the GIL to the run thread."""
@@ -263,9 +263,8 @@ class Publisher:
                     self._idle = False
                     self._wake.clear()
                     if self.linger and not self._stopping.is_set() and self._items:
-                        self._stopping.wait(
-                            self.linger
-                        )  # let a burst pile up into one batch (not past the end)
+                        # let a burst pile up into one batch (but not past the end of the run)
+                        self._stopping.wait(self.linger)
                 with self._take_lock:
                     self._take_all()
                 if self._backoff.wait_left() > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -79,3 +80,13 @@ def test_files_are_private(data_dir: Path) -> None:
     log.append(_msg("a"))
     log.close()
     assert (log.path.stat().st_mode & 0o077) == 0
+
+
+def test_an_event_line_made_by_the_worker_is_the_line_the_log_would_write(data_dir) -> None:
+    from chaosiq_publisher.outbox import _line
+    from chaosiq_publisher.worker import _EVENT_LINE
+
+    text = '{"specversion":"1.0","id":"K","data":"{\\"x\\": \\"é\\"}"}'
+    record = {"op": "msg", "key": "K", "kind": "event", "method": "POST", "json": None, "_text": text}
+    assert _line(record) == _EVENT_LINE.format("K", text)
+    assert json.loads(_line(record))["json"]["id"] == "K"
