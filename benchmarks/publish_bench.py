@@ -21,7 +21,9 @@ the core's (control bridge, plugin manager, teams).
 Two real chaosiq-servers: one answering at once, one with
 ``--response-delay-ms 20``.
 
-1. Cost per activity: slope of (on - off) wall time between 50 and 200 no-op actions.
+1. Cost per activity: slope of (on - off) wall time between 50 and 200 no-op actions;
+   each rep runs every size (0, 50, 200) and gives its own slope, the figure is
+   their median (with quartiles); the slope of the medians is printed too.
 2. Fixed cost per run: (on - off) at 0 actions (incl. imports and the final flush).
 3. Wall time of 50 ``sleep 0.1`` actions, on / off.
 4. Run-thread time per lifecycle event: in-process, the control bridge's
@@ -190,39 +192,63 @@ class Bench:
             assert not pending, f"outbox not empty after a run: {pending}"
         return wall, journal["duration"], cpu
 
-    def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
-        walls: dict[str, list[float]] = {"off": [], "core": [], "on": []}
-        dur: dict[str, list[float]] = {"off": [], "core": [], "on": []}
-        server_cpu: list[float] = []
+    def series(self, exps: dict[int, Path], reps: int) -> dict[int, dict[str, Any]]:
+        """Every size in every rep, sizes and off/on order alternating from rep to rep.
+
+        A slope then compares runs made seconds apart: when the 50 and the 200
+        series ran one after the other, a change of the machine's load between
+        the two moved the slope by more than the cost being measured.
+        """
+        keys = ("off", "core", "on")
+        walls = {n: {k: [] for k in keys} for n in exps}
+        dur = {n: {k: [] for k in keys} for n in exps}
+        server_cpu: dict[int, list[float]] = {n: [] for n in exps}
         loads = [os.getloadavg()[0]]
-        for which in ("off", "on", "core"):  # warm-up: bytecode, page cache, server
-            self._run(which, exp, n)
+        for n, exp in exps.items():  # warm-up: bytecode, page cache, server
+            for which in ("off", "on", "core"):
+                self._run(which, exp, n)
+        sizes = list(exps)
         for i in range(reps):
             order = ("off", "on", "core") if i % 2 == 0 else ("on", "off", "core")
-            for which in order:
-                wall, d, cpu = self._run(which, exp, n)
-                walls[which].append(wall)
-                dur[which].append(d)
-                if which == "on":
-                    server_cpu.append(cpu)
+            for n in sizes if i % 2 == 0 else sizes[::-1]:
+                for which in order:
+                    wall, d, cpu = self._run(which, exps[n], n)
+                    walls[n][which].append(wall)
+                    dur[n][which].append(d)
+                    if which == "on":
+                        server_cpu[n].append(cpu)
         loads.append(os.getloadavg()[0])
-        med = {k: statistics.median(v) for k, v in walls.items()}
-        return {
-            **med,
-            "off_min": min(walls["off"]),
-            "core_min": min(walls["core"]),
-            "on_min": min(walls["on"]),
-            "pair_diff": statistics.median([a - b for a, b in zip(walls["on"], walls["off"], strict=True)]),
-            "duration": {k: statistics.median(v) for k, v in dur.items()},
-            "duration_pair_diff": statistics.median(
-                [a - b for a, b in zip(dur["on"], dur["off"], strict=True)]
-            ),
-            "server_cpu_ms": statistics.median(server_cpu) * 1000,
-            "load": [round(x, 2) for x in loads],
-            "off_all": walls["off"],
-            "core_all": walls["core"],
-            "on_all": walls["on"],
-        }
+        out: dict[int, dict[str, Any]] = {}
+        for n in exps:
+            w, j = walls[n], dur[n]
+            out[n] = {
+                **{k: statistics.median(v) for k, v in w.items()},
+                "off_min": min(w["off"]),
+                "core_min": min(w["core"]),
+                "on_min": min(w["on"]),
+                "pair_diff": statistics.median([a - b for a, b in zip(w["on"], w["off"], strict=True)]),
+                "duration": {k: statistics.median(v) for k, v in j.items()},
+                "duration_pair_diff": statistics.median(
+                    [a - b for a, b in zip(j["on"], j["off"], strict=True)]
+                ),
+                "server_cpu_ms": statistics.median(server_cpu[n]) * 1000,
+                "load": [round(x, 2) for x in loads],
+                "off_all": w["off"],
+                "core_all": w["core"],
+                "on_all": w["on"],
+                "duration_on_all": j["on"],
+                "duration_off_all": j["off"],
+            }
+        return out
+
+    def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
+        return self.series({n: exp}, reps)[n]
+
+
+def rep_slopes(big: dict[str, Any], small: dict[str, Any], span: int, on: str, off: str) -> list[float]:
+    """Per rep: ((on - off) at the big size - (on - off) at the small size) / span, in ms."""
+    pairs = zip(big[on], big[off], small[on], small[off], strict=True)
+    return [((a - b) - (c - d)) / span * 1000 for a, b, c, d in pairs]
 
 
 def per_event_cost(settings: Path, data: Path, reps: int = 3000) -> dict[str, float]:
@@ -308,8 +334,17 @@ def main() -> None:
         for label, server in servers.items():
             b = Bench(server, tmp, label.replace(" ", ""))
             r: dict[str, Any] = {}
-            for n in (0, 50, 200):
-                r[f"noop{n}"] = b.pair(experiment(tmp / f"noop-{n}.json", n), n, args.reps)
+            noops = b.series({n: experiment(tmp / f"noop-{n}.json", n) for n in (0, 50, 200)}, args.reps)
+            for n, x in noops.items():
+                r[f"noop{n}"] = x
+            slopes = rep_slopes(noops[200], noops[50], 150, "on_all", "off_all")
+            r["rep_per_activity_ms"] = statistics.median(slopes)
+            r["rep_per_activity_iqr_ms"] = [round(q, 3) for q in statistics.quantiles(slopes, n=4)[::2]]
+            in_run = rep_slopes(noops[200], noops[50], 150, "duration_on_all", "duration_off_all")
+            r["rep_in_run_per_activity_ms"] = statistics.median(in_run)
+            r["rep_fixed_ms"] = statistics.median(
+                [(a - b) * 1000 for a, b in zip(noops[0]["on_all"], noops[0]["off_all"], strict=True)]
+            )
             if not args.no_sleep:
                 r["sleep50"] = b.pair(experiment(tmp / "sleep-50.json", 50, sleep=True), 50, args.sleep_reps)
                 r["sleep_ratio"] = r["sleep50"]["on"] / r["sleep50"]["off"]
@@ -363,6 +398,11 @@ def main() -> None:
                   f"{(x['on'] - x['off']) * 1000:.0f} | {x['pair_diff'] * 1000:.0f} | "
                   f"{(x['on'] - x['core']) * 1000:.0f} | {(dd['on'] - dd['off']) * 1000:.1f} | "
                   f"{x['server_cpu_ms']:.0f} | {x['load']} |")  # fmt: skip
+        print(
+            f"per activity, median of the reps' own slopes: {r['rep_per_activity_ms']:.3f} ms "
+            f"(quartiles {r['rep_per_activity_iqr_ms']}); in-run {r['rep_in_run_per_activity_ms']:.3f} ms; "
+            f"fixed {r['rep_fixed_ms']:.0f} ms"
+        )
         print(
             f"median of pair differences: per activity {r['pair_per_activity_ms']:.3f} ms; "
             f"fixed {r['pair_fixed_ms']:.0f} ms"
