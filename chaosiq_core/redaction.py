@@ -107,8 +107,11 @@ class Redactor:
 
     def _needs_walk(self, text: str) -> bool:
         low = text.lower()
-        if '"experiment_path"' in low or any(k in low for k in self._keys):
+        if '"experiment_path"' in low:
             return True
+        for key in self._keys:  # a loop, not any(...): no generator per call (run for every event)
+            if key in low:
+                return True
         return self._pattern is not None and self._pattern.search(text) is not None
 
     def redact_text(self, text: str) -> str:

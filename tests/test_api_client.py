@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 import requests_mock as rm
@@ -240,3 +242,40 @@ def test_timeout_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ApiClient(URL).timeout == (DEFAULT_TIMEOUT[0], 60.0)
     monkeypatch.setenv("CHAOSIQ_HTTP_TIMEOUT", "soon")
     assert ApiClient(URL).timeout == DEFAULT_TIMEOUT
+
+
+def test_a_background_client_reads_the_proxy_variables_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """without_retries(): the environment is resolved for its host at creation, as requests would."""
+    proxy = FakeServer()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        plain = ApiClient("http://chaosiq.test:8080", proxy.token, allow_insecure_http=True)
+        client = plain.without_retries()
+        monkeypatch.delenv("HTTP_PROXY")  # read once: a later change does not matter
+        client.request("GET", "/api/v1/organizations", ok=(200, 404))  # the fake proxy knows no such path
+        method, target, _headers = proxy.requests[-1]
+        assert (method, target) == ("GET", "http://chaosiq.test:8080/api/v1/organizations")  # via the proxy
+        assert client.session.trust_env is False
+    finally:
+        proxy.close()
+
+
+def test_no_proxy_and_the_ca_bundle_variable_are_honoured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "no_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "chaosiq.test")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    client = ApiClient("https://chaosiq.test", "tok").without_retries()
+    assert "https" not in client.session.proxies  # NO_PROXY names the host
+    assert client.verify_tls == str(bundle)
+    insecure = ApiClient("https://chaosiq.test", "tok", verify_tls=False).without_retries()
+    assert insecure.verify_tls is False  # --insecure stays what it says
+    other = ApiClient("https://elsewhere.test", "tok").without_retries()
+    assert other.session.proxies.get("https") == "http://127.0.0.1:9"
