@@ -7,9 +7,10 @@ control, two before and two after::
     Control 'before_activity_control' loaded from '/…/chaosiq_core/control.py'
 
 They say nothing but that the control ran, and writing them cost more than
-the control itself: each line is formatted, the rotating file handler
-``stat``\\ s the file twice, and the write and flush hand the GIL to any other
-thread (measured: ≈ 20 µs a line, ≈ 40 % of chaosiq's cost per activity).
+the control itself: each line is formatted, the rotating file handler calls
+``stat`` on the file twice, and the write and flush hand the GIL to any other
+thread (measured: ≈ 20 µs a line; chaosiq's core cost per activity, in
+process, went from 0.054 to 0.013 ms without them).
 
 A :class:`logging.Filter` on the ``chaostoolkit`` logger drops exactly those
 four messages (compared as whole strings) and nothing else; the same lines at
