@@ -137,13 +137,17 @@ class Publisher:
             return
         self._queue(item)
 
-    def enqueue_snapshot(self, event_type: str, context: Any = None, state: Any = None) -> None:
+    def enqueue_snapshot(
+        self, event_type: str, context: Any = None, state: Any = None, *, when: float | None = None
+    ) -> None:
         """Queue an event whose objects may change after this call (journals).
 
         Encoded (and redacted) now, on the calling thread: one pass over the
         journal, where a copy for the worker to encode later took three.
+        ``when``: the event's time, if it was taken earlier.
         """
-        self._queue(("encoded", event_type, self._encode_data(event_type, context, state), time.time()))
+        data = self._encode_data(event_type, context, state)
+        self._queue(("encoded", event_type, data, time.time() if when is None else when))
 
     def enqueue_final(self, experiment: Any, journal: Any) -> None:
         """Queue ``experiment-finished``, whose state is the journal, for :meth:`finish` to encode.
@@ -163,9 +167,9 @@ class Publisher:
             return
         experiment, state, when = final
         if journal_text is None or state is not journal:
-            data = self._encode_data(ev.EXPERIMENT_FINISHED, experiment, state)
-        else:
-            data = f'{{"context": {self._context_json(experiment)}, "state": {journal_text}}}'
+            self.enqueue_snapshot(ev.EXPERIMENT_FINISHED, experiment, state, when=when)
+            return
+        data = f'{{"context": {self._context_json(experiment)}, "state": {journal_text}}}'
         self._queue(("encoded", ev.EXPERIMENT_FINISHED, data, when))
 
     def _queue(self, item: tuple[Any, ...]) -> None:
@@ -480,7 +484,7 @@ class Publisher:
             if kind == "event":
                 _, event_type, context, state, when = item
                 data = self._encode_data(event_type, context, state)
-            else:  # encoded on the calling thread already (enqueue_snapshot)
+            else:  # encoded on the calling thread already (enqueue_snapshot, finish)
                 _, event_type, data, when = item
             event_id = self._new_id()
             text = ev.envelope_text(event_type, data, event_id, self._clock(when))
