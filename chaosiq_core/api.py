@@ -254,10 +254,20 @@ class ApiClient:
     ) -> requests.Response:
         """Send a request; return the response or raise one :class:`ApiError`.
 
+        ``json`` is encoded by :func:`chaosiq_core.serialize.dumps` (orjson; what
+        the standard encoder refuses, such as a ``datetime`` or NaN, is written
+        as its string form or ``null`` instead of failing the request).
+
         :param ok: statuses accepted; by default every status below 400.
         """
         url = self.resolve(path)
         t = timeout if timeout is not None else self.timeout
+        if json is not None and data is None:
+            from chaosiq_core.serialize import dumps  # imported when first needed (startup time)
+
+            data = dumps(json).encode("utf-8")
+            headers = {"Content-Type": "application/json", **(headers or {})}
+            json = None
         try:
             resp = self.session.request(
                 method,

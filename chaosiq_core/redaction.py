@@ -105,6 +105,23 @@ class Redactor:
             return text
         return dumps(self._walk(json.loads(text), in_secrets=False))
 
+    def is_clean(self, text: str) -> bool:
+        """True when the JSON ``text`` surely needs no redaction (what :meth:`to_json` tests)."""
+        return self._fast and not self._needs_walk(text)
+
+    def holds_secret_value(self, text: str) -> bool:
+        """True when ``text`` holds a secret value (the value test alone, no key names).
+
+        Sound only where the text's keys are known not to be sensitive (and
+        :attr:`fast` is true: every secret is written as-is in JSON).
+        """
+        return self._pattern is not None and self._pattern.search(text) is not None
+
+    @property
+    def fast(self) -> bool:
+        """Every secret is written as-is in JSON text, so texts can be tested instead of walked."""
+        return self._fast
+
     def _needs_walk(self, text: str) -> bool:
         low = text.lower()
         if '"experiment_path"' in low:

@@ -57,10 +57,14 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     return json.dumps(obj, default=_default, ensure_ascii=False, **kwargs)
 
 
-def to_jsonable(obj: Any) -> Any:
-    """A deep, JSON-safe copy of ``obj`` (safe to hand to another thread)."""
-    text = dumps(obj)
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` through orjson (the standard decoder for what orjson refuses, e.g. a big integer)."""
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:  # what only the standard encoder wrote (e.g. a big integer)
+    except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A deep, JSON-safe copy of ``obj`` (safe to hand to another thread)."""
+    return loads(dumps(obj))

@@ -51,6 +51,20 @@ def test_every_call_has_timeouts_tls_verification_and_user_agent(client: ApiClie
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in m.request_history)
 
 
+def test_json_bodies_never_fail_on_values_json_cannot_hold(client: ApiClient) -> None:
+    """A journal may hold a datetime (an activity's output) or NaN: sent as text and null."""
+    import datetime as dt
+
+    with rm.Mocker() as m:
+        route = m.post(f"{URL}/api/v1/organizations/o1/teams/t1/experiments", status_code=201, json={})
+        when = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+        client.request("POST", "/experiments", json={"at": when, "ratio": float("nan"), "n": [1, 2]})
+        sent = route.last_request
+        assert sent.headers["Content-Type"] == "application/json"
+        assert sent.json() == {"at": "2026-11-27T12:00:00+00:00", "ratio": None, "n": [1, 2]}
+        assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
 def test_shared_session_sends_user_agent_and_is_reused() -> None:
     session = api.shared_session()
     assert api.shared_session() is session

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from chaosiq_core.serialize import dumps, to_jsonable
+from chaosiq_core.serialize import dumps, loads, to_jsonable
 
 
 class Dry(enum.Enum):
@@ -60,3 +60,11 @@ def test_what_orjson_refuses_goes_through_the_standard_encoder() -> None:
 
 def test_keyword_arguments_keep_json_dumps_behaviour() -> None:
     assert dumps({"b": 1, "a": 2}, sort_keys=True, indent=1) == '{\n "a": 2,\n "b": 1\n}'
+
+
+def test_loads_reads_what_either_encoder_wrote() -> None:
+    big = 2**70
+    assert loads(dumps({"n": big, "s": "é"})) == {"n": big, "s": "é"}
+    assert loads(b'{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
+    with pytest.raises(ValueError):
+        loads("{nope")

@@ -220,6 +220,9 @@ class Store:
                     updated_at=now,
                 )
             )
+        # committed: known from now on, so the run's first batch of events (often its
+        # only one) takes the ingestion fast path instead of a lookup through the app
+        self._remember_execution(xid, team_id, eid)
         return xid
 
     def update_execution(
@@ -281,10 +284,13 @@ class Store:
         row = conn.execute(q).first()
         if row is None:
             raise NotFound("execution")
+        self._remember_execution(xid, team_id, row.experiment_id)
+        return row
+
+    def _remember_execution(self, xid: str, team_id: str, eid: str) -> None:
         if len(self._executions) >= EXECUTION_CACHE_MAX:
             self._executions.clear()
-        self._executions[xid] = (team_id, row.experiment_id)
-        return row
+        self._executions[xid] = (team_id, eid)
 
     # ----------------------------------------------------------------- events
     def execution_cached(self, team_id: str, xid: str, eid: str | None) -> bool:

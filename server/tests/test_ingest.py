@@ -143,6 +143,23 @@ def test_fast_path_falls_back_for_errors_and_cold_caches(lite):
     assert all(isinstance(i["data"], dict) for k, i in items.items() if k != "s")
 
 
+def test_new_executions_are_known_to_the_fast_path_at_once(lite):
+    """Creating an execution (either route) caches it for its team: a run's first batch
+    (often its only one, and the longest request of a short run) needs no lookup."""
+    c, a, b = lite.client, lite.a, lite.b
+    store = c.app.state.store
+    eid, xid = _execution(c, a)
+    r = c.post(f"{a.base}/executions", json={"experiment": experiment(), "journal": journal({})}, headers=a.headers)
+    assert r.status_code == 201
+    both = [(eid, xid), (r.json()["experiment_id"], r.json()["id"])]
+    for e, x in both:
+        assert store.execution_cached(a.team_id, x, e)
+        assert not store.execution_cached(b.team_id, x, e)  # another team still gets 404
+        batch = f"{a.base}/experiments/{e}/executions/{x}/events/batch"
+        assert c.post(batch, json=[cloud_event("t")], headers=a.headers).json() == {"received": 1, "stored": 1}
+        assert c.post(batch, json=[cloud_event("t")], headers=b.headers).status_code == 404
+
+
 def test_journal_put_fast_path_stores_what_the_app_stores(env):
     """The final journal's PUT: same stored journal, status and answer as the FastAPI route."""
     c, a, b = env.client, env.a, env.b

@@ -15,7 +15,6 @@ worker serialises, no I/O). The worker thread:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -27,7 +26,7 @@ from chaosiq_core.errors import ApiError, AuthError
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
-from chaosiq_core.serialize import to_jsonable
+from chaosiq_core.serialize import dumps, loads, to_jsonable
 from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher.outbox import RunLog
@@ -41,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "flush_deadline": 5.0,
     "batch_size": 1000,
     "queue_size": 50000,
-    "linger": 0.01,
+    "linger": 0.05,
 }
 RUN_TIMEOUT = (3.05, 10.0)
 _EVENT_LINE = '{{"op":"msg","key":"{}","kind":"event","method":"POST","json":{}}}\n'
@@ -51,6 +50,37 @@ YIELD_EVERY = 0.0005
 _yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 """Releases the GIL (CPython drops it around ``sched_yield``) and lets a waiting thread run:
 ~1 µs, where ``time.sleep(0)`` costs ~90 µs of timer slack on Linux."""
+
+
+_ACTIVITY_EVENTS = frozenset({ev.STARTING_ACTIVITY, ev.ACTIVITY_FINISHED})
+_RUN_KEYS = frozenset(
+    {"activity", "output", "status", "start", "end", "duration", "exception", "tolerance_met"}
+)
+"""The members of chaostoolkit-lib's run record of an activity: none is a sensitive key name."""
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_run(state: Any, activity: Any) -> bool:
+    """``state`` is ``activity``'s run record with scalar values only (a traceback as strings).
+
+    No key of such a record can need redacting: only a secret *value* can, and
+    that is tested on its text. (chaostoolkit-lib's record holds a shallow copy
+    of the activity: equal, and compared member by member by identity first.)
+    """
+    if type(state) is not dict:
+        return False
+    copy = state.get("activity")
+    if copy is not activity and copy != activity:
+        return False
+    for key, value in state.items():
+        if key not in _RUN_KEYS:
+            return False
+        if key == "activity" or type(value) in _SCALAR_TYPES:
+            continue
+        if key == "exception" and type(value) is list and all(type(x) is str for x in value):
+            continue
+        return False
+    return True
 
 
 def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
@@ -393,7 +423,7 @@ class Publisher:
 
     def _redacted_copy(self, obj: Any) -> Any:
         """``self.redact(obj)`` (a redacted JSON-safe copy) through the one-pass encoding."""
-        return json.loads(self.redact.to_json(obj))
+        return loads(self.redact.to_json(obj))
 
     def _redacted_json(self, obj: Any) -> str:
         """The redacted JSON text of ``obj``, retried if another thread changes it meanwhile.
@@ -410,16 +440,24 @@ class Publisher:
                 time.sleep(0.001)
         return self.redact.to_json(_snapshot(obj))
 
-    def _redacted_activity(self, activity: Any) -> str:
-        """Activity definitions do not change during a run: redact and encode each once (by identity)."""
+    def _redacted_activity(self, activity: Any) -> tuple[Any, str, bool]:
+        """``(activity, its redacted JSON, clean)``; *clean*: nothing in it needed redacting.
+
+        Activity definitions do not change during a run: each is encoded and
+        tested once (by identity).
+        """
         hit = self._activity_cache.get(id(activity))
         if hit is not None and hit[0] is activity:
-            return hit[1]
-        text = self._redacted_json(activity)
+            return hit
+        text = dumps(activity)
+        clean = self.redact.is_clean(text)
+        if not clean:
+            text = self._redacted_json(activity)
         if len(self._activity_cache) >= 512:
             self._activity_cache.clear()
-        self._activity_cache[id(activity)] = (activity, text)  # keeps ``activity`` alive: ids stay unique
-        return text
+        entry = (activity, text, clean)
+        self._activity_cache[id(activity)] = entry  # keeps ``activity`` alive: ids stay unique
+        return entry
 
     def _redacted_experiment(self, experiment: dict[str, Any]) -> str:
         """The run's experiment is the context of several events: encode it again only if it changed.
@@ -444,9 +482,16 @@ class Publisher:
 
     def _data(self, event_type: str, context: Any, state: Any) -> str:
         """The event's ``data`` string: ``{"context": ..., "state": ...}``, redacted."""
-        if event_type in (ev.STARTING_ACTIVITY, ev.ACTIVITY_FINISHED) and isinstance(context, dict):
-            ctx = self._redacted_activity(context)
-            if isinstance(state, dict) and state.get("activity") is context:
+        if event_type in _ACTIVITY_EVENTS and isinstance(context, dict):
+            _, ctx, clean = self._redacted_activity(context)
+            if clean:  # the hot path: one encoding, no walk, no splicing
+                if state is None:
+                    return dumps({"context": context, "state": None})
+                if _plain_run(state, context):
+                    text = dumps({"context": context, "state": state})
+                    if not self.redact.holds_secret_value(text):
+                        return text
+            if isinstance(state, dict) and state.get("activity") in (context,):  # the same, or an equal copy
                 rest = self._redacted_json({k: v for k, v in state.items() if k != "activity"})
                 st = f'{rest[:-1]}, "activity": {ctx}}}' if rest != "{}" else f'{{"activity": {ctx}}}'
             else:
