@@ -149,14 +149,16 @@ def test_new_executions_are_known_to_the_fast_path_at_once(lite):
     c, a, b = lite.client, lite.a, lite.b
     store = c.app.state.store
     eid, xid = _execution(c, a)
-    r = c.post(f"{a.base}/executions", json={"experiment": experiment(), "journal": journal({})}, headers=a.headers)
+    body = {"experiment": experiment(), "journal": journal({})}
+    r = c.post(f"{a.base}/executions", json=body, headers=a.headers)
     assert r.status_code == 201
     both = [(eid, xid), (r.json()["experiment_id"], r.json()["id"])]
     for e, x in both:
         assert store.execution_cached(a.team_id, x, e)
         assert not store.execution_cached(b.team_id, x, e)  # another team still gets 404
         batch = f"{a.base}/experiments/{e}/executions/{x}/events/batch"
-        assert c.post(batch, json=[cloud_event("t")], headers=a.headers).json() == {"received": 1, "stored": 1}
+        stored = c.post(batch, json=[cloud_event("t")], headers=a.headers).json()
+        assert stored == {"received": 1, "stored": 1}
         assert c.post(batch, json=[cloud_event("t")], headers=b.headers).status_code == 404
 
 

@@ -22,7 +22,8 @@ SECRET = "inline-pw-value"  # a literal of make_run's experiment secrets
 
 
 def activity(**arguments: Any) -> dict[str, Any]:
-    provider = {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/", **arguments}}
+    arguments = {"path": "/", **arguments}
+    provider = {"type": "python", "module": "os.path", "func": "exists", "arguments": arguments}
     return {"type": "action", "name": "a", "provider": provider}
 
 
@@ -36,7 +37,10 @@ def record(act: dict[str, Any], **members: Any) -> dict[str, Any]:
 CASES = {
     "plain": (activity(), lambda a: record(a)),
     "secret value in the output": (activity(), lambda a: record(a, output=f"got {SECRET}!")),
-    "secret value in a traceback": (activity(), lambda a: record(a, status="failed", exception=[f"E {SECRET}"])),
+    "secret value in a traceback": (
+        activity(),
+        lambda a: record(a, status="failed", exception=[f"E {SECRET}"]),
+    ),
     "sensitive key in the output": (activity(), lambda a: record(a, output={"Password": "pw-123456"})),
     "sensitive argument": (activity(api_key="k-123456"), lambda a: record(a)),
     "secret value in an argument": (activity(url=f"http://x/?q={SECRET}"), lambda a: record(a)),
