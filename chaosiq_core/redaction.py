@@ -112,15 +112,11 @@ class Redactor:
     def holds_secret_value(self, text: str) -> bool:
         """True when ``text`` holds a secret value (the value test alone, no key names).
 
-        Sound only where the text's keys are known not to be sensitive (and
-        :attr:`fast` is true: every secret is written as-is in JSON).
+        Sound only where the text's keys are known not to be sensitive and the
+        rest of the document passed :meth:`is_clean` (every secret is then
+        written as-is in JSON text).
         """
         return self._pattern is not None and self._pattern.search(text) is not None
-
-    @property
-    def fast(self) -> bool:
-        """Every secret is written as-is in JSON text, so texts can be tested instead of walked."""
-        return self._fast
 
     def _needs_walk(self, text: str) -> bool:
         low = text.lower()
