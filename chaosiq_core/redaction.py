@@ -100,10 +100,14 @@ class Redactor:
         no ``experiment_path`` and no secret value, that text is the answer
         (redaction would not change anything). Otherwise the full walk runs.
         """
+        return self.encode(doc)[0]
+
+    def encode(self, doc: Any) -> tuple[str, bool]:
+        """``(to_json(doc), clean)``; *clean*: the text needed no redaction (it is ``dumps(doc)``)."""
         text = dumps(doc)
-        if self._fast and not self._needs_walk(text):
-            return text
-        return dumps(self._walk(json.loads(text), in_secrets=False))
+        if self.is_clean(text):
+            return text, True
+        return dumps(self._walk(json.loads(text), in_secrets=False)), False
 
     def is_clean(self, text: str) -> bool:
         """True when the JSON ``text`` surely needs no redaction (what :meth:`to_json` tests)."""
@@ -125,7 +129,7 @@ class Redactor:
         for key in self._keys:  # a loop, not any(...): no generator per call (run for every event)
             if key in low:
                 return True
-        return self._pattern is not None and self._pattern.search(text) is not None
+        return self.holds_secret_value(text)
 
     def redact_text(self, text: str) -> str:
         if self._pattern is None:

@@ -126,7 +126,7 @@ class Publisher:
         self.sender = Sender(publisher_client(run.client), None, batch_size=int(opt("batch_size")))
         self._items: deque[tuple[Any, ...]] = deque()
         self._spilled: deque[dict[str, Any]] = deque()
-        self._activity_cache: dict[int, tuple[Any, Any]] = {}
+        self._activity_cache: dict[int, tuple[Any, str, bool]] = {}
         self._experiment_text: tuple[Any, tuple[int, ...], str] | None = None
         self._final: tuple[Any, Any, float] | None = None
         self._new_id = ev.IdSequence()
@@ -426,19 +426,21 @@ class Publisher:
         return loads(self.redact.to_json(obj))
 
     def _redacted_json(self, obj: Any) -> str:
-        """The redacted JSON text of ``obj``, retried if another thread changes it meanwhile.
+        """The redacted JSON text of ``obj`` (see :meth:`_encode`)."""
+        return "null" if obj is None else self._encode(obj)[0]
 
-        :meth:`Redactor.to_json` encodes once and walks the document only when
-        the text holds something to redact (a sensitive key, a secret value).
+    def _encode(self, obj: Any) -> tuple[str, bool]:
+        """:meth:`Redactor.encode` of ``obj``, retried if another thread changes it meanwhile.
+
+        It encodes once and walks the document only when the text holds
+        something to redact (a sensitive key, a secret value).
         """
-        if obj is None:
-            return "null"
         for _ in range(3):
             try:
-                return self.redact.to_json(obj)
+                return self.redact.encode(obj)
             except RuntimeError:  # "dictionary changed size during iteration"
                 time.sleep(0.001)
-        return self.redact.to_json(_snapshot(obj))
+        return self.redact.encode(_snapshot(obj))
 
     def _redacted_activity(self, activity: Any) -> tuple[Any, str, bool]:
         """``(activity, its redacted JSON, clean)``; *clean*: nothing in it needed redacting.
@@ -449,10 +451,7 @@ class Publisher:
         hit = self._activity_cache.get(id(activity))
         if hit is not None and hit[0] is activity:
             return hit
-        text = dumps(activity)
-        clean = self.redact.is_clean(text)
-        if not clean:
-            text = self._redacted_json(activity)
+        text, clean = self._encode(activity)
         if len(self._activity_cache) >= 512:
             self._activity_cache.clear()
         entry = (activity, text, clean)

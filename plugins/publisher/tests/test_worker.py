@@ -125,8 +125,8 @@ def test_experiment_finished_carries_the_final_journal_encoded_once(
     when = time.time()
     journal["status"] = "failed"  # another control changed it before finish: the final state wins
     encoded: list[Any] = []
-    real = pub.redact.to_json
-    monkeypatch.setattr(pub.redact, "to_json", lambda doc: encoded.append(doc) or real(doc))
+    real = pub.redact.encode  # every redacted encoding goes through it
+    monkeypatch.setattr(pub.redact, "encode", lambda doc: encoded.append(doc) or real(doc))
     time.sleep(0.01)
     pub.finish(journal)
     (finished,) = [e for e in sent_events(server) if e["type"] == "experiment-finished"]
