@@ -15,7 +15,6 @@ import datetime as _dt
 import itertools
 import json
 import uuid
-from typing import Any
 
 import orjson
 
@@ -84,11 +83,6 @@ def now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat()
 
 
-def iso_time(timestamp: float) -> str:
-    """:func:`now_iso` of a ``time.time()`` taken earlier."""
-    return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat()
-
-
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -110,7 +104,8 @@ class IdSequence:
 
 
 class Clock:
-    """:func:`iso_time` with the date, time and UTC offset text made once per second."""
+    """The :func:`now_iso` text of a ``time.time()`` taken earlier; date, time and UTC offset
+    are made once per second."""
 
     def __init__(self) -> None:
         self._second = -1
@@ -126,14 +121,6 @@ class Clock:
         return f"{self._head}.{int((timestamp - second) * 1e6):06d}{self._offset}"
 
 
-def encode_data(context: Any, state: Any) -> str:
-    """The ``data`` string; falls back to the original's error form if encoding fails."""
-    try:
-        return dumps({"context": context, "state": state})
-    except Exception as exc:  # dumps is tolerant; this is a last resort (e.g. recursion)
-        return error_data(exc)
-
-
 def error_data(exc: BaseException) -> str:
     """The original's ``data`` when an event cannot be encoded."""
     return dumps(
@@ -146,22 +133,9 @@ def error_data(exc: BaseException) -> str:
 
 
 def envelope_text(event_type: str, data: str, event_id: str, time: str) -> str:
-    """The JSON text of :func:`envelope` (same members, same order), built without a dict."""
+    """A structured-mode CloudEvent's JSON text, members in the original's order."""
     return (
         f'{{"specversion": "{SPECVERSION}", "id": "{event_id}", "source": "{SOURCE}", '
         f'"type": {_quote(event_type)}, "datacontenttype": "application/json", '
         f'"time": "{time}", "data": {_quote(data)}}}'
     )
-
-
-def envelope(event_type: str, data: str, *, event_id: str | None = None, time: str | None = None) -> dict:
-    """A structured-mode CloudEvent (a plain dict, ready for JSON)."""
-    return {
-        "specversion": SPECVERSION,
-        "id": event_id or new_id(),
-        "source": SOURCE,
-        "type": event_type,
-        "datacontenttype": "application/json",
-        "time": time or now_iso(),
-        "data": data,
-    }
