@@ -121,6 +121,7 @@ def ctk_log():
     logger.removeHandler(handler)
     logger.setLevel(level)
     logger.filters[:] = before
+    control_log.restore_modules()
 
 
 def _run_three(settings: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +140,51 @@ def test_per_activity_control_lines_are_left_out_of_the_log(recorder: Recorder, 
         m for m in ctk_log if m.startswith(("Control 'before_activity_control'", "Control 'after_activity"))
     ]
     assert len([m for m in ctk_log if m.startswith("Action: a")]) == 3  # chaostoolkit-lib's own lines stay
+
+
+def test_per_activity_control_lines_are_not_even_made(
+    recorder: Recorder, ctk_log: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No LogRecord is made for them (≈ 4 µs each, four per activity); the records
+    that are made still name chaostoolkit-lib's own function and file."""
+    made: list[logging.LogRecord] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record)
+        return record
+
+    monkeypatch.setattr(logging, "_logRecordFactory", counting)
+    assert _run_three(_settings())["status"] == "completed"
+    messages = [r.getMessage() for r in made]
+    assert not [m for m in messages if "on 'activity'" in m and "chaosiq-cloud" in m]
+    assert not [m for m in messages if m.startswith("Control 'before_activity_control'")]
+    once = [r for r in made if r.getMessage() == "Applying before-control 'chaosiq-cloud' on 'experiment'"]
+    assert len(once) == 1
+    assert once[0].funcName == "apply_controls"
+    assert once[0].pathname.endswith(("chaoslib/control/__init__.py", "chaoslib\\control\\__init__.py"))
+    assert "Applying before-control 'chaosiq-cloud' on 'experiment'" in ctk_log
+
+
+def test_the_quiet_logger_is_the_logger_for_everything_else() -> None:
+    logger = logging.getLogger("chaostoolkit")
+    flt = control_log.ControlLineFilter(frozenset({"drop me"}))
+    quiet = control_log.QuietLogger(logger, flt)
+    handler = _Lines()
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        quiet.debug("drop me")
+        quiet.debug("keep %s", "me")
+        quiet.debug("drop me (no: not the whole message)")
+        quiet.info("drop me")  # only debug lines are ever dropped
+        assert handler.lines == ["keep me", "drop me (no: not the whole message)", "drop me"]
+        assert quiet.isEnabledFor(logging.DEBUG) and quiet.name == "chaostoolkit"
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def test_the_filter_drops_only_whole_messages_about_our_control() -> None:
