@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import binary_mode
 from .db import Database, utcnow
 from .errors import BadInput
 from .jsonutil import dumps, time_key
@@ -319,6 +320,8 @@ class EventFastPath:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if method == "POST" and not match.group(5) and binary_mode.is_binary(scope):
+            scope, body = binary_mode.to_structured(scope, body)
         answer = await handle(scope, match, body)
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
