@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -33,6 +33,7 @@ PERMANENT_STATUSES = frozenset({400, 405, 409, 410, 413, 415, 422})
 
 RUN_TIMEOUT: Timeout = (3.05, 10.0)
 JSON_HEADERS = {"Content-Type": "application/json"}
+BATCH_HEADERS = {"Content-Type": BATCH_CONTENT_TYPE}
 MAX_BATCH_CHARS = 4 * 1024 * 1024
 """A batch holds events up to this much JSON (chaosiq-server refuses bodies over 10 MiB by default)."""
 
@@ -46,6 +47,15 @@ def _text(message: dict[str, Any]) -> str:
 def _needs_execution(message: dict[str, Any]) -> bool:
     """Events, the journal and ``with_execution`` requests wait for the execution's ids."""
     return message.get("kind") in ("event", "journal") or bool(message.get("with_execution"))
+
+
+class Batch:
+    """A batch of events POSTed on a helper thread (:meth:`Sender.post_async`)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.done = threading.Event()
+        self.error: ApiError | None = None
 
 
 class _Job:
@@ -86,6 +96,8 @@ class Sender:
         self._caps_thread: threading.Thread | None = None
         self._caps_done = threading.Event()
         self._journal_job: _Job | None = None
+        self.in_flight: Batch | None = None
+        """The batch :meth:`post_async` is sending; its events are skipped by every other send."""
         self.parallel_journal = False
         """Send the final journal alongside the last events (set when flushing)."""
 
@@ -258,15 +270,18 @@ class Sender:
         :return: ``True`` when everything that can be sent now was sent. Raises
             :class:`ApiError` on a failure worth retrying later.
         """
-        while self.pending:
+        while True:
+            first = next(self._sendable(), None)
+            if first is None:
+                return True
             t = timeout()
             if t is None:
                 return False
-            key, head = next(iter(self.pending.items()))
+            key, head = first
             kind = head.get("kind")
             if _needs_execution(head) and not self.has_execution:
                 # no execution yet: other plugins' requests that need none may go ahead
-                other = next(((k, m) for k, m in self.pending.items() if not _needs_execution(m)), None)
+                other = next(((k, m) for k, m in self._sendable() if not _needs_execution(m)), None)
                 if other is None:
                     return False
                 key, head = other
@@ -312,41 +327,101 @@ class Sender:
                     logger.warning("chaosiq: the server refused a %s message for good: %s", kind, exc)
                     continue
                 raise
-        return True
+
+    def _sendable(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The pending messages, in order, minus the batch in flight."""
+        skip = self.in_flight.keys if self.in_flight is not None else ()
+        for key, message in self.pending.items():
+            if key not in skip:
+                yield key, message
 
     def _batch_len(self) -> int:
         n = 0
-        for m in self.pending.values():
+        for _, m in self._sendable():
             if m.get("kind") != "event" or n >= self.batch_size:
                 break
             n += 1
         return n
 
+    def _head_batch(self) -> tuple[list[str], bytes]:
+        """The keys and the request body of the next batch: the events at the head of the queue."""
+        keys: list[str] = []
+        texts: list[str] = []
+        size = 0
+        for k, m in self._sendable():
+            if m.get("kind") != "event" or len(keys) >= self.batch_size:
+                break
+            text = _text(m)
+            size += len(text) + 1
+            if keys and size > MAX_BATCH_CHARS:  # stay well under the server's body limit
+                break
+            keys.append(k)
+            texts.append(text)
+        return keys, ("[" + ",".join(texts) + "]").encode("utf-8")
+
+    def _post_batch(self, body: bytes, t: Timeout) -> None:
+        self._request("POST", self._execution_path("/events/batch"), t, data=body, headers=BATCH_HEADERS)
+
+    def post_async(self, t: Timeout, on_done: Callable[[], None]) -> bool:
+        """Start POSTing the events at the head of the queue as one batch, on a helper thread.
+
+        The worker is then free while the server answers: when the run ends
+        meanwhile, the last events go at once on another connection instead of
+        waiting behind this request (one round trip less at the end of a run).
+        Only while the run goes on, for a server with ``events-batch``, one
+        batch at a time; ``False`` when this does not apply. ``on_done`` is
+        called from the helper thread; :meth:`settle` takes the result.
+        """
+        if self.in_flight is not None or not self.has_execution or not self._batch:
+            return False
+        first = next(self._sendable(), None)
+        if first is None or first[1].get("kind") != "event":
+            return False
+        keys, body = self._head_batch()
+        batch = Batch(keys)
+
+        def post() -> None:
+            try:
+                self._post_batch(body, t)
+            except ApiError as exc:
+                batch.error = exc
+            except Exception as exc:  # never lose the reason on a helper thread
+                batch.error = ApiError(f"{type(exc).__name__}: {exc}")
+            finally:
+                batch.done.set()
+                on_done()
+
+        self.in_flight = batch
+        threading.Thread(target=post, name="chaosiq-batch", daemon=True).start()
+        return True
+
+    def settle(self, wait: float = 0.0) -> bool:
+        """Take the result of the batch in flight, waiting up to ``wait`` s for it.
+
+        :return: ``False`` while it is still being sent. Its events are marked
+            delivered on a 2xx; on an error they are pending again and its
+            :class:`ApiError` is raised (a refused batch is then sent again by
+            :meth:`send_pending`, which finds a bad event one by one).
+        """
+        batch = self.in_flight
+        if batch is None:
+            return True
+        if not batch.done.wait(max(0.0, wait)):
+            return False
+        self.in_flight = None
+        if batch.error is not None:
+            raise batch.error
+        self._mark("done", batch.keys)
+        return True
+
     def _send_events(self, t: Timeout) -> None:
         if self.batch_supported(t):
-            keys: list[str] = []
-            texts: list[str] = []
-            size = 0
-            for k, m in self.pending.items():
-                if m.get("kind") != "event" or len(keys) >= self.batch_size:
-                    break
-                text = _text(m)
-                size += len(text) + 1
-                if keys and size > MAX_BATCH_CHARS:  # stay well under the server's body limit
-                    break
-                keys.append(k)
-                texts.append(text)
+            keys, body = self._head_batch()
             if len(keys) > 1:
-                self._request(
-                    "POST",
-                    self._execution_path("/events/batch"),
-                    t,
-                    data=("[" + ",".join(texts) + "]").encode("utf-8"),
-                    headers={"Content-Type": BATCH_CONTENT_TYPE},
-                )
+                self._post_batch(body, t)
                 self._mark("done", keys)
                 return
-        key, head = next(iter(self.pending.items()))
+        key, head = next(self._sendable())
         self._request(
             "POST",
             self._execution_path("/events"),

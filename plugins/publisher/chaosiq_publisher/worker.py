@@ -278,7 +278,10 @@ class Publisher:
             self._creating.start()
             while True:
                 creating = self._creating is not None and self._creating.is_alive()
-                wait = self._backoff.wait_left() if self.sender.pending and not creating else None
+                # a batch in flight during the run: wait for its helper to wake this thread
+                sending = self.sender.in_flight is not None and not self._stopping.is_set()
+                waiting = creating or sending or not self.sender.pending
+                wait = None if waiting else self._backoff.wait_left()
                 if self._stopping.is_set():
                     left = (self._deadline or 0) - time.monotonic()
                     if left <= 0:
@@ -377,8 +380,19 @@ class Publisher:
             self._creating = None
         if not self.sender.has_execution and (not self.sender.pending or not self._try_create()):
             return
+        s = self.sender
         try:
-            self.sender.send_pending(self._timeout)
+            if s.in_flight is not None and not s.settle() and not self._stopping.is_set():
+                return  # still being sent: its helper wakes this thread when it is done
+            if s.in_flight is None and not self._stopping.is_set():
+                # during the run, a batch goes on a helper thread: should the run end
+                # while the server answers, the last events need not wait behind it
+                t = self._timeout()
+                if t is not None and s.post_async(t, self._wake.set):
+                    return
+            s.send_pending(self._timeout)
+            if s.in_flight is not None:  # the run is over: the rest went beside it
+                s.settle((self._deadline or time.monotonic()) - time.monotonic())
             self._backoff.succeeded()
         except AuthError as exc:
             self.sender.last_error = str(exc)
