@@ -399,9 +399,9 @@ class Sender:
         """Take the result of the batch in flight, waiting up to ``wait`` s for it.
 
         :return: ``False`` while it is still being sent. Its events are marked
-            delivered on a 2xx; on an error they are pending again and its
-            :class:`ApiError` is raised (a refused batch is then sent again by
-            :meth:`send_pending`, which finds a bad event one by one).
+            delivered on a 2xx. On an error they are pending again: a batch the
+            server refused for good switches this run to single events, for
+            :meth:`send_pending` to find the bad one; any other error is raised.
         """
         batch = self.in_flight
         if batch is None:
@@ -410,6 +410,9 @@ class Sender:
             return False
         self.in_flight = None
         if batch.error is not None:
+            if batch.error.status in PERMANENT_STATUSES and len(batch.keys) > 1:
+                self._batch = False  # as send_pending does: find the culprit one by one
+                return True
             raise batch.error
         self._mark("done", batch.keys)
         return True

@@ -207,3 +207,28 @@ def test_a_full_queue_spills_to_disk_and_loses_nothing(data_dir: Path) -> None:
     (log,) = outbox_files()
     names = [m["json"]["data"] for m in read_log(log).pending.values()]
     assert len(names) == 50
+
+
+def test_a_batch_refused_during_the_run_is_sent_again_one_by_one(server: rm.Mocker, data_dir: Path) -> None:
+    """The server refuses a batch sent during the run (422: one bad event): the run goes on
+    with single events, the good ones arrive before the run ends and the bad one is set aside."""
+    server.post(f"{EXEC}/events/batch", status_code=422, json={"detail": "bad event"})
+
+    def single(request: Any, context: Any) -> dict:
+        context.status_code = 422 if "poison" in request.text else 201
+        return {}
+
+    server.post(f"{EXEC}/events", json=single)
+    run = make_run(flush_deadline=5, linger=0)
+    pub = Publisher(run)
+    pub.start()
+    for name in ("a", "poison", "b"):
+        pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": name}, None)
+    singles = lambda: [r for r in server.request_history if r.path.endswith("/events")]  # noqa: E731
+    wait_until(lambda: len(singles()) >= 3, timeout=10, what="single events while the run goes on")
+    assert any(r.path.endswith("/events/batch") for r in server.request_history)
+    pub.finish({"status": "completed"})
+    names = [json.loads(r.json()["data"])["context"]["name"] for r in singles()]
+    assert sorted(set(names)) == ["a", "b", "poison"]
+    assert pub.sender.rejected == 1
+    assert pub.sender.delivered >= 2
