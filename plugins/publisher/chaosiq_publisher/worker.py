@@ -382,8 +382,11 @@ class Publisher:
             return
         s = self.sender
         try:
-            if s.in_flight is not None and not s.settle() and not self._stopping.is_set():
-                return  # still being sent: its helper wakes this thread when it is done
+            if s.in_flight is not None:
+                if s.settle():
+                    self._backoff.succeeded()
+                elif not self._stopping.is_set():
+                    return  # still being sent: its helper wakes this thread when it is done
             if s.in_flight is None and not self._stopping.is_set():
                 # during the run, a batch goes on a helper thread: should the run end
                 # while the server answers, the last events need not wait behind it
