@@ -19,8 +19,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # SQLite: pages of WAL written (roughly: event rows + other writes) before a
 # background checkpoint copies the WAL into the database file.
 CHECKPOINT_EVERY = 5000
-PAGE_SIZE = 16384
-"""Page size of a new SQLite database (SQLite's default is 4096)."""
 
 
 def utcnow() -> str:
@@ -98,24 +96,11 @@ class Database:
         threading.Thread(target=self._checkpoint, name="sqlite-checkpoint", daemon=True).start()
 
     def _checkpoint(self) -> None:
-        """Copy the WAL into the database file, then let the next writer start it over.
-
-        The bulk is copied while writers go on. Under steady writes such a
-        checkpoint never catches up with the end of the WAL, and SQLite only
-        starts a WAL over once all of it is copied: the file grew without bound
-        (1.4 GB beside a 140 MB database after 320 batches), and every page
-        lookup searched its whole index. So a second pass, holding the write
-        lock, copies the few frames written meanwhile; the next commit then
-        writes the WAL from its start again.
-        """
         if not self._checkpointing.acquire(blocking=False):
             return
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-                assert self._write_lock is not None
-                with self._write_lock:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception:  # pragma: no cover - retried at the next threshold
             logging.getLogger("chaosiq_server.db").warning("WAL checkpoint failed", exc_info=True)
         finally:
@@ -134,10 +119,6 @@ def _tune_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN itself.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        # Before anything is written: a new database gets 16 KiB pages (an existing
-        # one keeps its own). Event rows are about 1 KiB; with 4 KiB pages,
-        # inserting a run's events cost 15 % more (more pages and WAL frames per row).
-        cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=30000")
         # NORMAL in WAL mode: a committed transaction survives a process crash
