@@ -54,6 +54,7 @@ class Batch:
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
+        self.key_set = frozenset(keys)
         self.done = threading.Event()
         self.error: ApiError | None = None
 
@@ -330,7 +331,7 @@ class Sender:
 
     def _sendable(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """The pending messages, in order, minus the batch in flight."""
-        skip = self.in_flight.keys if self.in_flight is not None else ()
+        skip = self.in_flight.key_set if self.in_flight is not None else frozenset()
         for key, message in self.pending.items():
             if key not in skip:
                 yield key, message
