@@ -375,10 +375,9 @@ class Sender:
         """
         if self.in_flight is not None or not self.has_execution or not self._batch:
             return False
-        first = next(self._sendable(), None)
-        if first is None or first[1].get("kind") != "event":
-            return False
         keys, body = self._head_batch()
+        if not keys:  # nothing pending, or another kind of message first
+            return False
         batch = Batch(keys)
 
         def post() -> None:
