@@ -3,7 +3,7 @@
 * :func:`prepare_events` turns validated CloudEvents into storage rows.
 * :class:`EventWriter` commits the rows of concurrent requests in one
   transaction (group commit) and answers each request only after that commit:
-  an acknowledged event is durable. SQLite writes run inline on the event loop
+  an acknowledged event is durable. SQLite writes (and the fast path's journal) run inline on the event loop
   under the process's write lock (one writer anyway; a thread hop costs more
   than the write); PostgreSQL writes run in the thread pool, one transaction at
   a time per process while the next group gathers.
@@ -373,10 +373,12 @@ class EventFastPath:
         text = None
         if len(parsed) == 1 and body.startswith(_JOURNAL_HEAD) and body.endswith(b"}"):
             text = body[len(_JOURNAL_HEAD) : -1].decode("utf-8").strip()
+        store = self.state.store
         try:
-            await run_in_threadpool(
-                self.state.store.update_execution, team, eid, xid, parsed["journal"], text
-            )
+            if self.state.writer.inline:  # SQLite: one writer anyway; inline, as event inserts are
+                store.update_execution(team, eid, xid, parsed["journal"], text)
+            else:
+                await run_in_threadpool(store.update_execution, team, eid, xid, parsed["journal"], text)
         except Exception as exc:
             log.error("storing a journal failed on %s: %r", scope["path"], exc, exc_info=exc)
             return 500, {"detail": "internal server error"}

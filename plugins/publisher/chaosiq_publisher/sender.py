@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
+import orjson
+
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, AuthError
 from chaosiq_core.journal import chaosiq_extension
@@ -97,6 +99,7 @@ class Sender:
         self._caps_thread: threading.Thread | None = None
         self._caps_done = threading.Event()
         self._journal_job: _Job | None = None
+        self._journal_key: str | None = None
         self.in_flight: Batch | None = None
         """The batch :meth:`post_async` is sending; its events are skipped by every other send."""
         self.parallel_journal = False
@@ -117,7 +120,12 @@ class Sender:
         return self.client.request(method, path, timeout=timeout, **kw)
 
     def create_execution(
-        self, experiment: dict[str, Any], journal: dict[str, Any], timeout: Timeout
+        self,
+        experiment: dict[str, Any] | orjson.Fragment,
+        journal: dict[str, Any] | orjson.Fragment,
+        timeout: Timeout,
+        *,
+        experiment_id: str | None = None,
     ) -> tuple[str, str, str]:
         """Create the execution (and store or match its experiment).
 
@@ -125,7 +133,11 @@ class Sender:
         (``POST {team}/executions``, tried first); otherwise, after its 404/405,
         the original's two: POST the experiment (201/200, or 204 when
         unchanged), then the execution. Raises :class:`ApiError`; on success
-        records the ids in the log.
+        records the ids in the log. ``experiment`` and ``journal`` may be
+        encoded already (``orjson.Fragment``); ``experiment_id``: the id the
+        workspace knows for the experiment (read from the experiment's
+        ``chaosiq`` extension when not given), used when the server answers 204
+        without saying where.
         """
         if self._combined is not False:
             resp = self._request(
@@ -150,7 +162,9 @@ class Sender:
                 self.set_ids(eid, xid, location)
                 return eid, xid, location
             self._combined = False  # an original server: the two-step protocol from now on
-        known = (chaosiq_extension(experiment) or {}).get("experiment_id")
+        known = experiment_id
+        if known is None and isinstance(experiment, dict):
+            known = (chaosiq_extension(experiment) or {}).get("experiment_id")
         resp = self._request("POST", "/experiments", timeout, json={"experiment": experiment})
         eid: str | None
         if resp.status_code == 204:
@@ -186,8 +200,17 @@ class Sender:
     # ------------------------------------------------------- messages
 
     def add(self, records: list[dict[str, Any]]) -> None:
+        """Queue ``records`` after what is pending; a final journal stays behind every event
+        (it may be logged, and its PUT started, before the run's last events are encoded)."""
+        journal = None
         for rec in records:
             self.pending[rec["key"]] = rec
+            if rec.get("kind") == "journal":
+                journal = rec["key"]
+        if journal is not None:
+            self._journal_key = journal
+        if self._journal_key in self.pending:
+            self.pending.move_to_end(self._journal_key)
 
     def _mark(self, op: str, keys: list[str], reason: str | None = None) -> None:
         for k in keys:
@@ -246,11 +269,16 @@ class Sender:
             ext["execution_id"] = self.execution_id
         self._request("PUT", self._execution_path(), t, json={"journal": journal})
 
-    def _start_journal_job(self, t: Timeout) -> None:
-        """Flushing: PUT the final journal on a helper thread while the events go (one RTT less)."""
+    def start_journal_job(self, t: Timeout) -> bool:
+        """Flushing: PUT the final journal on a helper thread while the events go (one RTT less).
+
+        ``False`` when there is no journal to send, or its PUT is under way already.
+        """
+        if self._journal_job is not None:
+            return False
         key = next((k for k, m in self.pending.items() if m.get("kind") == "journal"), None)
         if key is None:
-            return
+            return False
         job = _Job(key)
         message = self.pending[key]
 
@@ -263,6 +291,7 @@ class Sender:
         job.thread = threading.Thread(target=put, name="chaosiq-journal", daemon=True)
         self._journal_job = job
         job.thread.start()
+        return True
 
     def send_pending(self, timeout: Callable[[], Timeout | None]) -> bool:
         """Send pending messages in order until done or one fails.
@@ -289,8 +318,8 @@ class Sender:
                 kind = head.get("kind")
             try:
                 if kind == "event":
-                    if self.parallel_journal and self._journal_job is None:
-                        self._start_journal_job(t)
+                    if self.parallel_journal:
+                        self.start_journal_job(t)
                     self._send_events(t)
                 elif kind == "journal":
                     job, self._journal_job = self._journal_job, None

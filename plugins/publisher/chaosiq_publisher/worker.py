@@ -22,11 +22,13 @@ import time
 from collections import deque
 from typing import Any
 
+import orjson
+
 from chaosiq_core.errors import ApiError, AuthError
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
-from chaosiq_core.serialize import dumps, loads, to_jsonable
+from chaosiq_core.serialize import dumps, to_jsonable
 from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher.outbox import RunLog
@@ -92,6 +94,13 @@ def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
         journal = {"experiment": experiment, "run": [], "rollbacks": []}
     journal["status"] = "running"
     return journal
+
+
+def _shape(experiment: dict[str, Any]) -> tuple[int, ...]:
+    """What changes when a member of ``experiment`` is added, removed or replaced, or a list of
+    activities changes length (what Chaos Toolkit and controls do to an experiment during a run)."""
+    shape = (len(experiment), *map(id, experiment.values()))
+    return shape + tuple(len(v) for v in experiment.values() if isinstance(v, list))
 
 
 def _snapshot(obj: Any) -> Any:
@@ -326,8 +335,15 @@ class Publisher:
     def _open_log(self) -> None:
         run = self.run
         scope = run.client.scope
-        self._experiment = self._redacted_copy(run.experiment)
-        self._journal = self._redacted_copy(_initial_journal(run.experiment))
+        # The experiment is encoded, scanned and redacted once: its text is the context of
+        # the run's experiment events (seeded below), sits in the initial journal, and goes
+        # into the log's header and the creation request as it is (``orjson.Fragment``).
+        experiment_text = self._redacted_experiment(run.experiment)
+        journal = _initial_journal(run.experiment)
+        rest = self._redacted_json({k: v for k, v in journal.items() if k != "experiment"})
+        tail = f",{rest[1:]}" if rest != "{}" else "}"
+        self._experiment = orjson.Fragment(experiment_text)
+        self._journal = orjson.Fragment(f'{{"experiment":{experiment_text}{tail}')
         try:
             self.log = RunLog.create(run.id, self._log_dir)
         except Exception as exc:
@@ -354,7 +370,10 @@ class Publisher:
         if t is None:
             return False
         try:
-            eid, xid, _location = self.sender.create_execution(self._experiment, self._journal, t)
+            known = (chaosiq_extension(self.run.experiment) or {}).get("experiment_id")
+            eid, xid, _location = self.sender.create_execution(
+                self._experiment, self._journal, t, experiment_id=known
+            )
         except ApiError as exc:
             self.sender.last_error = str(exc)
             logger.debug("chaosiq: creating the execution failed: %s", exc)
@@ -415,6 +434,8 @@ class Publisher:
                 items.append(self._items.popleft())
             except IndexError:
                 break
+        if items and self._stopping.is_set():
+            items = self._journal_first(items)
         if items:
             self._write(items)
         spilled = []
@@ -425,6 +446,25 @@ class Publisher:
                 break
         if spilled:
             self.sender.add(spilled)
+
+    def _journal_first(self, items: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """At the end of the run: log the final journal and start its PUT before the last
+        events are encoded, so the server stores it meanwhile. Returns the other items.
+
+        The journal still counts as sent after the events (``Sender.add`` keeps it last).
+        """
+        s = self.sender
+        if not (s.parallel_journal and s.has_execution):
+            return items
+        for i, item in enumerate(items):
+            if item[0] == "journal":
+                t = self._timeout()
+                if t is None:
+                    return items
+                self._write([item])
+                s.start_journal_job(t)
+                return items[:i] + items[i + 1 :]
+        return items
 
     def _write(self, items: list[tuple[Any, ...]]) -> None:
         records = []
@@ -437,10 +477,6 @@ class Publisher:
         if self.log is not None:
             self.log.append(*records)
         self.sender.add(records)
-
-    def _redacted_copy(self, obj: Any) -> Any:
-        """``self.redact(obj)`` (a redacted JSON-safe copy) through the one-pass encoding."""
-        return loads(self.redact.to_json(obj))
 
     def _redacted_json(self, obj: Any) -> str:
         """The redacted JSON text of ``obj`` (see :meth:`_encode`)."""
@@ -482,8 +518,7 @@ class Publisher:
         replaced, or a list of activities changes length (what Chaos Toolkit
         and controls do to an experiment during a run).
         """
-        shape = (len(experiment), *map(id, experiment.values()))
-        shape += tuple(len(v) for v in experiment.values() if isinstance(v, list))
+        shape = _shape(experiment)
         cached = self._experiment_text
         if cached is not None and cached[0] is experiment and cached[1] == shape:
             return cached[2]
@@ -501,8 +536,8 @@ class Publisher:
         if event_type in _ACTIVITY_EVENTS and isinstance(context, dict):
             _, ctx, clean = self._redacted_activity(context)
             if clean:  # the hot path: one encoding, no walk, no splicing
-                if state is None:
-                    return dumps({"context": context, "state": None})
+                if state is None:  # ``dumps({"context": context, "state": None})``, spliced
+                    return f'{{"context":{ctx},"state":null}}'
                 if _plain_run(state, context):
                     text = dumps({"context": context, "state": state})
                     if not self.redact.holds_secret_value(text):

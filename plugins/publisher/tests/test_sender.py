@@ -122,6 +122,28 @@ def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: r
     assert s.delivered == 4 and not s.pending
 
 
+def test_a_journal_failing_does_not_hold_back_events_queued_after_it(
+    client: ApiClient, requests_mock: rm.Mocker
+) -> None:
+    """The final journal may be queued (and logged) before the run's last events are encoded:
+    it is still sent after them, so a journal the server fails on cannot hold them back."""
+    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    batch = requests_mock.post(f"{EXEC}/events/batch", json={"received": 3, "stored": 3})
+    requests_mock.put(EXEC, status_code=503)
+    s = Sender(client, None)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add([{"op": "msg", "key": "journal:r", "kind": "journal", "method": "PUT", "json": {"status": "x"}}])
+    s.add(_events(3))
+    assert list(s.pending) == ["e0", "e1", "e2", "journal:r"]
+    replayed = Sender(client, None)  # `chaos publish` adds a run log's pending messages in one go
+    replayed.add([s.pending["journal:r"], *_events(2)])
+    assert list(replayed.pending) == ["e0", "e1", "journal:r"]
+    with pytest.raises(ApiError):
+        s.send_pending(_timeout)
+    assert [len(r.json()) for r in batch.request_history] == [3]
+    assert list(s.pending) == ["journal:r"]
+
+
 def test_a_batch_stops_at_its_size_in_bytes(
     client: ApiClient, requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,42 @@ def test_events_and_journal_arrive_in_order_redacted(server: rm.Mocker, data_dir
     assert run.journal_extension == {"experiment_id": "E", "execution_id": "X"}
     ext = [e for e in put.json()["journal"]["extensions"] if e["name"] == "chaosiq"]
     assert ext == [{"name": "chaosiq", "experiment_id": "E", "execution_id": "X"}]
+
+
+def test_the_final_journal_is_on_its_way_before_the_last_events_are_encoded(
+    server: rm.Mocker, data_dir: Path
+) -> None:
+    """At the end of a run the server stores the journal while the worker encodes the last
+    events (they used to be encoded first, and the journal's PUT waited for them)."""
+    put_seen = threading.Event()
+
+    def put(request: Any, context: Any) -> str:
+        put_seen.set()
+        context.status_code = 204
+        return ""
+
+    server.put(EXEC, text=put)
+
+    class SlowToEncode:  # an argument the encoder has to turn into text: it waits for the PUT
+        saw_put: bool | None = None
+
+        def __str__(self) -> str:
+            SlowToEncode.saw_put = put_seen.wait(5)
+            return "slow"
+
+    run = make_run(flush_deadline=10, linger=5)  # the last event is taken at the end of the run
+    pub = Publisher(run)
+    pub.start()
+    assert run.execution_ready.wait(5) and run.execution_id == "X"
+    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "a", "arguments": {"x": SlowToEncode()}})
+    started = time.monotonic()
+    pub.finish({"status": "completed", "experiment": run.experiment})
+    assert SlowToEncode.saw_put is True
+    assert time.monotonic() - started < 4
+    assert [e["type"] for e in sent_events(server)] == ["starting-activity"]
+    assert [r.method for r in server.request_history if r.url.startswith(EXEC)] == ["PUT", "POST"]
+    assert pub.sender.delivered == 2 and not pub.sender.pending
+    assert outbox_files() == []
 
 
 def test_a_journal_snapshot_is_taken_when_enqueued(server: rm.Mocker, data_dir: Path) -> None:
