@@ -96,11 +96,38 @@ def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
     return journal
 
 
-def _shape(experiment: dict[str, Any]) -> tuple[int, ...]:
+def _shape(experiment: dict[str, Any]) -> tuple[Any, ...]:
     """What changes when a member of ``experiment`` is added, removed or replaced, or a list of
-    activities changes length (what Chaos Toolkit and controls do to an experiment during a run)."""
-    shape = (len(experiment), *map(id, experiment.values()))
-    return shape + tuple(len(v) for v in experiment.values() if isinstance(v, list))
+    activities changes length (what Chaos Toolkit and controls do to an experiment during a run).
+
+    A shallow copy (the journal's ``experiment``) has the shape of its original.
+    """
+    return (
+        *experiment,
+        *map(id, experiment.values()),
+        *(len(v) for v in experiment.values() if isinstance(v, list)),
+    )
+
+
+def _fingerprint(record: dict[str, Any]) -> tuple[Any, ...]:
+    """Keys and member identities of ``record``: equal for a shallow copy, different once a
+    member is added, removed or replaced (a change below the top level is not seen)."""
+    return (*record, *map(id, record.values()))
+
+
+def _activities(experiment: dict[str, Any]) -> list[Any]:
+    """The activities an experiment declares: steady-state probes, method, rollbacks."""
+    hypothesis = experiment.get("steady-state-hypothesis")
+    found = list(hypothesis.get("probes") or []) if isinstance(hypothesis, dict) else []
+    for key in ("method", "rollbacks"):
+        if isinstance(experiment.get(key), list):
+            found.extend(experiment[key])
+    return [a for a in found if isinstance(a, dict)]
+
+
+_RUN_LIST_EVENTS = frozenset({ev.METHOD_FINISHED, ev.ROLLBACK_FINISHED})
+RUN_CACHE_MAX = 100_000
+"""Run records whose text is kept for the lists and the journal that hold them again."""
 
 
 def _snapshot(obj: Any) -> Any:
@@ -136,6 +163,9 @@ class Publisher:
         self._items: deque[tuple[Any, ...]] = deque()
         self._spilled: deque[dict[str, Any]] = deque()
         self._activity_cache: dict[int, tuple[Any, str, bool]] = {}
+        self._clean_activities: set[tuple[Any, ...]] = set()
+        """Fingerprints of the experiment's activities, when its text needed no redaction."""
+        self._run_texts: dict[int, tuple[Any, tuple[tuple[str, Any], ...], str]] = {}
         self._experiment_text: tuple[Any, tuple[int, ...], str] | None = None
         self._final: tuple[Any, Any, float] | None = None
         self._new_id = ev.IdSequence()
@@ -338,7 +368,10 @@ class Publisher:
         # The experiment is encoded, scanned and redacted once: its text is the context of
         # the run's experiment events (seeded below), sits in the initial journal, and goes
         # into the log's header and the creation request as it is (``orjson.Fragment``).
-        experiment_text = self._redacted_experiment(run.experiment)
+        experiment_text, clean = self._encode(run.experiment)
+        self._experiment_text = (run.experiment, _shape(run.experiment), experiment_text)
+        if clean:  # so is every activity it declares, as it is now (tested without encoding again)
+            self._clean_activities = {_fingerprint(a) for a in _activities(run.experiment)}
         journal = _initial_journal(run.experiment)
         rest = self._redacted_json({k: v for k, v in journal.items() if k != "experiment"})
         tail = f",{rest[1:]}" if rest != "{}" else "}"
@@ -504,7 +537,10 @@ class Publisher:
         hit = self._activity_cache.get(id(activity))
         if hit is not None and hit[0] is activity:
             return hit
-        text, clean = self._encode(activity)
+        if type(activity) is dict and _fingerprint(activity) in self._clean_activities:
+            text, clean = dumps(activity), True  # tested with the experiment, before the run
+        else:
+            text, clean = self._encode(activity)
         if len(self._activity_cache) >= 512:
             self._activity_cache.clear()
         entry = (activity, text, clean)
@@ -536,10 +572,12 @@ class Publisher:
         if event_type in _ACTIVITY_EVENTS and isinstance(context, dict):
             _, ctx, clean = self._redacted_activity(context)
             if clean:  # the hot path: one encoding, no walk, no splicing
-                if state is None:  # ``dumps({"context": context, "state": None})``, spliced
-                    return f'{{"context":{ctx},"state":null}}'
-                if _plain_run(state, context):
-                    text = dumps({"context": context, "state": state})
+                # ``dumps({"context": context, "state": state})``, spliced
+                st = "null" if state is None else None
+                if st is None and _plain_run(state, context):
+                    st = self._run_text(state, checked=True)
+                if st is not None:
+                    text = f'{{"context":{ctx},"state":{st}}}'
                     if not self.redact.holds_secret_value(text):
                         return text
             if isinstance(state, dict) and state.get("activity") in (context,):  # the same, or an equal copy
@@ -548,8 +586,70 @@ class Publisher:
             else:
                 st = self._redacted_json(state)
         else:
-            ctx, st = self._context_json(context), self._redacted_json(state)
+            ctx = self._context_json(context)
+            runs = self._runs_text(state) if event_type in _RUN_LIST_EVENTS else None
+            st = runs if runs is not None else self._redacted_json(state)
         return f'{{"context": {ctx}, "state": {st}}}'
+
+    def _run_text(self, run: Any, *, checked: bool = False) -> str | None:
+        """The text of a run record that needs no redaction, or ``None`` (then encode it in full).
+
+        Such a record (chaostoolkit-lib's own members, plain values, the copy of an
+        activity without secrets) is encoded once: the method's, the rollbacks' and the
+        journal's lists hold it again. ``checked``: ``run`` is known to be such a record.
+        """
+        if type(run) is not dict:
+            return None
+        members = tuple(run.items())  # compared member by member: by identity first
+        hit = self._run_texts.get(id(run))
+        if hit is not None and hit[0] is run and hit[1] == members:
+            return hit[2]
+        if not checked:
+            activity = run.get("activity")
+            if not _plain_run(run, activity):
+                return None
+            clean = _fingerprint(activity) in self._clean_activities
+            if not (clean or self._redacted_activity(activity)[2]):
+                return None
+        text = dumps(run)
+        if self.redact.holds_secret_value(text):
+            return None
+        if len(self._run_texts) >= RUN_CACHE_MAX:
+            self._run_texts.clear()
+        self._run_texts[id(run)] = (run, members, text)  # keeps ``run`` alive: ids stay unique
+        return text
+
+    def _runs_text(self, runs: Any) -> str | None:
+        """The text of a list of run records that need no redaction, or ``None``."""
+        if type(runs) is not list:
+            return None
+        parts = []
+        for run in runs:
+            text = self._run_text(run)
+            if text is None:
+                return None
+            parts.append(text)
+        text = f"[{','.join(parts)}]"
+        return None if self.redact.holds_secret_value(text) else text  # one across two records
+
+    def _journal_json(self, journal: Any) -> str:
+        """A journal's redacted text; its experiment, runs and rollbacks from the texts made
+        for the run's events when they need no redaction (they come last in the text)."""
+        if type(journal) is not dict:
+            return self._redacted_json(journal)
+        parts = {}
+        cached, experiment = self._experiment_text, journal.get("experiment")
+        if cached is not None and type(experiment) is dict and _shape(experiment) == cached[1]:
+            parts["experiment"] = cached[2]  # the run's experiment, or the shallow copy chaostoolkit-lib made
+        for key in ("run", "rollbacks"):
+            if (text := self._runs_text(journal.get(key))) is not None:
+                parts[key] = text
+        if not parts:
+            return self._redacted_json(journal)
+        rest = self._redacted_json({k: v for k, v in journal.items() if k not in parts})
+        members = "".join(f',"{k}":{t}' for k, t in parts.items())
+        text = f"{{{members[1:]}}}" if rest == "{}" else f"{rest[:-1]}{members}}}"
+        return self._redacted_json(journal) if self.redact.holds_secret_value(text) else text
 
     def _journal_text(self, journal: dict[str, Any]) -> tuple[str, list[str] | None]:
         """The final journal's redacted JSON, encoded once for the log and the PUT.
@@ -565,7 +665,7 @@ class Publisher:
             if ext is not None:
                 ext["experiment_id"], ext["execution_id"] = eid, xid
                 ids = [eid, xid]
-        return self._redacted_json(journal), ids
+        return self._journal_json(journal), ids
 
     def _encode_data(self, event_type: str, context: Any, state: Any) -> str:
         try:
