@@ -398,8 +398,9 @@ class Sender:
         The worker is then free while the server answers: when the run ends
         meanwhile, the last events go at once on another connection instead of
         waiting behind this request (one round trip less at the end of a run).
-        Only while the run goes on, for a server with ``events-batch``, one
-        batch at a time; ``False`` when this does not apply. ``on_done`` is
+        At the end of the run the last batch goes this way too, while the worker
+        writes it to the log. For a server with ``events-batch``, one batch at a
+        time; ``False`` when this does not apply. ``on_done`` is
         called from the helper thread; :meth:`settle` takes the result.
         """
         if self.in_flight is not None or not self.has_execution or not self._batch:

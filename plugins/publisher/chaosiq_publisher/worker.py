@@ -507,9 +507,20 @@ class Publisher:
             if time.perf_counter() - since > YIELD_EVERY:
                 _yield()  # hand the GIL back to the run thread now and then
                 since = time.perf_counter()
+        s = self.sender
+        if self._stopping.is_set() and self.log is not None and s.in_flight is None:
+            # the end of the run: the events go out first, and this thread writes them to
+            # the log while the server stores them (before the batch is settled, so a
+            # failure still leaves them pending in the log)
+            s.add(records)
+            t = self._timeout()
+            if t is not None:
+                s.post_async(t, self._wake.set)
+            self.log.append(*records)
+            return
         if self.log is not None:
             self.log.append(*records)
-        self.sender.add(records)
+        s.add(records)
 
     def _redacted_json(self, obj: Any) -> str:
         """The redacted JSON text of ``obj`` (see :meth:`_encode`)."""

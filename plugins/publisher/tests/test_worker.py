@@ -133,6 +133,39 @@ def test_the_final_journal_is_on_its_way_before_the_last_events_are_encoded(
     assert outbox_files() == []
 
 
+def test_the_last_events_are_on_their_way_while_they_are_written_to_the_log(
+    server: rm.Mocker, data_dir: Path
+) -> None:
+    """At the end of a run the server stores the last batch while the worker writes it to
+    the outbox (it used to write it first); delivered, it leaves nothing pending."""
+    posted = threading.Event()
+
+    def batch(request: Any, context: Any) -> dict:
+        posted.set()
+        return {"received": len(request.json()), "stored": len(request.json())}
+
+    server.post(f"{EXEC}/events/batch", json=batch)
+    run = make_run(flush_deadline=10, linger=5)  # the event is taken at the end of the run
+    pub = Publisher(run)
+    pub.start()
+    assert run.execution_ready.wait(5) and pub.log is not None
+    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "a"}, None)
+    waited: list[bool] = []
+    append = pub.log.append
+
+    def slow_append(*records: dict[str, Any]) -> bool:
+        if any(r.get("kind") == "event" for r in records):
+            waited.append(posted.wait(5))
+        return append(*records)
+
+    pub.log.append = slow_append  # type: ignore[method-assign]
+    pub.finish({"status": "completed"})
+    assert waited == [True]
+    assert [e["type"] for e in sent_events(server)] == ["starting-activity"]
+    assert pub.sender.delivered == 2 and not pub.sender.pending
+    assert outbox_files() == []
+
+
 def test_a_journal_snapshot_is_taken_when_enqueued(server: rm.Mocker, data_dir: Path) -> None:
     """``enqueue_snapshot``: what the journal held then is sent, not what it became."""
     run = make_run()
