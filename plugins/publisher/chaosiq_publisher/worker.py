@@ -617,7 +617,7 @@ class Publisher:
             return hit[2]
         if not checked:
             activity = run.get("activity")
-            if not _plain_run(run, activity):
+            if type(activity) is not dict or not _plain_run(run, activity):
                 return None
             clean = _fingerprint(activity) in self._clean_activities
             if not (clean or self._redacted_activity(activity)[2]):

@@ -153,3 +153,12 @@ def test_activities_of_a_clean_experiment_are_not_tested_again(data_dir: Any) ->
     pub._data(ev.STARTING_ACTIVITY, other, None)
     assert scanned == ["added-during-the-run"]
     pub.log.close(delete=True)
+
+
+def test_lists_of_other_records_are_encoded_in_full(pub: Publisher) -> None:
+    """A method's list may hold what is not chaostoolkit-lib's record of an activity."""
+    act = activity()
+    runs = [{"status": "succeeded"}, record(act), None, {"activity": None, "status": "failed"}]
+    data = json.loads(pub._data(ev.METHOD_FINISHED, {"title": "t"}, runs))
+    assert "error" not in data
+    assert data["state"] == full_walk(pub, runs)
