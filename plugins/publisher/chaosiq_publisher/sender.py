@@ -274,10 +274,8 @@ class Sender:
 
         ``False`` when there is no journal to send, or its PUT is under way already.
         """
-        if self._journal_job is not None:
-            return False
-        key = next((k for k, m in self.pending.items() if m.get("kind") == "journal"), None)
-        if key is None:
+        key = self._journal_key
+        if self._journal_job is not None or key not in self.pending:
             return False
         job = _Job(key)
         message = self.pending[key]

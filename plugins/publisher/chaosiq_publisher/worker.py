@@ -102,17 +102,19 @@ def _shape(experiment: dict[str, Any]) -> tuple[Any, ...]:
 
     A shallow copy (the journal's ``experiment``) has the shape of its original.
     """
-    return (
-        *experiment,
-        *map(id, experiment.values()),
-        *(len(v) for v in experiment.values() if isinstance(v, list)),
-    )
+    return (*_fingerprint(experiment), *(len(v) for v in experiment.values() if isinstance(v, list)))
 
 
 def _fingerprint(record: dict[str, Any]) -> tuple[Any, ...]:
     """Keys and member identities of ``record``: equal for a shallow copy, different once a
     member is added, removed or replaced (a change below the top level is not seen)."""
     return (*record, *map(id, record.values()))
+
+
+def _with_members(text: str, members: dict[str, str]) -> str:
+    """The JSON object ``text`` with ``members`` (plain keys, encoded values) appended."""
+    tail = "".join(f',"{key}":{value}' for key, value in members.items())
+    return f"{{{tail[1:]}}}" if text == "{}" else f"{text[:-1]}{tail}}}"
 
 
 def _activities(experiment: dict[str, Any]) -> list[Any]:
@@ -374,9 +376,8 @@ class Publisher:
             self._clean_activities = {_fingerprint(a) for a in _activities(run.experiment)}
         journal = _initial_journal(run.experiment)
         rest = self._redacted_json({k: v for k, v in journal.items() if k != "experiment"})
-        tail = f",{rest[1:]}" if rest != "{}" else "}"
         self._experiment = orjson.Fragment(experiment_text)
-        self._journal = orjson.Fragment(f'{{"experiment":{experiment_text}{tail}')
+        self._journal = orjson.Fragment(_with_members(rest, {"experiment": experiment_text}))
         try:
             self.log = RunLog.create(run.id, self._log_dir)
         except Exception as exc:
@@ -559,12 +560,8 @@ class Publisher:
         return entry
 
     def _redacted_experiment(self, experiment: dict[str, Any]) -> str:
-        """The run's experiment is the context of several events: encode it again only if it changed.
-
-        A change is noticed when a top-level member is added, removed or
-        replaced, or a list of activities changes length (what Chaos Toolkit
-        and controls do to an experiment during a run).
-        """
+        """The run's experiment is the context of several events: encode it again only if it
+        changed (as :func:`_shape` sees it)."""
         shape = _shape(experiment)
         cached = self._experiment_text
         if cached is not None and cached[0] is experiment and cached[1] == shape:
@@ -593,7 +590,7 @@ class Publisher:
                         return text
             if isinstance(state, dict) and state.get("activity") in (context,):  # the same, or an equal copy
                 rest = self._redacted_json({k: v for k, v in state.items() if k != "activity"})
-                st = f'{rest[:-1]}, "activity": {ctx}}}' if rest != "{}" else f'{{"activity": {ctx}}}'
+                st = _with_members(rest, {"activity": ctx})
             else:
                 st = self._redacted_json(state)
         else:
@@ -658,8 +655,7 @@ class Publisher:
         if not parts:
             return self._redacted_json(journal)
         rest = self._redacted_json({k: v for k, v in journal.items() if k not in parts})
-        members = "".join(f',"{k}":{t}' for k, t in parts.items())
-        text = f"{{{members[1:]}}}" if rest == "{}" else f"{rest[:-1]}{members}}}"
+        text = _with_members(rest, parts)
         return self._redacted_json(journal) if self.redact.holds_secret_value(text) else text
 
     def _journal_text(self, journal: dict[str, Any]) -> tuple[str, list[str] | None]:
