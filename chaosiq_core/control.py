@@ -225,10 +225,8 @@ def _interrupt_if_stopping(run: Run) -> None:
         return
     if threading.current_thread() is not threading.main_thread():
         return
-    with run.lock:
-        if run.data.get("_interrupt_raised"):
-            return
-        run.data["_interrupt_raised"] = True
+    if not run.claim_interrupt():
+        return
     raise InterruptExecution(f"chaosiq safeguard '{verdict.source}' stopped the run: {verdict.reason}")
 
 
@@ -241,25 +239,16 @@ def _point(hook: str, check: bool = True, **kwargs: Any) -> None:
         _interrupt_if_stopping(run)
 
 
-def _once(run: Run, key: str) -> bool:
-    with run.lock:
-        seen = run.data.setdefault("_seen", set())
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
-
-
 def before_experiment_control(context: dict[str, Any], **kwargs: Any) -> None:
     run = _run_for_call()
-    if run is None or not _once(run, "before_experiment"):
+    if run is None or not run.first_time("before_experiment"):
         return
     _point("before_experiment", experiment=context)
 
 
 def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **kwargs: Any) -> None:
     run = _run_for_call()
-    if run is None or not _once(run, "after_experiment"):
+    if run is None or not run.first_time("after_experiment"):
         return
     run.journal = state
     _guard(

@@ -54,6 +54,8 @@ class Run:
     execution_url: str | None = None
     stop_verdict: Verdict | None = None
     _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
+    _interrupt_claimed: bool = field(default=False, repr=False)
+    _points_seen: set[str] = field(default_factory=set, repr=False)
 
     # ------------------------------------------------------------ options
 
@@ -96,6 +98,22 @@ class Run:
             self.stop_verdict = verdict
         return True
 
-    @property
-    def stopping(self) -> bool:
-        return self.stop_verdict is not None
+    def claim_interrupt(self) -> bool:
+        """``True`` once per run, for whoever raises the interruption of a requested stop.
+
+        The bridge and ``chaos verify``'s waits both turn a stop verdict into an
+        ``InterruptExecution``; only the first of them may raise it.
+        """
+        with self.lock:
+            if self._interrupt_claimed:
+                return False
+            self._interrupt_claimed = True
+            return True
+
+    def first_time(self, point: str) -> bool:
+        """``True`` the first time ``point`` is reached (chaostoolkit-lib may call a control twice)."""
+        with self.lock:
+            if point in self._points_seen:
+                return False
+            self._points_seen.add(point)
+            return True

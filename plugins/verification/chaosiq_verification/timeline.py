@@ -95,10 +95,8 @@ def _safeguard_reason(run: Run | None) -> str | None:
     """The stop asked by a safeguard through the bridge, claimed once (the bridge then stays quiet)."""
     if run is None or run.stop_verdict is None:
         return None
-    with run.lock:
-        if run.data.get("_interrupt_raised"):
-            return None
-        run.data["_interrupt_raised"] = True
+    if not run.claim_interrupt():
+        return None
     verdict = run.stop_verdict
     return f"chaosiq safeguard '{verdict.source}' stopped the run: {verdict.reason}"
 
