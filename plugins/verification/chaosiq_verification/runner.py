@@ -61,7 +61,7 @@ from chaosiq_verification.reporting import ServerReporter
 from chaosiq_verification.sampling import TERMINAL, Sampler
 from chaosiq_verification.source import load_verification
 from chaosiq_verification.spec import InvalidVerification, VerificationSpec
-from chaosiq_verification.stopping import Stopper, make_waiter
+from chaosiq_verification.stopping import EXIT_SIGNALS, SignalNotes, Stopper, make_waiter, signal_record
 
 logger = logging.getLogger("chaostoolkit.chaosiq.verification")
 
@@ -114,6 +114,17 @@ def number_option(settings: dict[str, Any], name: str, default: float) -> float:
         return default
 
 
+def _runtime_rollbacks(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings["runtime"]["rollbacks"]``, made a dict where it is missing or not one."""
+    runtime = settings.get("runtime")
+    if not isinstance(runtime, dict):
+        runtime = settings["runtime"] = {}
+    block = runtime.get("rollbacks")
+    if not isinstance(block, dict):
+        block = runtime["rollbacks"] = {}
+    return block
+
+
 def _bridge_run(experiment: dict[str, Any]) -> Run | None:
     run = bridge.current_run()
     return run if run is not None and run.experiment is experiment else None
@@ -154,12 +165,14 @@ class VerificationRun:
         self.registry = EventHandlerRegistry()
         self.control = Control()
         self.stopper = Stopper()
+        self.signals = SignalNotes()
         self.phases = Phases()
         self.run: Run | None = None
         self.reporter = ServerReporter(None, spec)
         self.sampler: Sampler | None = None
         self.activity_pool: Any = None
         self.rollback_pool: Any = None
+        self.rollback_strategy: str = self.options.rollback_strategy
         self.with_rollbacks = True
         self.wait = make_waiter(self.stopper, lambda: self.run)
         self.started = time.monotonic()
@@ -174,7 +187,7 @@ class VerificationRun:
         logger.info("Running verification: %s", self.experiment["title"])
         self.progress.start()
         try:
-            with exit_signals():
+            with exit_signals(), self.signals:
                 self._open()
                 try:
                     self._play()
@@ -188,13 +201,23 @@ class VerificationRun:
         return Outcome(self.journal, self.results, self.result, self.phases.items, self.reporter.run_id)
 
     def _open(self) -> None:
-        """Start the run: controls (the chaosiq bridge and its plugins), run events, background pools."""
+        """Start the run: controls (the chaosiq bridge and its plugins), run events, background pools.
+
+        The rollback strategy is put in the settings before the controls are
+        configured and read back after, as ``chaos run`` does: a control may
+        replace it (the safeguards plugin makes it obey ``safeguards.rollbacks``
+        after a safeguard stop).
+        """
         experiment, registry = self.experiment, self.registry
         registry.started(experiment, self.journal)
+        _runtime_rollbacks(self.settings)["strategy"] = self.options.rollback_strategy
         initialize_global_controls(
             experiment, self.configuration, self.secrets, self.settings, event_registry=registry
         )
         initialize_controls(experiment, self.configuration, self.secrets, event_registry=registry)
+        self.rollback_strategy = (
+            _runtime_rollbacks(self.settings).get("strategy") or self.options.rollback_strategy
+        )
         self.run = _bridge_run(experiment)
         self.reporter = ServerReporter(
             self.run,
@@ -222,25 +245,25 @@ class VerificationRun:
                 return
             self._cool_down()
             self._after_steady_state()
-        except InterruptExecution as exc:
+        except InterruptExecution as exc:  # SIGTERM, a safeguard, a control, the sampling failing
             self.journal["status"] = "interrupted"
             logger.critical(str(exc))
-            self.journal.setdefault(
-                "interruption",
-                {"kind": self.stopper.kind or "signal", "name": "chaos verify", "reason": str(exc)},
-            )
+            self._note_interruption({"kind": "control", "name": "chaos verify", "reason": str(exc)})
             self.registry.interrupted(self.experiment, self.journal)
         except KeyboardInterrupt:
             self.journal["status"] = "interrupted"
             logger.warning("Received a termination signal (Ctrl-C)...")
-            self.journal.setdefault("interruption", {"kind": "signal", "name": "SIGINT", "reason": "Ctrl-C"})
+            self._note_interruption(signal_record("SIGINT"))
             self.registry.signal_exit()
-        except SystemExit as exc:
+        except SystemExit as exc:  # SIGUSR1 (rollbacks as the strategy says) or SIGUSR2 (none)
             self.journal["status"] = "interrupted"
             logger.warning("Received the exit signal: %s", exc.code)
             self.with_rollbacks = exc.code != 30
-            self.journal.setdefault(
-                "interruption", {"kind": "signal", "name": f"exit {exc.code}", "reason": "exit signal"}
+            name = EXIT_SIGNALS.get(exc.code) if isinstance(exc.code, int) else None
+            self._note_interruption(
+                signal_record(name)
+                if name
+                else {"kind": "signal", "name": f"exit {exc.code}", "reason": "exit"}
             )
             self.registry.signal_exit()
         finally:
@@ -330,12 +353,19 @@ class VerificationRun:
         self.phases.end()
 
     def _rollbacks(self) -> None:
-        """The rollbacks, as the rollback strategy says (none after SIGUSR2)."""
+        """The rollbacks, as the rollback strategy says (none after SIGUSR2).
+
+        A sample out of tolerance already made the verification deviated, which
+        the ``deviated`` strategy reads. A stop during the rollbacks is caught by
+        chaostoolkit-lib (the rest are cut) and recorded here.
+        """
+        if res.summarize(self.journal, 0.0).deviated_samples:
+            self.journal["deviated"] = True
         if not self.with_rollbacks:
             return
         self.phases.begin("rollbacks")
         run_rollback(
-            self.options.rollback_strategy,
+            self.rollback_strategy,
             self.rollback_pool,
             self.experiment,
             self.journal,
@@ -347,6 +377,20 @@ class VerificationRun:
         self.phases.end()
         if not self.journal.get("rollbacks"):
             self.phases.items.pop()
+        if self.journal.get("status") == "interrupted":
+            self._note_interruption(
+                {"kind": "control", "name": "chaos verify", "reason": "rollbacks interrupted"}
+            )
+
+    def _note_interruption(self, fallback: dict[str, str]) -> None:
+        """Record why the run was interrupted, unless it already is: a stop request, else the signal
+        received, else ``fallback``. (A safeguard stop is recorded again, with its source, by the
+        safeguards plugin when the controls see the end.)"""
+        if self.stopper.kind is not None:
+            record = {"kind": self.stopper.kind, "name": "chaos verify", "reason": self.stopper.reason or ""}
+        else:
+            record = self.signals.interruption() or fallback
+        self.journal.setdefault("interruption", record)
 
     def _finish(self) -> None:
         """The journal's status, times and verification block; the controls see the end."""
