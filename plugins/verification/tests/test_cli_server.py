@@ -1,4 +1,4 @@
-"""The real `chaos verify` against the real chaosiq-server (publish, safeguards, team, W5)."""
+"""The real `chaos verify` against the real chaosiq-server (publish, safeguards, team, token host)."""
 
 from __future__ import annotations
 
