@@ -6,10 +6,13 @@ them when ``chaos`` exits: a 60-second background action kept ``chaos`` alive
 for its remaining time after the journal was written. Once a run a safeguard
 stopped is over, every process still running below ``chaos`` is such an
 activity (chaosiq starts none): they get SIGTERM, and SIGKILL after a short
-grace. Linux only (``/proc``); elsewhere nothing is done.
+grace.
 
-Written by hand rather than with psutil: it is one ``/proc`` scan, and psutil
-would be a compiled dependency of every install for these few lines.
+The process tree is walked with psutil when it is installed (the extra
+``chaosiq-safeguards[psutil]``: every platform psutil supports); otherwise with
+one scan of Linux's ``/proc`` (elsewhere nothing is done), so that a plain
+install does not need a compiled dependency. Processes are never reaped here
+(the activity's own thread waits for its child), a zombie only counts as gone.
 """
 
 from __future__ import annotations
@@ -19,8 +22,54 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
+
+try:
+    import psutil
+except ImportError:  # the optional extra is not installed: /proc on Linux
+    psutil = None
 
 PROC = Path("/proc")
+POLL = 0.02
+"""Seconds between two checks that the signalled processes are gone."""
+
+
+# ------------------------------------------------------------------ psutil
+
+
+def _children(pid: int) -> list[Any]:
+    """psutil's processes below ``pid``; ``[]`` when it is gone."""
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _running(proc: Any) -> bool:
+    try:
+        return bool(proc.is_running()) and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _name(proc: Any) -> str:
+    try:
+        return str(proc.name()) or "?"
+    except psutil.Error:
+        return "?"
+
+
+def _terminate(proc: Any) -> None:
+    with contextlib.suppress(psutil.Error, OSError):
+        proc.terminate()  # SIGTERM (TerminateProcess on Windows)
+
+
+def _kill(proc: Any) -> None:
+    with contextlib.suppress(psutil.Error, OSError):
+        proc.kill()
+
+
+# ------------------------------------------------------------------- /proc
 
 
 def _stat(pid: int | str) -> list[str]:
@@ -33,7 +82,7 @@ def _stat(pid: int | str) -> list[str]:
     return stat.rsplit(")", 1)[-1].split()
 
 
-def descendants(pid: int) -> list[int]:
+def _proc_descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children first), from one scan of ``/proc``."""
     children: dict[int, list[int]] = {}
     try:
@@ -55,7 +104,7 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def command_of(pid: int) -> str:
+def _proc_command(pid: int) -> str:
     """The process's command name (``/proc/<pid>/comm``), ``?`` when gone."""
     try:
         return (PROC / str(pid) / "comm").read_text().strip() or "?"
@@ -63,7 +112,7 @@ def command_of(pid: int) -> str:
         return "?"
 
 
-def _alive(pid: int) -> bool:
+def _proc_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,23 +122,49 @@ def _alive(pid: int) -> bool:
     return _stat(pid)[:1] != ["Z"]  # a zombie has exited: its parent only has to reap it
 
 
+def _proc_terminate(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+
+
+def _proc_kill(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+
+
+# -------------------------------------------------------------------- API
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of every process below ``pid``."""
+    if psutil is not None:
+        return [proc.pid for proc in _children(pid)]
+    return _proc_descendants(pid) if PROC.is_dir() else []
+
+
 def end_leftovers(grace: float = 1.0, pid: int | None = None) -> dict[int, str]:
     """SIGTERM every process below ``pid`` (default: this one), SIGKILL what is left after ``grace``.
 
     Returns the processes it signalled: pid → command name.
     """
-    if not PROC.is_dir():
-        return []
-    targets = descendants(pid or os.getpid())
-    names = {t: command_of(t) for t in targets}
+    root = pid or os.getpid()
+    targets: list[Any]
+    if psutil is not None:
+        targets = _children(root)
+        names = {proc.pid: _name(proc) for proc in targets}
+        alive, terminate, kill = _running, _terminate, _kill
+    elif PROC.is_dir():
+        targets = _proc_descendants(root)
+        names = {target: _proc_command(target) for target in targets}
+        alive, terminate, kill = _proc_alive, _proc_terminate, _proc_kill
+    else:
+        return {}
     for target in targets:
-        with contextlib.suppress(OSError):
-            os.kill(target, signal.SIGTERM)
+        terminate(target)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(t) for t in targets):
-        time.sleep(0.02)
+    while time.monotonic() < deadline and any(alive(t) for t in targets):
+        time.sleep(POLL)
     for target in targets:
-        if _alive(target):
-            with contextlib.suppress(OSError):
-                os.kill(target, signal.SIGKILL)
+        if alive(target):
+            kill(target)
     return names

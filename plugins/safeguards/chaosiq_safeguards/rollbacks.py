@@ -8,7 +8,9 @@ Under ``default`` an interrupted run plays no rollback. A safeguard stop is
 known only later, so the strategy is replaced, in ``configure_control``, by a
 string equal to the user's strategy that compares as ``"always"`` (``play``) or
 ``"never"`` (``skip``) once a safeguard stopped the run. Nothing else changes:
-without a safeguard stop it behaves exactly as the user's strategy.
+without a safeguard stop it behaves exactly as the user's strategy. ``chaos verify``
+reads the strategy the same way (put in the settings before the controls are
+configured, read back after), so a verification obeys the option too.
 """
 
 from __future__ import annotations

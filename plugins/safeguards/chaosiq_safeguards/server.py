@@ -1,4 +1,4 @@
-"""The server source: the ChaosIQ server's policies for the run's execution (spec §6)."""
+"""The server source: the ChaosIQ server's policies for the run's execution."""
 
 from __future__ import annotations
 

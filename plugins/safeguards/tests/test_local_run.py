@@ -118,10 +118,20 @@ def test_stop_during_a_background_activity(tmp_path: Path) -> None:
     assert "sleep (" in ended  # the action's process, named
 
 
-def test_leftovers_are_found_below_a_process_and_ended(tmp_path: Path) -> None:
+@pytest.mark.parametrize("walk", ["psutil", "proc"])
+def test_leftovers_are_found_below_a_process_and_ended(
+    tmp_path: Path, walk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of walking the tree: psutil (the extra, installed here) and Linux's /proc."""
     import subprocess
 
+    from chaosiq_safeguards import leftovers
     from chaosiq_safeguards.leftovers import descendants, end_leftovers
+
+    if walk == "psutil":
+        assert leftovers.psutil is not None, "the psutil extra is not installed"
+    else:
+        monkeypatch.setattr(leftovers, "psutil", None)
 
     # a shell holding a sleep: the whole tree must go (the grandchild holds the output pipe)
     parent = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30; wait"], stdout=subprocess.PIPE)

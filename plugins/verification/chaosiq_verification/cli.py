@@ -68,9 +68,9 @@ def verify(
     var_file: tuple[str, ...],
 ) -> None:
     _, settings, hooks = require_feature("verification", ctx)
-    from chaosiq_verification.command import execute
+    from chaosiq_verification.runner import verify_source
 
-    code = execute(
+    code = verify_source(
         source,
         settings=settings,
         hooks=hooks,

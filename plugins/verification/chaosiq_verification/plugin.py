@@ -1,6 +1,6 @@
 """The ``verification`` feature's hook implementations.
 
-The verification itself is driven by ``chaos verify`` (:mod:`.command`); the
+The verification itself is driven by ``chaos verify`` (:mod:`.cli`, :mod:`.runner`); the
 hooks give the feature its defaults and its line in ``chaos features``.
 """
 

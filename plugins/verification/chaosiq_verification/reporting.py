@@ -1,11 +1,11 @@
-"""Publishing a verification run to the ChaosIQ server (spec §4.3 L-N, §7.4, §7.5).
+"""Publishing a verification run to the ChaosIQ server: its record, events and results.
 
 * ``POST {team}/verifications/{vid}/runs`` — one synchronous call with a
   timeout, once the publisher created the execution (``run.execution_ready``,
   waited for with a bound). When the server cannot be reached (or answers
   5xx), the run gets an id chosen here and ``PUT …/runs/{id}`` is queued
   instead (chaosiq-server's ``verification-run-put``): nothing is lost;
-* every event category of §7.4 and the final ``…/finished`` go through
+* every verification-run event and the final ``…/finished`` go through
   ``chaosiq_deliver`` (the publisher's non-blocking queue, kept on disk when
   the server is down). When no plugin takes them, nothing is sent and the
   verification still runs and reports locally.
@@ -178,7 +178,7 @@ class ServerReporter:
             logger.debug("chaosiq: no plugin took the verification message %s", kind)
 
     def event(self, category: str, payload: Any = _NO_PAYLOAD) -> None:
-        """Send one event of §7.4 (``{"category", "payload"?}``), without blocking."""
+        """Send one verification-run event (``{"category", "payload"?}``), without blocking."""
         if not self.active:
             return
         body: dict[str, Any] = {"category": category}

@@ -1,10 +1,14 @@
-"""Results of a verification: the sample counts of spec §7.5, the outcome and the exit code."""
+"""Results of a verification: the sample counts, the outcome, the exit code, and how they are
+written out (the journal file and the table printed at the end)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import click
+
+from chaosiq_core.serialize import dumps
 from chaosiq_verification.exitcodes import (  # noqa: F401 - re-exported
     EXIT_CODES_HELP,
     EXIT_DEVIATED,
@@ -24,7 +28,7 @@ OUTCOME_EXIT = {
 
 @dataclass
 class Results:
-    """The ``results`` object sent to ``…/finished`` (spec §7.5), plus the outcome."""
+    """The ``results`` object sent to ``…/finished`` (the original's five keys)."""
 
     successful_samples: int
     deviated_samples: int
@@ -103,3 +107,26 @@ def render_table(rows: list[tuple[str, str]]) -> str:
     """A plain two-column table (used when rich is not attached to a terminal)."""
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+
+
+def write_journal(journal: dict[str, Any], path: str) -> None:
+    """Write the journal as ``chaos run`` does (indented UTF-8 JSON, tolerant of odd types)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(dumps(journal, indent=2))
+
+
+def print_results(
+    results: Results,
+    result: str,
+    phases: list[dict[str, Any]],
+    journal_path: str,
+    run_id: str | None = None,
+) -> None:
+    """The table printed (on stderr) once the verification is over."""
+    rows = table_rows(results, result, phases)
+    if run_id:
+        rows.append(("verification run", run_id))
+    rows.append(("journal", journal_path))
+    colour = {"passed": "green", "deviated": "yellow"}.get(result, "red")
+    click.secho(f"Verification {result}", fg=colour, bold=True, err=True)
+    click.echo(render_table(rows), err=True)

@@ -1,6 +1,6 @@
 """The ``verification`` block of a verification's ``chaosiq`` extension and its validation.
 
-The original's messages (reference spec §7.2) are kept word for word; type and
+The original's messages are kept word for word; type and
 range checks come on top: every duration is a non-negative number of seconds
 and the frequency of measurement is strictly positive.
 """

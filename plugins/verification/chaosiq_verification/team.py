@@ -1,11 +1,11 @@
-"""Running a verification owned by another team (spec §3.6), without the original's crashes.
+"""Running a verification owned by another team, without the original's crashes.
 
 When the verification's ``chaosiq`` extension names a ``team_id`` that is not
 the default team, the team is looked up on the server with the user's token
 (``GET {api}/organizations/{org}/teams/{team}``) and, if the token may use it,
 made the default team *in memory* for this run only (the settings file is not
 changed). The ChaosIQ token only ever goes to the ChaosIQ server: SOURCE is
-loaded by chaostoolkit-lib, which sends ``auths.<host>`` only to that host (W5).
+loaded by chaostoolkit-lib, which sends ``auths.<host>`` only to that host.
 """
 
 from __future__ import annotations

@@ -70,6 +70,40 @@ def enable_features(settings: Path, *features: str) -> None:
         assert result.returncode == 0, result.stderr
 
 
+def process_action(name: str, path: str, *arguments: str) -> dict[str, Any]:
+    """An action running ``path arguments…`` as a process."""
+    return {
+        "type": "action",
+        "name": name,
+        "provider": {"type": "process", "path": path, "arguments": " ".join(arguments)},
+    }
+
+
+def stop_file_probe(path: Path) -> dict[str, Any]:
+    """A local safeguard probe that says stop once ``path`` exists."""
+    return {
+        "type": "probe",
+        "name": "no-stop-file",
+        "tolerance": False,
+        "provider": {
+            "type": "python",
+            "module": "os.path",
+            "func": "exists",
+            "arguments": {"path": str(path)},
+        },
+    }
+
+
+def local_settings(path: Path, **safeguards: Any) -> Path:
+    """Settings declaring the chaosiq control without a server, with these safeguards options."""
+    control: dict[str, Any] = {"provider": {"type": "python", "module": "chaosiq_core.control"}}
+    if safeguards:
+        control["options"] = {"safeguards": safeguards}
+    path.write_text(yaml.safe_dump({"controls": {"chaosiq-cloud": control}}))
+    os.chmod(path, 0o600)
+    return path
+
+
 def set_options(settings: Path, feature: str, **values: Any) -> None:
     data = yaml.safe_load(settings.read_text()) or {}
     opts = data["controls"]["chaosiq-cloud"].setdefault("options", {}).setdefault(feature, {})

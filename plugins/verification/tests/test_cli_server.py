@@ -1,4 +1,4 @@
-"""The real `chaos verify` against the real chaosiq-server (publish, safeguards, team, W5)."""
+"""The real `chaos verify` against the real chaosiq-server (publish, safeguards, team, token host)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from chaosiq_core.testing import Team, run_chaos, start_server, wait_until
 
-from .conftest import enable_features, journal_ext, set_options, verification_doc, write_doc
+from .conftest import enable_features, journal_ext, process_action, set_options, verification_doc, write_doc
 
 EXPECTED_ORDER = [
     "verification-hypothesis-before-method-started",
@@ -131,6 +131,52 @@ def test_safeguard_stop_during_conditions(
     run = wait_until(lambda: [r for r in _runs(chaosiq_team, "v-stop") if r.get("state") == "finished"])[0]
     assert run["status"] == "interrupted"
     assert "verification-interrupted" in _run_events(chaosiq_team, "v-stop", run["id"])
+
+
+def test_server_policy_stop_plays_the_rollbacks_and_reports_them(
+    tmp_path: Path, published: Path, chaosiq_team: Team, verify_bg
+) -> None:
+    """A denying policy on the server stops the verification during its conditions: the rollback
+    runs (`safeguards.rollbacks: play`), the journal records it and the server's run says interrupted."""
+    enable_features(published, "safeguards")
+    set_options(published, "safeguards", interval=0.2)
+    flag = tmp_path / "FLAG"
+    flag.write_text("x")
+    doc = verification_doc(
+        vid="v-policy",
+        conditions=30,
+        method=[process_action("remove-flag", "rm", "-f", str(flag))],
+        rollbacks=[process_action("restore-flag", "touch", str(flag))],
+    )
+    proc = verify_bg(str(write_doc(tmp_path / "v.json", doc)), settings=published)
+    proc.wait_for_log("Verification phase: conditions held")
+    execution = wait_until(chaosiq_team.executions, what="execution")[0]
+    policy = chaosiq_team.api(
+        "POST",
+        f"/experiments/{execution['experiment_id']}/executions/{execution['id']}/policies",
+        json={"name": "freeze", "reason": "change freeze"},
+    )
+    assert policy.status_code == 201, policy.text
+    proc.proc.wait(timeout=30)
+    assert proc.proc.returncode == 4, proc.output()
+    journal = proc.load_journal()
+    assert journal["status"] == "interrupted"
+    assert journal["interruption"] == {
+        "kind": "safeguard",
+        "name": "server",
+        "reason": "freeze: change freeze",
+    }
+    assert [(r["activity"]["name"], r["status"]) for r in journal["rollbacks"]] == [
+        ("restore-flag", "succeeded")
+    ]
+    assert flag.exists(), "the rollback did not put FLAG back"
+    run = wait_until(lambda: [r for r in _runs(chaosiq_team, "v-policy") if r.get("state") == "finished"])[0]
+    assert run["status"] == "interrupted"
+    assert [r["activity"]["name"] for r in run["journal"]["rollbacks"]] == ["restore-flag"]
+    events = _run_events(chaosiq_team, "v-policy", run["id"])
+    interrupted = events.index("verification-interrupted")
+    assert events.index("verification-rollbacks-started") > interrupted
+    assert events.index("verification-rollbacks-completed") < events.index("verification-completed")
 
 
 def test_server_down_at_the_start_loses_nothing(tmp_path: Path, chaos_home: Path) -> None:

@@ -1,4 +1,4 @@
-"""HTTP probes and HTTP/Prometheus tolerances: every case of spec §9.4, and W15/W18 fixed."""
+"""HTTP probes and HTTP/Prometheus tolerances: the original's cases, and the cases it got wrong."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ UNUSABLE = [
 
 @pytest.mark.parametrize("answer", UNUSABLE)
 def test_unusable_answers_are_false(answer: object) -> None:
-    """W15: the original returned True for all of these."""
+    """The original returned True for all of these."""
     assert tp.result_value_under(answer, upper=1e9) is False
     assert tp.result_value_above(answer, lower=-1e9) is False
     assert tp.result_value_between(answer, lower=-1e9, upper=1e9) is False

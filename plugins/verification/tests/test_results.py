@@ -1,4 +1,4 @@
-"""Sample counts (spec §7.5), outcomes and exit codes."""
+"""Sample counts, outcomes and exit codes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP probes of spec §7.7, fixed: the timeout is honoured and timings use a monotonic clock.
+"""The original's HTTP probes, fixed: the timeout is honoured and timings use a monotonic clock.
 
 Names and signatures are the original's (``chaoscloud.probes.http``), so
 console-generated verifications only need their module path changed.

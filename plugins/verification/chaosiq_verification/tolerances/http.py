@@ -1,4 +1,4 @@
-"""HTTP tolerances of spec §7.7 (``value`` is the probe's output)."""
+"""The original's HTTP tolerances (``value`` is the probe's output)."""
 
 from __future__ import annotations
 

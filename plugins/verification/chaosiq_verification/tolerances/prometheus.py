@@ -1,4 +1,4 @@
-"""Prometheus tolerances of spec §7.7 (``value`` is the HTTP API's JSON answer), fixed (W15).
+"""The original's Prometheus tolerances (``value`` is the HTTP API's JSON answer), fixed.
 
 Every tolerance is ``False`` when there is nothing to judge: an error
 response, a missing ``data`` block, an empty result, or a result type that is

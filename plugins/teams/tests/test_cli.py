@@ -147,17 +147,17 @@ def test_not_signed_in_at_a_terminal_runs_signin_first(
     server: FakeServer, chaos_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As the original: `chaos org` without a token runs the whole sign-in."""
-    from chaosiq_teams import commands
+    from chaosiq_teams import cli
     from click.testing import CliRunner
 
     import chaosiq_core.cli
 
     monkeypatch.setenv("CHAOSIQ_DISABLE_PLUGINS", "publish,safeguards,verification")
-    for module in (commands, chaosiq_core.cli):
+    for module in (cli, chaosiq_core.cli):
         monkeypatch.setattr(module, "is_interactive", lambda: True)
     path = chaos_home / "s.yaml"
     result = CliRunner().invoke(
-        commands.org,
+        cli.org,
         ["--org", "beta"],
         obj={"settings_path": str(path)},
         input=f"{server.url}\n{server.token}\n1\n",
