@@ -1,4 +1,4 @@
-"""The worker's one-pass redacted encoding (``Redactor.to_json``) sends what the full walk sends."""
+"""The worker's one-pass redacted encoding (``Redactor.encode``) sends what the full walk sends."""
 
 from __future__ import annotations
 
@@ -26,20 +26,20 @@ DOCS: list[Any] = [
 
 
 @pytest.mark.parametrize("doc", DOCS)
-def test_to_json_equals_the_full_walk(doc: Any) -> None:
+def test_encode_equals_the_full_walk(doc: Any) -> None:
     red = Redactor([SECRET])
-    assert json.loads(red.to_json(doc)) == json.loads(dumps(red(doc)))
-    assert SECRET not in red.to_json(doc)
+    assert json.loads(red.encode(doc)[0]) == json.loads(dumps(red(doc)))
+    assert SECRET not in red.encode(doc)[0]
 
 
 def test_clean_document_is_encoded_once_and_secrets_are_still_replaced() -> None:
     red = Redactor([SECRET])
-    assert red.to_json(ACTIVITY) == dumps(ACTIVITY)
-    out = json.loads(red.to_json({"arguments": {"api_key": "k-123456", "note": f"x {SECRET} y"}}))
+    assert red.encode(ACTIVITY)[0] == dumps(ACTIVITY)
+    out = json.loads(red.encode({"arguments": {"api_key": "k-123456", "note": f"x {SECRET} y"}})[0])
     assert out == {"arguments": {"api_key": MARKER, "note": f"x {MARKER} y"}}
 
 
 def test_secret_that_json_escapes_still_redacted() -> None:
     quoted = 'pa"ss\\word'
     red = Redactor([quoted])
-    assert json.loads(red.to_json({"arg": f"<{quoted}>"})) == {"arg": f"<{MARKER}>"}
+    assert json.loads(red.encode({"arg": f"<{quoted}>"})[0]) == {"arg": f"<{MARKER}>"}
