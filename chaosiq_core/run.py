@@ -51,7 +51,6 @@ class Run:
     """Set after ``chaosiq_after_experiment``: no interruption may be sent after it."""
     experiment_id: str | None = None
     execution_id: str | None = None
-    execution_url: str | None = None
     stop_verdict: Verdict | None = None
     _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
     _interrupt_claimed: bool = field(default=False, repr=False)
@@ -68,18 +67,11 @@ class Run:
 
     # ---------------------------------------------------------------- ids
 
-    def set_execution(
-        self,
-        *,
-        experiment_id: str | None,
-        execution_id: str | None,
-        url: str | None = None,
-    ) -> None:
+    def set_execution(self, *, experiment_id: str | None, execution_id: str | None) -> None:
         """Record the server ids of this run and wake whoever waits for them."""
         with self.lock:
             self.experiment_id = experiment_id
             self.execution_id = execution_id
-            self.execution_url = url
             self.journal_extension["experiment_id"] = experiment_id
             self.journal_extension["execution_id"] = execution_id
         self.execution_ready.set()

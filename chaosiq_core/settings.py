@@ -169,12 +169,12 @@ def migrate(settings: Settings) -> bool:
     """
     if not is_legacy(settings):
         return False
-    control = ensure_control(settings)
+    ensure_control(settings)
     logger.info(
         "Migrated the ChaosIQ control from chaoscloud.controls to %s in your settings",
         CONTROL_MODULE,
     )
-    return control is not None
+    return True
 
 
 def arguments(settings: Settings) -> dict[str, Any]:
