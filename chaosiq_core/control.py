@@ -307,9 +307,9 @@ def after_activity_control(context: dict[str, Any], state: Any = None, **kwargs:
 # control's ``provider.arguments``, substitutes configuration and secrets into
 # them and calls ``inspect.signature`` on the function. Our arguments (url,
 # verify_tls and the organizations list) are only needed by
-# ``configure_control``; those copies and the signature were ~30 µs of the
-# ~60 µs a control call cost. Both are avoided below, through chaostoolkit-lib's
-# public functions only.
+# ``configure_control``; those copies and the signature were half of what a
+# control call cost (benchmarks/RESULTS.md). Both are avoided below, through
+# chaostoolkit-lib's public functions only.
 
 
 def _lighten_global_control(settings: dict[str, Any] | None) -> None:
