@@ -130,10 +130,7 @@ def before_loading_experiment_control(context: str, settings: Any = None, **kwar
     """Chaos Toolkit is about to load ``context`` (a path or URL)."""
     settings = _loaded_settings(settings)
     _state.source = context
-    _guard(
-        "loading hooks",
-        lambda: _hooks_for(settings).call("loading_experiment", source=context, settings=settings),
-    )
+    _guard("loading hooks", lambda: _hooks_for(settings).loading_experiment(context, settings))
 
 
 def after_loading_experiment_control(
@@ -141,12 +138,7 @@ def after_loading_experiment_control(
 ) -> None:
     """The experiment was parsed from ``context``."""
     settings = _loaded_settings(settings)
-    _guard(
-        "loading hooks",
-        lambda: _hooks_for(settings).call(
-            "experiment_loaded", source=context, experiment=state, settings=settings
-        ),
-    )
+    _guard("loading hooks", lambda: _hooks_for(settings).experiment_loaded(context, state, settings))
 
 
 # --------------------------------------------------------------- configuring
@@ -204,7 +196,7 @@ def configure_control(
     _state.run = run
     if event_registry is not None:
         event_registry.register(RunEventBridge(run))
-    hooks.call("run_configured", run=run)
+    hooks.run_configured(run)
 
 
 def cleanup_control(**kwargs: Any) -> None:
@@ -212,10 +204,6 @@ def cleanup_control(**kwargs: Any) -> None:
 
 
 # ------------------------------------------------------------- control points
-
-
-def _run_for_call() -> Run | None:
-    return _state.run
 
 
 def _interrupt_if_stopping(run: Run) -> None:
@@ -230,35 +218,20 @@ def _interrupt_if_stopping(run: Run) -> None:
     raise InterruptExecution(f"chaosiq safeguard '{verdict.source}' stopped the run: {verdict.reason}")
 
 
-def _point(hook: str, check: bool = True, **kwargs: Any) -> None:
-    run = _run_for_call()
-    if run is None:
-        return
-    run.hooks.call(hook, run=run, **kwargs)
-    if check:
-        _interrupt_if_stopping(run)
-
-
 def before_experiment_control(context: dict[str, Any], **kwargs: Any) -> None:
-    run = _run_for_call()
+    run = _state.run
     if run is None or not run.first_time("before_experiment"):
         return
-    _point("before_experiment", experiment=context)
+    run.hooks.before_experiment(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **kwargs: Any) -> None:
-    run = _run_for_call()
+    run = _state.run
     if run is None or not run.first_time("after_experiment"):
         return
     run.journal = state
-    _guard(
-        "after-experiment hooks",
-        run.hooks.call,
-        "after_experiment",
-        run=run,
-        experiment=context,
-        journal=state,
-    )
+    _guard("after-experiment hooks", run.hooks.after_experiment, run, context, state)
     run.finished.set()
     if isinstance(state, dict) and run.journal_extension:
         _guard("writing the journal extension", _write_extension, state, run.journal_extension)
@@ -266,39 +239,62 @@ def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **k
 
 def _write_extension(journal: dict[str, Any], values: dict[str, Any]) -> None:
     ext = chaosiq_extension(journal, create=True)
-    ext.update(values)
+    if ext is not None:
+        ext.update(values)
 
 
 def before_hypothesis_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_hypothesis", hypothesis=context)
+    run = _state.run
+    if run is not None:
+        run.hooks.before_hypothesis(run, context)
+        _interrupt_if_stopping(run)
 
 
 def after_hypothesis_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_hypothesis", hypothesis=context, state=state)
+    run = _state.run
+    if run is not None:
+        run.hooks.after_hypothesis(run, context, state)
+        _interrupt_if_stopping(run)
 
 
 def before_method_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_method", experiment=context)
+    run = _state.run
+    if run is not None:
+        run.hooks.before_method(run, context)
+        _interrupt_if_stopping(run)
 
 
 def after_method_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_method", experiment=context, state=state)
+    run = _state.run
+    if run is not None:
+        run.hooks.after_method(run, context, state)
+        _interrupt_if_stopping(run)
 
 
 def before_rollback_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_rollback", experiment=context, check=False)
+    run = _state.run
+    if run is not None:
+        run.hooks.before_rollback(run, context)
 
 
 def after_rollback_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_rollback", experiment=context, state=state, check=False)
+    run = _state.run
+    if run is not None:
+        run.hooks.after_rollback(run, context, state)
 
 
 def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_activity", activity=context)
+    run = _state.run
+    if run is not None:
+        run.hooks.before_activity(run, context)
+        _interrupt_if_stopping(run)
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_activity", activity=context, state=state)
+    run = _state.run
+    if run is not None:
+        run.hooks.after_activity(run, context, state)
+        _interrupt_if_stopping(run)
 
 
 # ------------------------------------------------- cost of a control call
@@ -372,9 +368,6 @@ class RunEventBridge(RunEventHandler):
     def __init__(self, run: Run) -> None:
         self.run = run
 
-    def _call(self, hook: str, **kwargs: Any) -> None:
-        self.run.hooks.call(hook, run=self.run, **kwargs)
-
     def running(
         self,
         experiment: Any,
@@ -391,28 +384,28 @@ class RunEventBridge(RunEventHandler):
             self.run.configuration = configuration
         if secrets is not None:
             self.run.secrets = secrets
-        self._call("run_started", journal=journal)
+        self.run.hooks.run_started(self.run, journal)
 
     def start_continuous_hypothesis(self, frequency: Any) -> None:
-        self._call("continuous_hypothesis_started", frequency=frequency)
+        self.run.hooks.continuous_hypothesis_started(self.run, frequency)
 
     def continuous_hypothesis_iteration(self, iteration_index: int, state: Any) -> None:
-        self._call("continuous_hypothesis_iteration", iteration=iteration_index, state=state)
+        self.run.hooks.continuous_hypothesis_iteration(self.run, iteration_index, state)
 
     def continuous_hypothesis_completed(self, experiment: Any, journal: Any, exception: Any = None) -> None:
-        self._call("continuous_hypothesis_completed", journal=journal, exception=exception)
+        self.run.hooks.continuous_hypothesis_completed(self.run, journal, exception)
 
     def interrupted(self, experiment: Any, journal: Any) -> None:
-        self._call("run_interrupted", journal=journal)
+        self.run.hooks.run_interrupted(self.run, journal)
 
     def signal_exit(self) -> None:
-        self._call("run_signal_exit")
+        self.run.hooks.run_signal_exit(self.run)
 
     def finish(self, journal: Any) -> None:
         self.run.journal = journal
         self.run.finished.set()
         try:
-            self._call("run_finished", journal=journal)
+            self.run.hooks.run_finished(self.run, journal)
         finally:
             if _state.run is self.run:
                 _state.run = None

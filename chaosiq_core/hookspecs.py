@@ -4,6 +4,14 @@ Every hook is prefixed ``chaosiq_`` and is called with keyword arguments only.
 An implementation may accept any subset of the arguments (pluggy passes only
 the ones it names), so new arguments can be added without breaking plugins.
 
+Hooks are called through pluggy: ``tryfirst``/``trylast``, ``firstresult``,
+wrappers (``@hookimpl(wrapper=True)`` and the older ``hookwrapper=True``) and
+pluggy's tracing work as pluggy documents them. An implementation that raises
+is logged as one WARNING (per plugin and hook) and counts as returning
+``None``; the other implementations and the run go on. Only
+``chaosiq_token``, ``chaosiq_api_scope`` and ``chaosiq_select_scope`` let an
+exception through (``chaos signin`` shows a plugin's error as its message).
+
 Lifecycle hooks are called from the Chaos Toolkit control bridge
 (:mod:`chaosiq_core.control`) on whatever thread Chaos Toolkit runs the
 corresponding step: the main thread, an activity pool thread for background

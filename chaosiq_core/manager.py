@@ -12,11 +12,9 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
-import pluggy
-
 from chaosiq_core import PROJECT_NAME, defaults, hookspecs
 from chaosiq_core import settings as s
-from chaosiq_core.hooks import Hooks
+from chaosiq_core.hooks import Hooks, PluginManager
 
 logger = logging.getLogger("chaostoolkit.chaosiq")
 
@@ -66,9 +64,9 @@ def blocked_names(settings: dict[str, Any]) -> set[str]:
     return names
 
 
-def new_plugin_manager() -> pluggy.PluginManager:
+def new_plugin_manager() -> PluginManager:
     """A manager with the hookspecs and the core defaults, and no plugin loaded."""
-    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm = PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     pm.register(defaults, name="core")
     return pm
@@ -114,8 +112,9 @@ def make_hooks(
     for name, plugin in (plugins or {}).items():
         if not pm.is_blocked(name):
             pm.register(plugin, name=name)
-    pm.hook.chaosiq_settings_loaded.call_historic(kwargs={"settings": settings})
-    return Hooks(pm, broken)
+    hooks = Hooks(pm, broken)
+    hooks.settings_loaded(settings)
+    return hooks
 
 
 def list_features(settings: dict[str, Any], hooks: Hooks | None = None) -> list[Feature]:

@@ -97,3 +97,57 @@ def test_a_plugin_that_fails_to_import_is_skipped_with_one_warning(tmp_path: Pat
     assert "run_finished" in {e["hook"] for e in read_log(log)}  # the others still ran
     state = _features(settings, env)["broken"]
     assert state["state"] == "broken" and "a_module_that_does_not_exist" in state["error"]
+
+
+def test_a_third_partys_wrappers_wrap_the_other_plugins(tmp_path: Path, chaos_home: Path) -> None:
+    """pluggy's wrappers (``wrapper=True`` and the old ``hookwrapper=True``) under the real `chaos run`."""
+    site = install(tmp_path / "site", "recorder", "wrapper")
+    log = tmp_path / "hooks.jsonl"
+    env = _env(chaos_home, site, log)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(CONTROL_SETTINGS)
+    experiment = write_experiment(tmp_path)
+
+    result = run_chaos("run", str(experiment), settings=settings, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr, result.stderr
+    entries = read_log(log)
+    wrapped = [(e["name"], e["results"]) for e in entries if e["hook"] == "wrapped_after_activity"]
+    # Each wrapper call saw what the recorder's implementation returned for that very call.
+    assert sorted(wrapped) == sorted(
+        [
+            ("root-exists", ["recorder saw root-exists succeeded"]),
+            ("bg-sleep", ["recorder saw bg-sleep succeeded"]),
+            ("fg-exists", ["recorder saw fg-exists succeeded"]),
+            ("root-exists", ["recorder saw root-exists succeeded"]),
+            ("rb-exists", ["recorder saw rb-exists succeeded"]),
+        ]
+    )
+    # ...after the implementation it wraps ran.
+    hooks = [(e["hook"], e.get("name")) for e in entries if e["main"]]
+    assert hooks.index(("after_activity", "fg-exists")) + 1 == hooks.index(
+        ("wrapped_after_activity", "fg-exists")
+    )
+    old_style = [(e["name"], e["results"]) for e in entries if e["hook"] == "wrapped_before_activity"]
+    assert ("fg-exists", ["recorder saw fg-exists start"]) in old_style and len(old_style) == 5
+    (finished,) = [e for e in entries if e["hook"] == "wrapped_run_finished"]
+    assert finished["results"] == ["recorder saw the run completed"] and finished["status"] == "completed"
+    assert entries[-1]["hook"] == "wrapped_run_finished"  # it wraps the last hook of the run
+
+
+def test_a_wrapper_sees_no_exception_from_a_failing_plugin(tmp_path: Path, chaos_home: Path) -> None:
+    """A failing implementation is one WARNING and no result; the wrapper and the run go on."""
+    site = install(tmp_path / "site", "recorder", "wrapper")
+    log = tmp_path / "hooks.jsonl"
+    env = {**_env(chaos_home, site, log), "RECORDER_FAIL_IN": "after_activity"}
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(CONTROL_SETTINGS)
+
+    result = run_chaos(
+        "run", str(write_experiment(tmp_path)), settings=settings, env=env, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "'recorder' failed in chaosiq_after_activity" in warnings[0], result.stderr
+    wrapped = [e for e in read_log(log) if e["hook"] == "wrapped_after_activity"]
+    assert len(wrapped) == 5 and all(e["results"] == [] for e in wrapped)

@@ -1,8 +1,9 @@
 """A third-party chaosiq plugin used by the tests: it records every lifecycle hook.
 
-Installed by the tests as the distribution ``chaosiq-recorder`` 0.3.0 (a
-``.dist-info`` with an ``entry_points.txt`` declaring ``recorder`` in the
-``chaosiq`` group) on ``PYTHONPATH`` of a real ``chaos`` subprocess.
+Installed by the tests as the distribution its ``pyproject.toml`` declares
+(``chaosiq-recorder`` 0.3.0, entry point ``recorder`` in the ``chaosiq``
+group) on ``PYTHONPATH`` of a real ``chaos`` subprocess. Its activity and
+end-of-run hooks return a line, for wrappers of other plugins to see.
 
 Environment: ``RECORDER_LOG`` — JSON-lines file to append to;
 ``RECORDER_FAIL_IN`` — comma-separated hook names that raise on purpose.
@@ -100,13 +101,16 @@ def chaosiq_after_rollback(run: Any) -> None:
 
 
 @hookimpl
-def chaosiq_before_activity(run: Any, activity: dict[str, Any]) -> None:
+def chaosiq_before_activity(run: Any, activity: dict[str, Any]) -> str:
     _record("before_activity", name=activity.get("name"))
+    return f"recorder saw {activity.get('name')} start"
 
 
 @hookimpl
-def chaosiq_after_activity(run: Any, activity: dict[str, Any], state: Any) -> None:
-    _record("after_activity", name=activity.get("name"), status=(state or {}).get("status"))
+def chaosiq_after_activity(run: Any, activity: dict[str, Any], state: Any) -> str:
+    status = (state or {}).get("status")
+    _record("after_activity", name=activity.get("name"), status=status)
+    return f"recorder saw {activity.get('name')} {status}"
 
 
 @hookimpl
@@ -130,5 +134,6 @@ def chaosiq_run_interrupted(run: Any) -> None:
 
 
 @hookimpl
-def chaosiq_run_finished(run: Any, journal: dict[str, Any]) -> None:
+def chaosiq_run_finished(run: Any, journal: dict[str, Any]) -> str:
     _record("run_finished", status=journal.get("status"))
+    return f"recorder saw the run {journal.get('status')}"
