@@ -204,6 +204,15 @@ def cleanup_control(**kwargs: Any) -> None:
 
 
 # ------------------------------------------------------------- control points
+#
+# What the hooks are told is what happened. chaostoolkit-lib calls the
+# after-control of every control of a step, even when an earlier
+# before-control (the experiment's own, which it puts first) interrupted the
+# step before ours was called: such a step never started, and its "after" is
+# not passed on. When an experiment declares controls of its own,
+# chaostoolkit-lib applies only those at the method and rollback levels: the
+# run events it sends around them (``start_method``, ``method_completed``, …)
+# open and close those phases instead, in the same places.
 
 
 def _interrupt_if_stopping(run: Run) -> None:
@@ -245,56 +254,84 @@ def _write_extension(journal: dict[str, Any], values: dict[str, Any]) -> None:
 
 def before_hypothesis_control(context: dict[str, Any], **kwargs: Any) -> None:
     run = _state.run
-    if run is not None:
-        run.hooks.before_hypothesis(run, context)
-        _interrupt_if_stopping(run)
+    if run is None:
+        return
+    run.began("hypothesis", context)
+    run.hooks.before_hypothesis(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_hypothesis_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
     run = _state.run
-    if run is not None:
-        run.hooks.after_hypothesis(run, context, state)
-        _interrupt_if_stopping(run)
+    if run is None or not run.ends("hypothesis", context):
+        return
+    run.hooks.after_hypothesis(run, context, state)
+    _interrupt_if_stopping(run)
+
+
+def _begin_method(run: Run, experiment: dict[str, Any]) -> None:
+    if run.begin_phase("method"):
+        run.hooks.before_method(run, experiment)
+
+
+def _end_method(run: Run, experiment: dict[str, Any], state: Any) -> None:
+    if run.end_phase("method"):
+        run.hooks.after_method(run, experiment, state)
+
+
+def _begin_rollback(run: Run, experiment: dict[str, Any]) -> None:
+    if run.begin_phase("rollback"):
+        run.hooks.before_rollback(run, experiment)
+
+
+def _end_rollback(run: Run, experiment: dict[str, Any], state: Any) -> None:
+    if run.end_phase("rollback"):
+        run.hooks.after_rollback(run, experiment, state)
 
 
 def before_method_control(context: dict[str, Any], **kwargs: Any) -> None:
     run = _state.run
-    if run is not None:
-        run.hooks.before_method(run, context)
-        _interrupt_if_stopping(run)
+    if run is None:
+        return
+    _begin_method(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_method_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
     run = _state.run
-    if run is not None:
-        run.hooks.after_method(run, context, state)
-        _interrupt_if_stopping(run)
+    if run is None:
+        return
+    _end_method(run, context, state)
+    _interrupt_if_stopping(run)
 
 
 def before_rollback_control(context: dict[str, Any], **kwargs: Any) -> None:
     run = _state.run
     if run is not None:
-        run.hooks.before_rollback(run, context)
+        _begin_rollback(run, context)
 
 
 def after_rollback_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
     run = _state.run
     if run is not None:
-        run.hooks.after_rollback(run, context, state)
+        _end_rollback(run, context, state)
 
 
 def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
     run = _state.run
-    if run is not None:
-        run.hooks.before_activity(run, context)
-        _interrupt_if_stopping(run)
+    if run is None:
+        return
+    run.began("activity", context)
+    run.hooks.before_activity(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
     run = _state.run
-    if run is not None:
-        run.hooks.after_activity(run, context, state)
-        _interrupt_if_stopping(run)
+    if run is None or not run.ends("activity", context):
+        return
+    run.hooks.after_activity(run, context, state)
+    _interrupt_if_stopping(run)
 
 
 # ------------------------------------------------- cost of a control call
@@ -385,6 +422,20 @@ class RunEventBridge(RunEventHandler):
         if secrets is not None:
             self.run.secrets = secrets
         self.run.hooks.run_started(self.run, journal)
+
+    # The phases, when chaostoolkit-lib leaves our control out of them (see above).
+    def start_method(self, experiment: Any) -> None:
+        _begin_method(self.run, experiment)
+
+    def method_completed(self, experiment: Any, state: Any = None) -> None:
+        _end_method(self.run, experiment, state)
+
+    def start_rollbacks(self, experiment: Any) -> None:
+        _begin_rollback(self.run, experiment)
+
+    def rollbacks_completed(self, experiment: Any, journal: Any) -> None:
+        runs = journal.get("rollbacks") if isinstance(journal, dict) else None
+        _end_rollback(self.run, experiment, runs)
 
     def start_continuous_hypothesis(self, frequency: Any) -> None:
         self.run.hooks.continuous_hypothesis_started(self.run, frequency)

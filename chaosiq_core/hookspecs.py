@@ -234,7 +234,7 @@ def chaosiq_before_hypothesis(run: Run, hypothesis: dict[str, Any]) -> None:
 
 @hookspec
 def chaosiq_after_hypothesis(run: Run, hypothesis: dict[str, Any], state: dict[str, Any] | None) -> None:
-    """A steady-state hypothesis evaluation ended.
+    """A steady-state hypothesis evaluation ended; only after its ``chaosiq_before_hypothesis``.
 
     :param run: the run context.
     :param hypothesis: the ``steady-state-hypothesis`` block.
@@ -251,13 +251,17 @@ def chaosiq_before_method(run: Run, experiment: dict[str, Any]) -> None:
     :param run: the run context.
     :param experiment: the experiment.
 
+    Called for every run, also when the experiment declares controls of its
+    own (chaostoolkit-lib then leaves global controls out of the method and
+    the rollbacks; the bridge follows its run events there instead).
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec
 def chaosiq_after_method(run: Run, experiment: dict[str, Any], state: list[Any] | None) -> None:
-    """The method ended (also when it was interrupted).
+    """The method ended (also when it was interrupted); only after ``chaosiq_before_method``.
 
     :param run: the run context.
     :param experiment: the experiment.
@@ -274,13 +278,16 @@ def chaosiq_before_rollback(run: Run, experiment: dict[str, Any]) -> None:
     :param run: the run context.
     :param experiment: the experiment.
 
+    Called also when the experiment declares controls of its own (see
+    ``chaosiq_before_method``).
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec
 def chaosiq_after_rollback(run: Run, experiment: dict[str, Any], state: list[Any] | None) -> None:
-    """The rollbacks ended.
+    """The rollbacks ended; only after ``chaosiq_before_rollback``.
 
     :param run: the run context.
     :param experiment: the experiment.
@@ -312,6 +319,10 @@ def chaosiq_after_activity(run: Run, activity: dict[str, Any], state: dict[str, 
     :param activity: the activity definition.
     :param state: the activity run (``status``, ``output``, ``start``, ``end``,
         ``duration``), or ``None`` when the activity was cut by an interruption.
+
+    Only called for an activity ``chaosiq_before_activity`` was called for: an
+    activity that another control (the experiment's own) interrupted before it
+    started has neither.
 
     .. versionadded:: 0.1
     """

@@ -24,11 +24,19 @@ _lock = threading.Lock()
 def _record(hook: str, **extra: Any) -> None:
     log = os.environ.get("RECORDER_LOG")
     if log:
-        line = {"hook": hook, "main": threading.current_thread() is threading.main_thread(), **extra}
+        thread = threading.current_thread()
+        line = {"hook": hook, "main": thread is threading.main_thread(), "thread": thread.ident, **extra}
         with _lock, open(log, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(line) + "\n")
     if hook in os.environ.get("RECORDER_FAIL_IN", "").split(","):
         raise RuntimeError(f"recorder fails in {hook} on purpose")
+
+
+def _names(runs: Any) -> list[str] | None:
+    """The activity names of a list of activity runs (``None`` when there is no list)."""
+    if not isinstance(runs, list):
+        return None
+    return sorted(str(r.get("activity", {}).get("name")) for r in runs if isinstance(r, dict))
 
 
 _record("imported")
@@ -86,8 +94,8 @@ def chaosiq_before_method(run: Any) -> None:
 
 
 @hookimpl
-def chaosiq_after_method(run: Any) -> None:
-    _record("after_method")
+def chaosiq_after_method(run: Any, state: Any) -> None:
+    _record("after_method", runs=_names(state))
 
 
 @hookimpl
@@ -96,8 +104,8 @@ def chaosiq_before_rollback(run: Any) -> None:
 
 
 @hookimpl
-def chaosiq_after_rollback(run: Any) -> None:
-    _record("after_rollback")
+def chaosiq_after_rollback(run: Any, state: Any) -> None:
+    _record("after_rollback", runs=_names(state))
 
 
 @hookimpl
