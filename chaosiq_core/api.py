@@ -194,8 +194,9 @@ class ApiClient:
         env = self.session.merge_environment_settings(self.url, {}, None, self.verify_tls, None)
         self.session.trust_env = False
         self.session.proxies.update(env.get("proxies") or {})
-        if self.verify_tls is True and isinstance(env.get("verify"), str):
-            self.verify_tls = env["verify"]  # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        verify = env.get("verify")
+        if self.verify_tls is True and isinstance(verify, str):
+            self.verify_tls = verify  # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
 
     # -------------------------------------------------------------- URLs
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from typing import Any
+from typing import Any, cast
 
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.run import RunEventHandler
 
+from chaosiq_core import CONTROL_NAME
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
 from chaosiq_core.control_log import quiet_activity_lines
@@ -355,7 +356,7 @@ def _lighten_global_control(settings: dict[str, Any] | None) -> None:
     try:
         from chaoslib.control import get_global_controls, set_global_controls
 
-        ours = ((settings or {}).get("controls") or {}).get(s.CONTROL_NAME)
+        ours = ((settings or {}).get("controls") or {}).get(CONTROL_NAME)
         current = get_global_controls()
         if not isinstance(ours, dict) or not any(c is ours for c in current):
             return
@@ -393,13 +394,13 @@ def _cache_signatures() -> None:
     for name in __all__:
         fn = globals()[name]
         if inspect.isfunction(fn) and name.endswith("_control"):
-            fn.__signature__ = inspect.signature(fn)
+            cast(Any, fn).__signature__ = inspect.signature(fn)
 
 
 # -------------------------------------------------------------- run events
 
 
-class RunEventBridge(RunEventHandler):
+class RunEventBridge(RunEventHandler):  # type: ignore[misc]  # chaostoolkit-lib has no type information
     """Forwards chaostoolkit-lib's run events to the hooks of one run."""
 
     def __init__(self, run: Run) -> None:

@@ -70,7 +70,7 @@ def _quiet_modules(logger: logging.Logger, flt: ControlLineFilter) -> None:
         if isinstance(current, QuietLogger):
             current._filter = flt
         elif module is not None and current is logger:
-            module.logger = QuietLogger(logger, flt)
+            vars(module)["logger"] = QuietLogger(logger, flt)
 
 
 def restore_modules() -> None:
@@ -79,7 +79,7 @@ def restore_modules() -> None:
         module = sys.modules.get(name)
         quiet = getattr(module, "logger", None)
         if isinstance(quiet, QuietLogger):
-            module.logger = quiet.logger  # type: ignore[union-attr]
+            vars(module)["logger"] = quiet.logger
 
 
 def quiet_activity_lines(control_names: Iterable[str], functions: dict[str, Any]) -> ControlLineFilter | None:

@@ -144,9 +144,9 @@ def get_control(settings: Settings) -> dict[str, Any] | None:
 def ensure_control(settings: Settings) -> dict[str, Any]:
     """Return the control block, creating it (and its provider) if missing."""
     controls = settings.setdefault("controls", {})
-    control = controls.get(CONTROL_NAME)
-    if not isinstance(control, dict):
-        control = controls[CONTROL_NAME] = {}
+    found = controls.get(CONTROL_NAME)
+    control: dict[str, Any] = found if isinstance(found, dict) else {}
+    controls[CONTROL_NAME] = control
     provider = control.setdefault("provider", {})
     provider["type"] = "python"
     provider["module"] = CONTROL_MODULE

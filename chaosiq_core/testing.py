@@ -134,7 +134,8 @@ class Team:
         resp = self.api("GET", "/executions?limit=100")
         resp.raise_for_status()
         body = resp.json()
-        return body["items"] if isinstance(body, dict) else body
+        items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+        return items
 
     def events(self, execution_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
