@@ -15,9 +15,6 @@ import click
 
 from chaosiq_core.clisupport import command_errors, is_interactive, load_settings
 
-LEGACY_TOGGLES = {"workspace": "publish"}
-"""Toggles of the original that live inside one of our features."""
-
 
 @click.command(help="Sign in to a ChaosIQ server and make `chaos run` publish to it.")
 @click.option("--url", help="Server URL, e.g. https://chaosiq.example.com (prompted if omitted).")
@@ -116,10 +113,15 @@ def signin(
     click.echo(f"ChaosIQ details saved at {saved}")
 
 
-def _known_feature(name: str) -> str:
-    """The feature to toggle for ``name``; raise a usage error naming what to install."""
+def _known_feature(name: str, settings: dict[str, Any], enabling: bool) -> str:
+    """The feature to toggle for ``name``; raise a usage error naming what to install.
+
+    A feature that is not installed can still be turned off when the settings
+    name it (``chaos run`` warns about it at every run until then).
+    """
+    from chaosiq_core import settings as s
     from chaosiq_core.errors import UsageError
-    from chaosiq_core.manager import ESSENTIAL, KNOWN_DISTRIBUTIONS, entry_points
+    from chaosiq_core.manager import ESSENTIAL, KNOWN_DISTRIBUTIONS, LEGACY_TOGGLES, entry_points
 
     installed = {ep.name for ep in entry_points()}
     if name in ESSENTIAL:
@@ -127,6 +129,8 @@ def _known_feature(name: str) -> str:
     if name in installed:
         return name
     if name in LEGACY_TOGGLES and LEGACY_TOGGLES[name] in installed:
+        return name
+    if not enabling and s.feature_flag(settings, name) is not None:
         return name
     if name in KNOWN_DISTRIBUTIONS:
         raise UsageError(f"the '{name}' feature is not installed: pip install {KNOWN_DISTRIBUTIONS[name]}")
@@ -137,8 +141,8 @@ def _known_feature(name: str) -> str:
 def _toggle(ctx: click.Context, name: str, enabled: bool) -> None:
     from chaosiq_core import settings as s
 
-    feature = _known_feature(name)
     path, settings = load_settings(ctx)
+    feature = _known_feature(name, settings, enabled)
     migrated = s.migrate(settings)
     changed = s.set_feature(settings, feature, enabled)
     word = "enabled" if enabled else "disabled"
@@ -176,25 +180,37 @@ def disable(ctx: click.Context, feature: str) -> None:
 @click.pass_context
 @command_errors
 def features(ctx: click.Context, as_json: bool) -> None:
-    from chaosiq_core.manager import list_features
+    from chaosiq_core.manager import list_features, make_hooks, unavailable_features
 
     _, settings = load_settings(ctx)
-    rows = list_features(settings)
+    hooks = make_hooks(settings)
+    rows = list_features(settings, hooks)
+    missing = [m for m in unavailable_features(settings, hooks) if m.broken is None]
     if as_json:
-        click.echo(json.dumps([f.as_dict() for f in rows], indent=2))
+        out = [f.as_dict() for f in rows]
+        for m in missing:
+            out.append(
+                {"name": m.name, "distribution": None, "version": None, "module": None, "enabled": True,
+                 "loaded": False, "error": None, "state": "not installed"}
+            )  # fmt: skip
+        click.echo(json.dumps(out, indent=2))
         return
-    if not rows:
+    if not rows and not missing:
         click.echo("No chaosiq feature is installed (pip install 'chaosiq-core[all]').")
         return
     table: list[tuple[str, ...]] = [("FEATURE", "DISTRIBUTION", "VERSION", "ENABLED", "STATE")]
     for f in rows:
         table.append((f.name, f.distribution or "-", f.version or "-", "yes" if f.enabled else "no", f.state))
+    for m in missing:
+        table.append((m.name, "-", "-", "yes", "not installed"))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     for f in rows:
         if f.error:
             click.secho(f"{f.name}: {f.error}", fg="yellow", err=True)
+    for m in missing:
+        click.secho(m.line(), fg="yellow", err=True)
 
 
 __all__: list[Any] = ["disable", "enable", "features", "signin"]

@@ -6,9 +6,11 @@ every control point, and the :class:`RunEventBridge` registered from
 ``configure_control(event_registry=...)`` receives the run events. Each
 forwards to the hooks of :mod:`chaosiq_core.hookspecs`.
 
-Promises made to Chaos Toolkit (reference/chaostoolkit-platform.md §1.6, §6):
+Promises made to Chaos Toolkit:
 
-* nothing but ``InterruptExecution`` is ever raised into chaostoolkit-lib;
+* nothing but ``InterruptExecution`` is ever raised into chaostoolkit-lib, except
+  ``SystemExit`` before the experiment is loaded, when a feature the settings
+  turn on with ``on_error: fail-closed`` is missing (nothing has started then);
 * ``settings`` being ``None`` (worker threads) does not matter: the run keeps
   the settings captured in ``configure_control``;
 * being configured twice (global and experiment control) is harmless;
@@ -32,8 +34,9 @@ from chaosiq_core.control_log import quiet_activity_lines
 from chaosiq_core.errors import ChaosIQError
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
-from chaosiq_core.manager import make_hooks
+from chaosiq_core.manager import make_hooks, unavailable_features
 from chaosiq_core.run import Run
+from chaosiq_core.types import Verdict
 
 logger = logging.getLogger("chaostoolkit.chaosiq")
 LEGACY_MODULE = "chaoscloud.controls"
@@ -68,6 +71,8 @@ class _State:
         self.run: Run | None = None
         self.source: str | None = None
         self.kind: str = "run"
+        self.checked = False
+        """The features the settings turn on were checked (once per process, see ``reset``)."""
 
 
 _state = _State()
@@ -91,6 +96,7 @@ def reset() -> None:
         _state.run = None
         _state.source = None
         _state.kind = "run"
+        _state.checked = False
 
 
 def _loaded_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -128,10 +134,20 @@ def _guard(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def before_loading_experiment_control(context: str, settings: Any = None, **kwargs: Any) -> None:
-    """Chaos Toolkit is about to load ``context`` (a path or URL)."""
+    """Chaos Toolkit is about to load ``context`` (a path or URL): the first call of a run."""
     settings = _loaded_settings(settings)
     _state.source = context
-    _guard("loading hooks", lambda: _hooks_for(settings).loading_experiment(context, settings))
+    hooks = _guard("loading chaosiq plugins", _hooks_for, settings)
+    if hooks is None:
+        return
+    refusal = _check_features(settings, hooks)
+    if refusal is not None:
+        # Nothing has started yet: not a line of the experiment has run, nothing was
+        # sent. SystemExit is the one exception chaostoolkit-lib's controls let through
+        # besides InterruptExecution, and `chaos run` lets it end the process.
+        logger.error("%s", refusal)
+        raise SystemExit(1)
+    _guard("loading hooks", hooks.loading_experiment, context, settings)
 
 
 def after_loading_experiment_control(
@@ -140,6 +156,27 @@ def after_loading_experiment_control(
     """The experiment was parsed from ``context``."""
     settings = _loaded_settings(settings)
     _guard("loading hooks", lambda: _hooks_for(settings).experiment_loaded(context, state, settings))
+
+
+def _check_features(settings: dict[str, Any], hooks: Hooks) -> str | None:
+    """Warn once about each feature the settings turn on and this run goes without.
+
+    Returns the line to refuse the run with when one of them fails closed.
+    """
+    with _state.lock:
+        if _state.checked:
+            return None
+        _state.checked = True
+    refusal = None
+    for missing in unavailable_features(settings, hooks):
+        if missing.fail_closed and refusal is None:
+            refusal = (
+                f"{missing.line()}. Its on_error option is '{s.FAIL_CLOSED}': "
+                "the run does not start without it."
+            )
+        elif missing.broken is None:  # a broken one was reported as it failed to load
+            logger.warning("%s", missing.line())
+    return refusal
 
 
 # --------------------------------------------------------------- configuring
@@ -178,6 +215,8 @@ def configure_control(
     hooks = _guard("loading chaosiq plugins", _hooks_for, settings)
     if hooks is None:
         return
+    # Declared in the experiment only, the control missed the loading stage.
+    refusal = _guard("checking the features", _check_features, settings, hooks)
     client = None
     try:
         client = _client_for(hooks, settings, url, verify_tls)
@@ -195,6 +234,8 @@ def configure_control(
     )
     run._defaults = _guard("reading plugin defaults", hooks.settings_defaults) or {}
     _state.run = run
+    if refusal is not None:
+        run.request_stop(Verdict.stop("chaosiq", refusal))
     if event_registry is not None:
         event_registry.register(RunEventBridge(run))
     hooks.run_configured(run)
@@ -225,6 +266,8 @@ def _interrupt_if_stopping(run: Run) -> None:
         return
     if not run.claim_interrupt():
         return
+    if verdict.source == "chaosiq":
+        raise InterruptExecution(verdict.reason)
     raise InterruptExecution(f"chaosiq safeguard '{verdict.source}' stopped the run: {verdict.reason}")
 
 

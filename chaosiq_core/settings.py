@@ -229,6 +229,21 @@ def disabled_features(settings: Settings) -> set[str]:
     return {str(k) for k, v in (control.get("features") or {}).items() if parse_flag(v) is False}
 
 
+def enabled_features(settings: Settings) -> set[str]:
+    """Names of the features the settings explicitly turn on."""
+    control = get_control(settings) or {}
+    return {str(k) for k, v in (control.get("features") or {}).items() if parse_flag(v) is True}
+
+
+FAIL_CLOSED = "fail-closed"
+
+
+def fails_closed(settings: Settings, feature: str) -> bool:
+    """``options.<feature>.on_error`` is ``fail-closed``: no run without this feature."""
+    value = options(settings, feature).get("on_error")
+    return isinstance(value, str) and value.strip().lower() == FAIL_CLOSED
+
+
 def set_feature(settings: Settings, name: str, enabled: bool) -> bool:
     """Write ``'on'``/``'off'`` (the original's quoted strings). Returns whether it changed."""
     before = feature_flag(settings, name)

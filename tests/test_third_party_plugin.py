@@ -94,6 +94,7 @@ def test_a_plugin_that_fails_to_import_is_skipped_with_one_warning(tmp_path: Pat
     assert len(warnings) == 1, result.stderr
     assert "'broken' (chaosiq-broken) failed to load" in warnings[0]
     assert "No module named 'a_module_that_does_not_exist'" in warnings[0]
+    assert "reinstall chaosiq-broken, or turn it off: chaos disable broken" in warnings[0]
     assert "run_finished" in {e["hook"] for e in read_log(log)}  # the others still ran
     state = _features(settings, env)["broken"]
     assert state["state"] == "broken" and "a_module_that_does_not_exist" in state["error"]
@@ -151,3 +152,33 @@ def test_a_wrapper_sees_no_exception_from_a_failing_plugin(tmp_path: Path, chaos
     assert len(warnings) == 1 and "'recorder' failed in chaosiq_after_activity" in warnings[0], result.stderr
     wrapped = [e for e in read_log(log) if e["hook"] == "wrapped_after_activity"]
     assert len(wrapped) == 5 and all(e["results"] == [] for e in wrapped)
+
+
+def test_a_broken_plugin_the_settings_require_stops_the_run_before_it_starts(
+    tmp_path: Path, chaos_home: Path
+) -> None:
+    site = install(tmp_path / "site")
+    (site / "chaosiq_broken.py").write_text("import a_module_that_does_not_exist\n")
+    info = site / "chaosiq_broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: chaosiq-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[chaosiq]\nbroken = chaosiq_broken\n")
+    log = tmp_path / "hooks.jsonl"
+    settings = tmp_path / "settings.yaml"
+    data = yaml.safe_load(CONTROL_SETTINGS)
+    data["controls"]["chaosiq-cloud"]["features"]["broken"] = "on"
+    data["controls"]["chaosiq-cloud"]["options"] = {"broken": {"on_error": "fail-closed"}}
+    settings.write_text(yaml.safe_dump(data))
+    result = run_chaos(
+        "run",
+        str(write_experiment(tmp_path)),
+        settings=settings,
+        env=_env(chaos_home, site, log),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "the 'broken' feature is on in your settings but failed to load" in errors[0]
+    assert "fail-closed" in errors[0]
+    assert "run_configured" not in {e["hook"] for e in read_log(log)}  # nothing of the run happened
