@@ -8,6 +8,7 @@ commands so that ``chaos --help`` stays fast.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -177,17 +178,30 @@ def disable(ctx: click.Context, feature: str) -> None:
 
 @click.command(help="List the installed chaosiq features and whether they are enabled and loaded.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show the hooks each feature implements and the status lines it reports.",
+)
 @click.pass_context
 @command_errors
-def features(ctx: click.Context, as_json: bool) -> None:
+def features(ctx: click.Context, as_json: bool, verbose: bool) -> None:
     from chaosiq_core.manager import list_features, make_hooks, unavailable_features
 
     _, settings = load_settings(ctx)
     hooks = make_hooks(settings)
     rows = list_features(settings, hooks)
     missing = [m for m in unavailable_features(settings, hooks) if m.broken is None]
+    status = hooks.feature_status(settings) if verbose else {}
     if as_json:
-        out = [f.as_dict() for f in rows]
+        out = []
+        for f in rows:
+            d = f.as_dict()
+            if verbose:
+                d["hooks"] = hooks.implemented_by(f.name) if f.loaded else []
+                d["status"] = [list(pair) for pair in status.get(f.name, [])]
+            out.append(d)
         for m in missing:
             out.append(
                 {"name": m.name, "distribution": None, "version": None, "module": None, "enabled": True,
@@ -206,6 +220,15 @@ def features(ctx: click.Context, as_json: bool) -> None:
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    if verbose:
+        for f in rows:
+            if not f.loaded:
+                continue
+            click.echo(f"\n{f.name} ({f.distribution or f.module})")
+            names = ", ".join(hooks.implemented_by(f.name)) or "-"
+            click.echo(textwrap.fill(names, 100, initial_indent="  hooks: ", subsequent_indent=" " * 9))
+            for label, value in status.get(f.name, []):
+                click.echo(f"  {label}: {value}")
     for f in rows:
         if f.error:
             click.secho(f"{f.name}: {f.error}", fg="yellow", err=True)

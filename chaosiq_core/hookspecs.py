@@ -465,5 +465,9 @@ def chaosiq_feature_status(settings: dict[str, Any]) -> list[tuple[str, str]] | 
     :param settings: the Chaos Toolkit settings.
     :return: ``(label, value)`` pairs, or ``None``.
 
+    ``chaos features --verbose`` shows them under the plugin's name, with the
+    hooks it implements (``--json --verbose``: its ``status`` and ``hooks``).
+    Keep it quick: it runs for every listing.
+
     .. versionadded:: 0.1
     """

@@ -182,3 +182,31 @@ def test_a_broken_plugin_the_settings_require_stops_the_run_before_it_starts(
     assert len(errors) == 1 and "the 'broken' feature is on in your settings but failed to load" in errors[0]
     assert "fail-closed" in errors[0]
     assert "run_configured" not in {e["hook"] for e in read_log(log)}  # nothing of the run happened
+
+
+def test_features_verbose_shows_hooks_and_status_lines(tmp_path: Path, chaos_home: Path) -> None:
+    site = install(tmp_path / "site")
+    log = tmp_path / "hooks.jsonl"
+    env = _env(chaos_home, site, log)
+    result = run_chaos("features", "--verbose", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    at = lines.index("recorder (chaosiq-recorder)")
+    hooks_text = ""
+    for line in lines[at + 1 :]:
+        if not line.startswith("  ") or line.startswith("  log:"):
+            break
+        hooks_text += line.strip() + " "
+    assert hooks_text.startswith("hooks: after_activity, after_experiment, after_hypothesis,")
+    assert "feature_status" in hooks_text and "run_finished" in hooks_text
+    assert f"  log: {log}" in lines
+    listing = run_chaos("features", "--json", "--verbose", env=env)
+    recorder = next(f for f in json.loads(listing.stdout) if f["name"] == "recorder")
+    assert recorder["status"] == [["log", str(log)]]
+    assert "before_activity" in recorder["hooks"] and "settings_loaded" in recorder["hooks"]
+
+    failing = run_chaos("features", "--verbose", env={**env, "RECORDER_FAIL_IN": "feature_status"})
+    assert failing.returncode == 0, failing.stderr
+    warnings = [line for line in failing.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "'recorder' failed in chaosiq_feature_status" in warnings[0]
+    assert "recorder (chaosiq-recorder)" in failing.stdout  # still listed, with its hooks

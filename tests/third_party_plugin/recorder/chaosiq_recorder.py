@@ -145,3 +145,10 @@ def chaosiq_run_interrupted(run: Any) -> None:
 def chaosiq_run_finished(run: Any, journal: dict[str, Any]) -> str:
     _record("run_finished", status=journal.get("status"))
     return f"recorder saw the run {journal.get('status')}"
+
+
+@hookimpl
+def chaosiq_feature_status(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    if "feature_status" in os.environ.get("RECORDER_FAIL_IN", "").split(","):
+        raise RuntimeError("recorder fails in feature_status on purpose")
+    return [("log", os.environ.get("RECORDER_LOG") or "-")]
