@@ -107,13 +107,12 @@ class Hooks:
 
     # ------------------------------------------------------------ dispatch
 
-    def _call(self, hook: str, **kwargs: Any) -> Any:
-        """Call ``hook`` through pluggy; an exception (a wrapper's own) is logged once."""
-        caller = getattr(self.pm.hook, hook)
+    def _call(self, caller: pluggy.HookCaller, **kwargs: Any) -> Any:
+        """Call a hook through pluggy; an exception (a wrapper's own) is logged once."""
         try:
             return caller(**kwargs)
         except Exception as exc:
-            self.pm.warn_once(self._wrappers(caller), hook, exc)
+            self.pm.warn_once(self._wrappers(caller), caller.name, exc)
             return None
 
     @staticmethod
@@ -121,8 +120,8 @@ class Hooks:
         names = [i.plugin_name for i in caller.get_hookimpls() if i.wrapper or i.hookwrapper]
         return ", ".join(names) or "?"
 
-    def _all(self, hook: str, **kwargs: Any) -> list[Any]:
-        return list(self._call(hook, **kwargs) or ())
+    def _all(self, caller: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
+        return list(self._call(caller, **kwargs) or ())
 
     # ----------------------------------------------------------- plugins
 
@@ -156,7 +155,7 @@ class Hooks:
 
     def settings_defaults(self) -> dict[str, dict[str, Any]]:
         merged: dict[str, dict[str, Any]] = {}
-        for result in self._all("chaosiq_settings_defaults"):
+        for result in self._all(self.pm.hook.chaosiq_settings_defaults):
             if isinstance(result, dict):
                 for feature, values in result.items():
                     merged.setdefault(feature, {}).update(values)
@@ -169,7 +168,7 @@ class Hooks:
         return result
 
     def signin_completed(self, url: str, settings: dict[str, Any], scope: Scope | None) -> None:
-        self._call("chaosiq_signin_completed", url=url, settings=settings, scope=scope)
+        self._call(self.pm.hook.chaosiq_signin_completed, url=url, settings=settings, scope=scope)
 
     def api_scope(self, settings: dict[str, Any]) -> Scope | None:
         result: Scope | None = self.pm.hook.chaosiq_api_scope(settings=settings)
@@ -191,76 +190,85 @@ class Hooks:
     # ------------------------------------------------------------ loading
 
     def loading_experiment(self, source: str, settings: dict[str, Any]) -> None:
-        self._call("chaosiq_loading_experiment", source=source, settings=settings)
+        self._call(self.pm.hook.chaosiq_loading_experiment, source=source, settings=settings)
 
     def experiment_loaded(
         self, source: str, experiment: dict[str, Any] | None, settings: dict[str, Any]
     ) -> None:
-        self._call("chaosiq_experiment_loaded", source=source, experiment=experiment, settings=settings)
+        self._call(
+            self.pm.hook.chaosiq_experiment_loaded, source=source, experiment=experiment, settings=settings
+        )
 
     # ---------------------------------------------------------- lifecycle
 
     def run_configured(self, run: Run) -> None:
-        self._call("chaosiq_run_configured", run=run)
+        self._call(self.pm.hook.chaosiq_run_configured, run=run)
 
     def run_started(self, run: Run, journal: dict[str, Any]) -> None:
-        self._call("chaosiq_run_started", run=run, journal=journal)
+        self._call(self.pm.hook.chaosiq_run_started, run=run, journal=journal)
 
     def before_experiment(self, run: Run, experiment: dict[str, Any]) -> None:
-        self._call("chaosiq_before_experiment", run=run, experiment=experiment)
+        self._call(self.pm.hook.chaosiq_before_experiment, run=run, experiment=experiment)
 
     def after_experiment(self, run: Run, experiment: dict[str, Any], journal: dict[str, Any]) -> None:
-        self._call("chaosiq_after_experiment", run=run, experiment=experiment, journal=journal)
+        self._call(self.pm.hook.chaosiq_after_experiment, run=run, experiment=experiment, journal=journal)
 
     def before_hypothesis(self, run: Run, hypothesis: dict[str, Any]) -> None:
-        self._call("chaosiq_before_hypothesis", run=run, hypothesis=hypothesis)
+        self._call(self.pm.hook.chaosiq_before_hypothesis, run=run, hypothesis=hypothesis)
 
     def after_hypothesis(self, run: Run, hypothesis: dict[str, Any], state: dict[str, Any] | None) -> None:
-        self._call("chaosiq_after_hypothesis", run=run, hypothesis=hypothesis, state=state)
+        self._call(self.pm.hook.chaosiq_after_hypothesis, run=run, hypothesis=hypothesis, state=state)
 
     def before_method(self, run: Run, experiment: dict[str, Any]) -> None:
-        self._call("chaosiq_before_method", run=run, experiment=experiment)
+        self._call(self.pm.hook.chaosiq_before_method, run=run, experiment=experiment)
 
     def after_method(self, run: Run, experiment: dict[str, Any], state: list[Any] | None) -> None:
-        self._call("chaosiq_after_method", run=run, experiment=experiment, state=state)
+        self._call(self.pm.hook.chaosiq_after_method, run=run, experiment=experiment, state=state)
 
     def before_rollback(self, run: Run, experiment: dict[str, Any]) -> None:
-        self._call("chaosiq_before_rollback", run=run, experiment=experiment)
+        self._call(self.pm.hook.chaosiq_before_rollback, run=run, experiment=experiment)
 
     def after_rollback(self, run: Run, experiment: dict[str, Any], state: list[Any] | None) -> None:
-        self._call("chaosiq_after_rollback", run=run, experiment=experiment, state=state)
+        self._call(self.pm.hook.chaosiq_after_rollback, run=run, experiment=experiment, state=state)
 
     def before_activity(self, run: Run, activity: dict[str, Any]) -> None:
-        self._call("chaosiq_before_activity", run=run, activity=activity)
+        self._call(self.pm.hook.chaosiq_before_activity, run=run, activity=activity)
 
     def after_activity(self, run: Run, activity: dict[str, Any], state: dict[str, Any] | None) -> None:
-        self._call("chaosiq_after_activity", run=run, activity=activity, state=state)
+        self._call(self.pm.hook.chaosiq_after_activity, run=run, activity=activity, state=state)
 
     def continuous_hypothesis_started(self, run: Run, frequency: float) -> None:
-        self._call("chaosiq_continuous_hypothesis_started", run=run, frequency=frequency)
+        self._call(self.pm.hook.chaosiq_continuous_hypothesis_started, run=run, frequency=frequency)
 
     def continuous_hypothesis_iteration(self, run: Run, iteration: int, state: dict[str, Any] | None) -> None:
-        self._call("chaosiq_continuous_hypothesis_iteration", run=run, iteration=iteration, state=state)
+        self._call(
+            self.pm.hook.chaosiq_continuous_hypothesis_iteration, run=run, iteration=iteration, state=state
+        )
 
     def continuous_hypothesis_completed(
         self, run: Run, journal: dict[str, Any], exception: BaseException | None
     ) -> None:
-        self._call("chaosiq_continuous_hypothesis_completed", run=run, journal=journal, exception=exception)
+        self._call(
+            self.pm.hook.chaosiq_continuous_hypothesis_completed,
+            run=run,
+            journal=journal,
+            exception=exception,
+        )
 
     def run_interrupted(self, run: Run, journal: dict[str, Any]) -> None:
-        self._call("chaosiq_run_interrupted", run=run, journal=journal)
+        self._call(self.pm.hook.chaosiq_run_interrupted, run=run, journal=journal)
 
     def run_signal_exit(self, run: Run) -> None:
-        self._call("chaosiq_run_signal_exit", run=run)
+        self._call(self.pm.hook.chaosiq_run_signal_exit, run=run)
 
     def run_finished(self, run: Run, journal: dict[str, Any]) -> None:
-        self._call("chaosiq_run_finished", run=run, journal=journal)
+        self._call(self.pm.hook.chaosiq_run_finished, run=run, journal=journal)
 
     # --------------------------------------------------------- safeguards
 
     def safeguard_verdicts(self, run: Run) -> list[Verdict]:
         verdicts: list[Verdict] = []
-        for res in self._all("chaosiq_safeguard_verdicts", run=run):
+        for res in self._all(self.pm.hook.chaosiq_safeguard_verdicts, run=run):
             if isinstance(res, Verdict):
                 verdicts.append(res)
             elif isinstance(res, Iterable):
@@ -268,13 +276,13 @@ class Hooks:
         return verdicts
 
     def safeguard_triggered(self, run: Run, verdict: Verdict) -> None:
-        self._call("chaosiq_safeguard_triggered", run=run, verdict=verdict)
+        self._call(self.pm.hook.chaosiq_safeguard_triggered, run=run, verdict=verdict)
 
     # ----------------------------------------------------------- delivery
 
     def deliver(self, run: Run, message: Outgoing) -> bool:
         """``True`` when a plugin accepted ``message`` for delivery (a failing one passes it on)."""
-        return bool(self._call("chaosiq_deliver", run=run, message=message))
+        return bool(self._call(self.pm.hook.chaosiq_deliver, run=run, message=message))
 
     # ---------------------------------------------------------------- CLI
 
