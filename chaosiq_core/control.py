@@ -140,7 +140,7 @@ def before_loading_experiment_control(context: str, settings: Any = None, **kwar
     hooks = _guard("loading chaosiq plugins", _hooks_for, settings)
     if hooks is None:
         return
-    refusal = _check_features(settings, hooks)
+    refusal = _guard("checking the features", _check_features, settings, hooks)
     if refusal is not None:
         # Nothing has started yet: not a line of the experiment has run, nothing was
         # sent. SystemExit is the one exception chaostoolkit-lib's controls let through
