@@ -190,21 +190,13 @@ class ApiClient:
         return clone
 
     def _pin_environment(self) -> None:
-        """Read the proxy and CA-bundle variables once, for this client's own session.
-
-        requests reads them again at every request (it walks ``os.environ``
-        for ``*_proxy`` and ``NO_PROXY``: 0.2 to 1 ms of CPU a request, the
-        largest single cost of a publisher batch). The session belongs to this
-        client and every request goes to its one host, so what the environment
-        says for that host is resolved here, once, exactly as requests would
-        resolve it; ``.netrc``, the only other thing ``trust_env`` reads, never
-        applies (the token is always given).
-        """
+        """Resolve the proxy and CA-bundle variables for this client's one host once, as requests would."""
         env = self.session.merge_environment_settings(self.url, {}, None, self.verify_tls, None)
         self.session.trust_env = False
         self.session.proxies.update(env.get("proxies") or {})
-        if self.verify_tls is True and isinstance(env.get("verify"), str):
-            self.verify_tls = env["verify"]  # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        verify = env.get("verify")
+        if self.verify_tls is True and isinstance(verify, str):
+            self.verify_tls = verify  # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
 
     # -------------------------------------------------------------- URLs
 

@@ -8,15 +8,13 @@ commands so that ``chaos --help`` stays fast.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import click
 
 from chaosiq_core.clisupport import command_errors, is_interactive, load_settings
-
-LEGACY_TOGGLES = {"workspace": "publish"}
-"""Toggles of the original that live inside one of our features."""
 
 
 @click.command(help="Sign in to a ChaosIQ server and make `chaos run` publish to it.")
@@ -116,10 +114,15 @@ def signin(
     click.echo(f"ChaosIQ details saved at {saved}")
 
 
-def _known_feature(name: str) -> str:
-    """The feature to toggle for ``name``; raise a usage error naming what to install."""
+def _known_feature(name: str, settings: dict[str, Any], enabling: bool) -> str:
+    """The feature to toggle for ``name``; raise a usage error naming what to install.
+
+    A feature that is not installed can still be turned off when the settings
+    name it (``chaos run`` warns about it at every run until then).
+    """
+    from chaosiq_core import settings as s
     from chaosiq_core.errors import UsageError
-    from chaosiq_core.manager import ESSENTIAL, KNOWN_DISTRIBUTIONS, entry_points
+    from chaosiq_core.manager import ESSENTIAL, KNOWN_DISTRIBUTIONS, LEGACY_TOGGLES, entry_points
 
     installed = {ep.name for ep in entry_points()}
     if name in ESSENTIAL:
@@ -127,6 +130,8 @@ def _known_feature(name: str) -> str:
     if name in installed:
         return name
     if name in LEGACY_TOGGLES and LEGACY_TOGGLES[name] in installed:
+        return name
+    if not enabling and s.feature_flag(settings, name) is not None:
         return name
     if name in KNOWN_DISTRIBUTIONS:
         raise UsageError(f"the '{name}' feature is not installed: pip install {KNOWN_DISTRIBUTIONS[name]}")
@@ -137,8 +142,8 @@ def _known_feature(name: str) -> str:
 def _toggle(ctx: click.Context, name: str, enabled: bool) -> None:
     from chaosiq_core import settings as s
 
-    feature = _known_feature(name)
     path, settings = load_settings(ctx)
+    feature = _known_feature(name, settings, enabled)
     migrated = s.migrate(settings)
     changed = s.set_feature(settings, feature, enabled)
     word = "enabled" if enabled else "disabled"
@@ -173,28 +178,62 @@ def disable(ctx: click.Context, feature: str) -> None:
 
 @click.command(help="List the installed chaosiq features and whether they are enabled and loaded.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show the hooks each feature implements and the status lines it reports.",
+)
 @click.pass_context
 @command_errors
-def features(ctx: click.Context, as_json: bool) -> None:
-    from chaosiq_core.manager import list_features
+def features(ctx: click.Context, as_json: bool, verbose: bool) -> None:
+    from chaosiq_core.manager import list_features, make_hooks, unavailable_features
 
     _, settings = load_settings(ctx)
-    rows = list_features(settings)
+    hooks = make_hooks(settings)
+    rows = list_features(settings, hooks)
+    missing = [m for m in unavailable_features(settings, hooks) if m.broken is None]
+    status = hooks.feature_status(settings) if verbose else {}
     if as_json:
-        click.echo(json.dumps([f.as_dict() for f in rows], indent=2))
+        out = []
+        for f in rows:
+            d = f.as_dict()
+            if verbose:
+                d["hooks"] = hooks.implemented_by(f.name) if f.loaded else []
+                d["status"] = [list(pair) for pair in status.get(f.name, [])]
+            out.append(d)
+        for m in missing:
+            out.append(
+                {"name": m.name, "distribution": None, "version": None, "module": None, "enabled": True,
+                 "loaded": False, "error": None, "state": "not installed"}
+            )  # fmt: skip
+        click.echo(json.dumps(out, indent=2))
         return
-    if not rows:
+    if not rows and not missing:
         click.echo("No chaosiq feature is installed (pip install 'chaosiq-core[all]').")
         return
     table: list[tuple[str, ...]] = [("FEATURE", "DISTRIBUTION", "VERSION", "ENABLED", "STATE")]
     for f in rows:
         table.append((f.name, f.distribution or "-", f.version or "-", "yes" if f.enabled else "no", f.state))
+    for m in missing:
+        table.append((m.name, "-", "-", "yes", "not installed"))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    if verbose:
+        for f in rows:
+            if not f.loaded:
+                continue
+            click.echo(f"\n{f.name} ({f.distribution or f.module})")
+            names = ", ".join(hooks.implemented_by(f.name)) or "-"
+            click.echo(textwrap.fill(names, 100, initial_indent="  hooks: ", subsequent_indent=" " * 9))
+            for label, value in status.get(f.name, []):
+                click.echo(f"  {label}: {value}")
     for f in rows:
         if f.error:
             click.secho(f"{f.name}: {f.error}", fg="yellow", err=True)
+    for m in missing:
+        click.secho(m.line(), fg="yellow", err=True)
 
 
 __all__: list[Any] = ["disable", "enable", "features", "signin"]

@@ -6,9 +6,11 @@ every control point, and the :class:`RunEventBridge` registered from
 ``configure_control(event_registry=...)`` receives the run events. Each
 forwards to the hooks of :mod:`chaosiq_core.hookspecs`.
 
-Promises made to Chaos Toolkit (reference/chaostoolkit-platform.md §1.6, §6):
+Promises made to Chaos Toolkit:
 
-* nothing but ``InterruptExecution`` is ever raised into chaostoolkit-lib;
+* nothing but ``InterruptExecution`` is ever raised into chaostoolkit-lib, except
+  ``SystemExit`` before the experiment is loaded, when a feature the settings
+  turn on with ``on_error: fail-closed`` is missing (nothing has started then);
 * ``settings`` being ``None`` (worker threads) does not matter: the run keeps
   the settings captured in ``configure_control``;
 * being configured twice (global and experiment control) is harmless;
@@ -20,19 +22,21 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from typing import Any
+from typing import Any, cast
 
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.run import RunEventHandler
 
+from chaosiq_core import CONTROL_NAME
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
 from chaosiq_core.control_log import quiet_activity_lines
 from chaosiq_core.errors import ChaosIQError
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
-from chaosiq_core.manager import make_hooks
+from chaosiq_core.manager import make_hooks, unavailable_features
 from chaosiq_core.run import Run
+from chaosiq_core.types import Verdict
 
 logger = logging.getLogger("chaostoolkit.chaosiq")
 LEGACY_MODULE = "chaoscloud.controls"
@@ -67,6 +71,8 @@ class _State:
         self.run: Run | None = None
         self.source: str | None = None
         self.kind: str = "run"
+        self.checked = False
+        """The features the settings turn on were checked (once per process, see ``reset``)."""
 
 
 _state = _State()
@@ -90,6 +96,7 @@ def reset() -> None:
         _state.run = None
         _state.source = None
         _state.kind = "run"
+        _state.checked = False
 
 
 def _loaded_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -127,13 +134,20 @@ def _guard(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def before_loading_experiment_control(context: str, settings: Any = None, **kwargs: Any) -> None:
-    """Chaos Toolkit is about to load ``context`` (a path or URL)."""
+    """Chaos Toolkit is about to load ``context`` (a path or URL): the first call of a run."""
     settings = _loaded_settings(settings)
     _state.source = context
-    _guard(
-        "loading hooks",
-        lambda: _hooks_for(settings).call("loading_experiment", source=context, settings=settings),
-    )
+    hooks = _guard("loading chaosiq plugins", _hooks_for, settings)
+    if hooks is None:
+        return
+    refusal = _guard("checking the features", _check_features, settings, hooks)
+    if refusal is not None:
+        # Nothing has started yet: not a line of the experiment has run, nothing was
+        # sent. SystemExit is the one exception chaostoolkit-lib's controls let through
+        # besides InterruptExecution, and `chaos run` lets it end the process.
+        logger.error("%s", refusal)
+        raise SystemExit(1)
+    _guard("loading hooks", hooks.loading_experiment, context, settings)
 
 
 def after_loading_experiment_control(
@@ -141,12 +155,28 @@ def after_loading_experiment_control(
 ) -> None:
     """The experiment was parsed from ``context``."""
     settings = _loaded_settings(settings)
-    _guard(
-        "loading hooks",
-        lambda: _hooks_for(settings).call(
-            "experiment_loaded", source=context, experiment=state, settings=settings
-        ),
-    )
+    _guard("loading hooks", lambda: _hooks_for(settings).experiment_loaded(context, state, settings))
+
+
+def _check_features(settings: dict[str, Any], hooks: Hooks) -> str | None:
+    """Warn once about each feature the settings turn on and this run goes without.
+
+    Returns the line to refuse the run with when one of them fails closed.
+    """
+    with _state.lock:
+        if _state.checked:
+            return None
+        _state.checked = True
+    refusal = None
+    for missing in unavailable_features(settings, hooks):
+        if missing.fail_closed and refusal is None:
+            refusal = (
+                f"{missing.line()}. Its on_error option is '{s.FAIL_CLOSED}': "
+                "the run does not start without it."
+            )
+        elif missing.broken is None:  # a broken one was reported as it failed to load
+            logger.warning("%s", missing.line())
+    return refusal
 
 
 # --------------------------------------------------------------- configuring
@@ -185,6 +215,8 @@ def configure_control(
     hooks = _guard("loading chaosiq plugins", _hooks_for, settings)
     if hooks is None:
         return
+    # Declared in the experiment only, the control missed the loading stage.
+    refusal = _guard("checking the features", _check_features, settings, hooks)
     client = None
     try:
         client = _client_for(hooks, settings, url, verify_tls)
@@ -202,9 +234,11 @@ def configure_control(
     )
     run._defaults = _guard("reading plugin defaults", hooks.settings_defaults) or {}
     _state.run = run
+    if refusal is not None:
+        run.request_stop(Verdict.stop("chaosiq", refusal))
     if event_registry is not None:
         event_registry.register(RunEventBridge(run))
-    hooks.call("run_configured", run=run)
+    hooks.run_configured(run)
 
 
 def cleanup_control(**kwargs: Any) -> None:
@@ -212,10 +246,15 @@ def cleanup_control(**kwargs: Any) -> None:
 
 
 # ------------------------------------------------------------- control points
-
-
-def _run_for_call() -> Run | None:
-    return _state.run
+#
+# What the hooks are told is what happened. chaostoolkit-lib calls the
+# after-control of every control of a step, even when an earlier
+# before-control (the experiment's own, which it puts first) interrupted the
+# step before ours was called: such a step never started, and its "after" is
+# not passed on. When an experiment declares controls of its own,
+# chaostoolkit-lib applies only those at the method and rollback levels: the
+# run events it sends around them (``start_method``, ``method_completed``, …)
+# open and close those phases instead, in the same places.
 
 
 def _interrupt_if_stopping(run: Run) -> None:
@@ -227,38 +266,25 @@ def _interrupt_if_stopping(run: Run) -> None:
         return
     if not run.claim_interrupt():
         return
+    if verdict.source == "chaosiq":
+        raise InterruptExecution(verdict.reason)
     raise InterruptExecution(f"chaosiq safeguard '{verdict.source}' stopped the run: {verdict.reason}")
 
 
-def _point(hook: str, check: bool = True, **kwargs: Any) -> None:
-    run = _run_for_call()
-    if run is None:
-        return
-    run.hooks.call(hook, run=run, **kwargs)
-    if check:
-        _interrupt_if_stopping(run)
-
-
 def before_experiment_control(context: dict[str, Any], **kwargs: Any) -> None:
-    run = _run_for_call()
+    run = _state.run
     if run is None or not run.first_time("before_experiment"):
         return
-    _point("before_experiment", experiment=context)
+    run.hooks.before_experiment(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **kwargs: Any) -> None:
-    run = _run_for_call()
+    run = _state.run
     if run is None or not run.first_time("after_experiment"):
         return
     run.journal = state
-    _guard(
-        "after-experiment hooks",
-        run.hooks.call,
-        "after_experiment",
-        run=run,
-        experiment=context,
-        journal=state,
-    )
+    _guard("after-experiment hooks", run.hooks.after_experiment, run, context, state)
     run.finished.set()
     if isinstance(state, dict) and run.journal_extension:
         _guard("writing the journal extension", _write_extension, state, run.journal_extension)
@@ -266,39 +292,90 @@ def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **k
 
 def _write_extension(journal: dict[str, Any], values: dict[str, Any]) -> None:
     ext = chaosiq_extension(journal, create=True)
-    ext.update(values)
+    if ext is not None:
+        ext.update(values)
 
 
 def before_hypothesis_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_hypothesis", hypothesis=context)
+    run = _state.run
+    if run is None:
+        return
+    run.began("hypothesis", context)
+    run.hooks.before_hypothesis(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_hypothesis_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_hypothesis", hypothesis=context, state=state)
+    run = _state.run
+    if run is None or not run.ends("hypothesis", context):
+        return
+    run.hooks.after_hypothesis(run, context, state)
+    _interrupt_if_stopping(run)
+
+
+def _begin_method(run: Run, experiment: dict[str, Any]) -> None:
+    if run.begin_phase("method"):
+        run.hooks.before_method(run, experiment)
+
+
+def _end_method(run: Run, experiment: dict[str, Any], state: Any) -> None:
+    if run.end_phase("method"):
+        run.hooks.after_method(run, experiment, state)
+
+
+def _begin_rollback(run: Run, experiment: dict[str, Any]) -> None:
+    if run.begin_phase("rollback"):
+        run.hooks.before_rollback(run, experiment)
+
+
+def _end_rollback(run: Run, experiment: dict[str, Any], state: Any) -> None:
+    if run.end_phase("rollback"):
+        run.hooks.after_rollback(run, experiment, state)
 
 
 def before_method_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_method", experiment=context)
+    run = _state.run
+    if run is None:
+        return
+    _begin_method(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_method_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_method", experiment=context, state=state)
+    run = _state.run
+    if run is None:
+        return
+    _end_method(run, context, state)
+    _interrupt_if_stopping(run)
 
 
 def before_rollback_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_rollback", experiment=context, check=False)
+    run = _state.run
+    if run is not None:
+        _begin_rollback(run, context)
 
 
 def after_rollback_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_rollback", experiment=context, state=state, check=False)
+    run = _state.run
+    if run is not None:
+        _end_rollback(run, context, state)
 
 
 def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
-    _point("before_activity", activity=context)
+    run = _state.run
+    if run is None:
+        return
+    run.began("activity", context)
+    run.hooks.before_activity(run, context)
+    _interrupt_if_stopping(run)
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    _point("after_activity", activity=context, state=state)
+    run = _state.run
+    if run is None or not run.ends("activity", context):
+        return
+    run.hooks.after_activity(run, context, state)
+    _interrupt_if_stopping(run)
 
 
 # ------------------------------------------------- cost of a control call
@@ -307,9 +384,9 @@ def after_activity_control(context: dict[str, Any], state: Any = None, **kwargs:
 # control's ``provider.arguments``, substitutes configuration and secrets into
 # them and calls ``inspect.signature`` on the function. Our arguments (url,
 # verify_tls and the organizations list) are only needed by
-# ``configure_control``; those copies and the signature were ~30 µs of the
-# ~60 µs a control call cost. Both are avoided below, through chaostoolkit-lib's
-# public functions only.
+# ``configure_control``; those copies and the signature were half of what a
+# control call cost (benchmarks/RESULTS.md). Both are avoided below, through
+# chaostoolkit-lib's public functions only.
 
 
 def _lighten_global_control(settings: dict[str, Any] | None) -> None:
@@ -322,7 +399,7 @@ def _lighten_global_control(settings: dict[str, Any] | None) -> None:
     try:
         from chaoslib.control import get_global_controls, set_global_controls
 
-        ours = ((settings or {}).get("controls") or {}).get(s.CONTROL_NAME)
+        ours = ((settings or {}).get("controls") or {}).get(CONTROL_NAME)
         current = get_global_controls()
         if not isinstance(ours, dict) or not any(c is ours for c in current):
             return
@@ -360,20 +437,17 @@ def _cache_signatures() -> None:
     for name in __all__:
         fn = globals()[name]
         if inspect.isfunction(fn) and name.endswith("_control"):
-            fn.__signature__ = inspect.signature(fn)
+            cast(Any, fn).__signature__ = inspect.signature(fn)
 
 
 # -------------------------------------------------------------- run events
 
 
-class RunEventBridge(RunEventHandler):
+class RunEventBridge(RunEventHandler):  # type: ignore[misc]  # chaostoolkit-lib has no type information
     """Forwards chaostoolkit-lib's run events to the hooks of one run."""
 
     def __init__(self, run: Run) -> None:
         self.run = run
-
-    def _call(self, hook: str, **kwargs: Any) -> None:
-        self.run.hooks.call(hook, run=self.run, **kwargs)
 
     def running(
         self,
@@ -391,28 +465,42 @@ class RunEventBridge(RunEventHandler):
             self.run.configuration = configuration
         if secrets is not None:
             self.run.secrets = secrets
-        self._call("run_started", journal=journal)
+        self.run.hooks.run_started(self.run, journal)
+
+    # The phases, when chaostoolkit-lib leaves our control out of them (see above).
+    def start_method(self, experiment: Any) -> None:
+        _begin_method(self.run, experiment)
+
+    def method_completed(self, experiment: Any, state: Any = None) -> None:
+        _end_method(self.run, experiment, state)
+
+    def start_rollbacks(self, experiment: Any) -> None:
+        _begin_rollback(self.run, experiment)
+
+    def rollbacks_completed(self, experiment: Any, journal: Any) -> None:
+        runs = journal.get("rollbacks") if isinstance(journal, dict) else None
+        _end_rollback(self.run, experiment, runs)
 
     def start_continuous_hypothesis(self, frequency: Any) -> None:
-        self._call("continuous_hypothesis_started", frequency=frequency)
+        self.run.hooks.continuous_hypothesis_started(self.run, frequency)
 
     def continuous_hypothesis_iteration(self, iteration_index: int, state: Any) -> None:
-        self._call("continuous_hypothesis_iteration", iteration=iteration_index, state=state)
+        self.run.hooks.continuous_hypothesis_iteration(self.run, iteration_index, state)
 
     def continuous_hypothesis_completed(self, experiment: Any, journal: Any, exception: Any = None) -> None:
-        self._call("continuous_hypothesis_completed", journal=journal, exception=exception)
+        self.run.hooks.continuous_hypothesis_completed(self.run, journal, exception)
 
     def interrupted(self, experiment: Any, journal: Any) -> None:
-        self._call("run_interrupted", journal=journal)
+        self.run.hooks.run_interrupted(self.run, journal)
 
     def signal_exit(self) -> None:
-        self._call("run_signal_exit")
+        self.run.hooks.run_signal_exit(self.run)
 
     def finish(self, journal: Any) -> None:
         self.run.journal = journal
         self.run.finished.set()
         try:
-            self._call("run_finished", journal=journal)
+            self.run.hooks.run_finished(self.run, journal)
         finally:
             if _state.run is self.run:
                 _state.run = None

@@ -1,31 +1,4 @@
-"""Keep chaostoolkit-lib's per-activity log lines about our control out of chaostoolkit.log.
-
-At every activity, chaostoolkit-lib writes four DEBUG lines about the chaosiq
-control, two before and two after::
-
-    Applying before-control 'chaosiq-cloud' on 'activity'
-    Control 'before_activity_control' loaded from '/…/chaosiq_core/control.py'
-
-They say nothing but that the control ran, and writing them cost more than
-the control itself: each line is formatted, the rotating file handler calls
-``stat`` on the file twice, and the write and flush hand the GIL to any other
-thread (measured: ≈ 20 µs a line; chaosiq's core cost per activity, in
-process, went from 0.054 to 0.013 ms without them).
-
-A :class:`logging.Filter` on the ``chaostoolkit`` logger drops exactly those
-four messages (compared as whole strings) and nothing else; the same lines at
-the experiment, hypothesis, method and rollback levels, written once per run,
-are kept. ``chaos run`` still shows that the control was loaded and which file
-it came from. Setting ``CHAOSIQ_KEEP_CONTROL_LOG=1`` keeps every line.
-
-A filter only sees a record once it is made, and making one costs ≈ 4 µs (the
-caller's frame is looked up, the time and thread are taken): 16 µs per
-activity for lines nobody reads. So the two chaostoolkit-lib modules that
-write them (:data:`MODULES`, through their module-level ``logger``) are given a
-:class:`QuietLogger`: the same logger, whose ``debug`` drops those messages
-before any record is made (0.3 µs). The filter stays, for any other way the
-lines may come.
-"""
+"""Keeps chaostoolkit-lib's four per-activity DEBUG lines about our control out of the log, unmade."""
 
 from __future__ import annotations
 
@@ -97,7 +70,7 @@ def _quiet_modules(logger: logging.Logger, flt: ControlLineFilter) -> None:
         if isinstance(current, QuietLogger):
             current._filter = flt
         elif module is not None and current is logger:
-            module.logger = QuietLogger(logger, flt)
+            vars(module)["logger"] = QuietLogger(logger, flt)
 
 
 def restore_modules() -> None:
@@ -106,7 +79,7 @@ def restore_modules() -> None:
         module = sys.modules.get(name)
         quiet = getattr(module, "logger", None)
         if isinstance(quiet, QuietLogger):
-            module.logger = quiet.logger  # type: ignore[union-attr]
+            vars(module)["logger"] = quiet.logger
 
 
 def quiet_activity_lines(control_names: Iterable[str], functions: dict[str, Any]) -> ControlLineFilter | None:

@@ -4,6 +4,14 @@ Every hook is prefixed ``chaosiq_`` and is called with keyword arguments only.
 An implementation may accept any subset of the arguments (pluggy passes only
 the ones it names), so new arguments can be added without breaking plugins.
 
+Hooks are called through pluggy: ``tryfirst``/``trylast``, ``firstresult``,
+wrappers (``@hookimpl(wrapper=True)`` and the older ``hookwrapper=True``) and
+pluggy's tracing work as pluggy documents them. An implementation that raises
+is logged as one WARNING (per plugin and hook) and counts as returning
+``None``; the other implementations and the run go on. Only
+``chaosiq_token``, ``chaosiq_api_scope`` and ``chaosiq_select_scope`` let an
+exception through (``chaos signin`` shows a plugin's error as its message).
+
 Lifecycle hooks are called from the Chaos Toolkit control bridge
 (:mod:`chaosiq_core.control`) on whatever thread Chaos Toolkit runs the
 corresponding step: the main thread, an activity pool thread for background
@@ -226,7 +234,7 @@ def chaosiq_before_hypothesis(run: Run, hypothesis: dict[str, Any]) -> None:
 
 @hookspec
 def chaosiq_after_hypothesis(run: Run, hypothesis: dict[str, Any], state: dict[str, Any] | None) -> None:
-    """A steady-state hypothesis evaluation ended.
+    """A steady-state hypothesis evaluation ended; only after its ``chaosiq_before_hypothesis``.
 
     :param run: the run context.
     :param hypothesis: the ``steady-state-hypothesis`` block.
@@ -243,13 +251,17 @@ def chaosiq_before_method(run: Run, experiment: dict[str, Any]) -> None:
     :param run: the run context.
     :param experiment: the experiment.
 
+    Called for every run, also when the experiment declares controls of its
+    own (chaostoolkit-lib then leaves global controls out of the method and
+    the rollbacks; the bridge follows its run events there instead).
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec
 def chaosiq_after_method(run: Run, experiment: dict[str, Any], state: list[Any] | None) -> None:
-    """The method ended (also when it was interrupted).
+    """The method ended (also when it was interrupted); only after ``chaosiq_before_method``.
 
     :param run: the run context.
     :param experiment: the experiment.
@@ -266,13 +278,16 @@ def chaosiq_before_rollback(run: Run, experiment: dict[str, Any]) -> None:
     :param run: the run context.
     :param experiment: the experiment.
 
+    Called also when the experiment declares controls of its own (see
+    ``chaosiq_before_method``).
+
     .. versionadded:: 0.1
     """
 
 
 @hookspec
 def chaosiq_after_rollback(run: Run, experiment: dict[str, Any], state: list[Any] | None) -> None:
-    """The rollbacks ended.
+    """The rollbacks ended; only after ``chaosiq_before_rollback``.
 
     :param run: the run context.
     :param experiment: the experiment.
@@ -304,6 +319,10 @@ def chaosiq_after_activity(run: Run, activity: dict[str, Any], state: dict[str, 
     :param activity: the activity definition.
     :param state: the activity run (``status``, ``output``, ``start``, ``end``,
         ``duration``), or ``None`` when the activity was cut by an interruption.
+
+    Only called for an activity ``chaosiq_before_activity`` was called for: an
+    activity that another control (the experiment's own) interrupted before it
+    started has neither.
 
     .. versionadded:: 0.1
     """
@@ -445,6 +464,10 @@ def chaosiq_feature_status(settings: dict[str, Any]) -> list[tuple[str, str]] | 
 
     :param settings: the Chaos Toolkit settings.
     :return: ``(label, value)`` pairs, or ``None``.
+
+    ``chaos features --verbose`` shows them under the plugin's name, with the
+    hooks it implements (``--json --verbose``: its ``status`` and ``hooks``).
+    Keep it quick: it runs for every listing.
 
     .. versionadded:: 0.1
     """

@@ -12,11 +12,9 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
-import pluggy
-
 from chaosiq_core import PROJECT_NAME, defaults, hookspecs
 from chaosiq_core import settings as s
-from chaosiq_core.hooks import Hooks
+from chaosiq_core.hooks import Hooks, PluginManager
 
 logger = logging.getLogger("chaostoolkit.chaosiq")
 
@@ -66,9 +64,9 @@ def blocked_names(settings: dict[str, Any]) -> set[str]:
     return names
 
 
-def new_plugin_manager() -> pluggy.PluginManager:
+def new_plugin_manager() -> PluginManager:
     """A manager with the hookspecs and the core defaults, and no plugin loaded."""
-    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm = PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     pm.register(defaults, name="core")
     return pm
@@ -102,20 +100,36 @@ def make_hooks(
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)
             except Exception as exc:
-                dist = getattr(ep, "dist", None)
-                where = f" ({dist.name})" if dist is not None else ""
                 broken[ep.name] = f"{type(exc).__name__}: {exc}"
-                logger.warning(
-                    "chaosiq feature '%s'%s failed to load and is skipped: %s",
-                    ep.name,
-                    where,
-                    broken[ep.name],
-                )
+                _report_broken(ep, broken[ep.name])
     for name, plugin in (plugins or {}).items():
         if not pm.is_blocked(name):
             pm.register(plugin, name=name)
-    pm.hook.chaosiq_settings_loaded.call_historic(kwargs={"settings": settings})
-    return Hooks(pm, broken)
+    hooks = Hooks(pm, broken)
+    hooks.settings_loaded(settings)
+    return hooks
+
+
+_reported: set[tuple[str, str]] = set()
+"""Broken features already reported by this process (``chaos verify`` builds two managers)."""
+
+
+def _report_broken(ep: metadata.EntryPoint, error: str) -> None:
+    if (ep.name, error) in _reported:
+        logger.debug("chaosiq feature '%s' failed to load again: %s", ep.name, error)
+        return
+    _reported.add((ep.name, error))
+    dist = getattr(ep, "dist", None)
+    where = f" ({dist.name})" if dist is not None else ""
+    fix = f"reinstall {dist.name}" if dist is not None else "reinstall it"
+    logger.warning(
+        "chaosiq feature '%s'%s failed to load and is skipped: %s (%s, or turn it off: chaos disable %s)",
+        ep.name,
+        where,
+        error,
+        fix,
+        ep.name,
+    )
 
 
 def list_features(settings: dict[str, Any], hooks: Hooks | None = None) -> list[Feature]:
@@ -147,3 +161,50 @@ KNOWN_DISTRIBUTIONS = {
     "teams": "chaosiq-teams",
 }
 """Features of the chaosiq project, to tell users what to install."""
+
+LEGACY_TOGGLES = {"workspace": "publish"}
+"""Toggles of the original that live inside one of our features."""
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A feature the settings turn on that this run goes without."""
+
+    name: str
+    broken: str | None
+    """The import error when it is installed but failed to load; ``None`` when not installed."""
+    fail_closed: bool
+    """Its options say ``on_error: fail-closed``: the run must not start without it."""
+
+    @property
+    def advice(self) -> str:
+        """How to get it back, or turn it off."""
+        off = f"chaos disable {self.name}"
+        if self.broken is not None:
+            return f"reinstall it, or turn it off: {off}"
+        dist = KNOWN_DISTRIBUTIONS.get(self.name)
+        if dist is not None:
+            return f"install it (pip install {dist}), or turn it off: {off}"
+        return f"no installed distribution provides it; install the plugin that does, or turn it off: {off}"
+
+    def line(self) -> str:
+        what = f"failed to load ({self.broken})" if self.broken is not None else "is not installed"
+        return f"chaosiq: the '{self.name}' feature is on in your settings but {what}: {self.advice}"
+
+
+def unavailable_features(settings: dict[str, Any], hooks: Hooks) -> list[Unavailable]:
+    """Features the settings name as on that are not installed, or failed to load.
+
+    A feature the settings do not name is not asked for; one turned off for
+    this run with ``CHAOSIQ_DISABLE_PLUGINS`` is not either.
+    """
+    installed = {ep.name for ep in entry_points()}
+    skipped = blocked_names(settings)
+    out: list[Unavailable] = []
+    for name in sorted(s.enabled_features(settings)):
+        if name in ESSENTIAL or name in LEGACY_TOGGLES or name in skipped or "*" in skipped:
+            continue
+        if name in installed and name not in hooks.broken:
+            continue
+        out.append(Unavailable(name, hooks.broken.get(name), s.fails_closed(settings, name)))
+    return out

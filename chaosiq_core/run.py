@@ -51,11 +51,12 @@ class Run:
     """Set after ``chaosiq_after_experiment``: no interruption may be sent after it."""
     experiment_id: str | None = None
     execution_id: str | None = None
-    execution_url: str | None = None
     stop_verdict: Verdict | None = None
     _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
     _interrupt_claimed: bool = field(default=False, repr=False)
     _points_seen: set[str] = field(default_factory=set, repr=False)
+    _phases: dict[str, bool] = field(default_factory=dict, repr=False)
+    _started: threading.local = field(default_factory=threading.local, repr=False)
 
     # ------------------------------------------------------------ options
 
@@ -68,18 +69,11 @@ class Run:
 
     # ---------------------------------------------------------------- ids
 
-    def set_execution(
-        self,
-        *,
-        experiment_id: str | None,
-        execution_id: str | None,
-        url: str | None = None,
-    ) -> None:
+    def set_execution(self, *, experiment_id: str | None, execution_id: str | None) -> None:
         """Record the server ids of this run and wake whoever waits for them."""
         with self.lock:
             self.experiment_id = experiment_id
             self.execution_id = execution_id
-            self.execution_url = url
             self.journal_extension["experiment_id"] = experiment_id
             self.journal_extension["execution_id"] = execution_id
         self.execution_ready.set()
@@ -117,3 +111,46 @@ class Run:
                 return False
             self._points_seen.add(point)
             return True
+
+    # ------------------------------------------------- what really started
+
+    def begin_phase(self, phase: str) -> bool:
+        """``True`` the first time ``phase`` (``method``, ``rollback``) is said to start.
+
+        chaostoolkit-lib announces a phase twice (its run event, then the
+        control): whichever comes first starts it.
+        """
+        with self.lock:
+            if phase in self._phases:
+                return False
+            self._phases[phase] = True
+            return True
+
+    def end_phase(self, phase: str) -> bool:
+        """``True`` once for a phase that started and has not ended yet."""
+        with self.lock:
+            if not self._phases.get(phase):
+                return False
+            self._phases[phase] = False
+            return True
+
+    def began(self, level: str, context: object) -> None:
+        """``context`` (an activity, a hypothesis) started on this thread."""
+        started = getattr(self._started, "items", None)
+        if started is None:
+            started = self._started.items = []
+        started.append((level, context))
+
+    def ends(self, level: str, context: object) -> bool:
+        """``True`` when ``context`` started on this thread (and forget it); ``False`` if it never did.
+
+        chaostoolkit-lib calls the after-control of every control even when an
+        earlier before-control (the experiment's own) interrupted the step
+        before ours was called: that step never started.
+        """
+        started: list[tuple[str, object]] = getattr(self._started, "items", None) or []
+        for i in range(len(started) - 1, -1, -1):
+            if started[i][1] is context and started[i][0] == level:
+                del started[i:]
+                return True
+        return False

@@ -6,8 +6,7 @@ the standard encoder does not know becomes its string form instead of failing.
 
 Encoding is done by `orjson <https://github.com/ijl/orjson>`_: the publisher
 encodes every event of a run, and orjson does it about ten times faster than
-the standard library (measured: 0.2 µs against 2.2 µs for an activity), which
-is most of what publishing costs per activity. Its output is compact JSON;
+the standard library (benchmarks/RESULTS.md). Its output is compact JSON;
 ``NaN`` and infinities become ``null`` (they are not JSON: a server refuses
 them). What orjson cannot encode (integers beyond 64 bits, surrogates, cycles)
 goes through the standard encoder, as before.

@@ -144,9 +144,9 @@ def get_control(settings: Settings) -> dict[str, Any] | None:
 def ensure_control(settings: Settings) -> dict[str, Any]:
     """Return the control block, creating it (and its provider) if missing."""
     controls = settings.setdefault("controls", {})
-    control = controls.get(CONTROL_NAME)
-    if not isinstance(control, dict):
-        control = controls[CONTROL_NAME] = {}
+    found = controls.get(CONTROL_NAME)
+    control: dict[str, Any] = found if isinstance(found, dict) else {}
+    controls[CONTROL_NAME] = control
     provider = control.setdefault("provider", {})
     provider["type"] = "python"
     provider["module"] = CONTROL_MODULE
@@ -169,12 +169,12 @@ def migrate(settings: Settings) -> bool:
     """
     if not is_legacy(settings):
         return False
-    control = ensure_control(settings)
+    ensure_control(settings)
     logger.info(
         "Migrated the ChaosIQ control from chaoscloud.controls to %s in your settings",
         CONTROL_MODULE,
     )
-    return control is not None
+    return True
 
 
 def arguments(settings: Settings) -> dict[str, Any]:
@@ -227,6 +227,21 @@ def disabled_features(settings: Settings) -> set[str]:
     """Names of the features turned off in the settings."""
     control = get_control(settings) or {}
     return {str(k) for k, v in (control.get("features") or {}).items() if parse_flag(v) is False}
+
+
+def enabled_features(settings: Settings) -> set[str]:
+    """Names of the features the settings explicitly turn on."""
+    control = get_control(settings) or {}
+    return {str(k) for k, v in (control.get("features") or {}).items() if parse_flag(v) is True}
+
+
+FAIL_CLOSED = "fail-closed"
+
+
+def fails_closed(settings: Settings, feature: str) -> bool:
+    """``options.<feature>.on_error`` is ``fail-closed``: no run without this feature."""
+    value = options(settings, feature).get("on_error")
+    return isinstance(value, str) and value.strip().lower() == FAIL_CLOSED
 
 
 def set_feature(settings: Settings, name: str, enabled: bool) -> bool:

@@ -2,8 +2,9 @@
 
 Enable them with ``pytest_plugins = ["chaosiq_core.testing"]`` in a conftest.
 
-* ``chaosiq_hooks`` — a fresh plugin manager with no entry point loaded;
-  register your plugin object on ``chaosiq_hooks.pm`` and call hooks.
+* ``chaosiq_hooks`` — a fresh plugin manager with no entry point loaded (its
+  :class:`~chaosiq_core.hooks.Hooks` facade): ``chaosiq_hooks.register(plugin,
+  name)``, then call each hook by its method.
 * ``chaos_home`` — a temporary ``HOME`` with an empty ``~/.chaostoolkit``.
 * ``chaosiq_server`` — a real ``chaosiq-server`` (SQLite, free loopback port)
   for the whole session; ``chaosiq_team`` — a fresh organization, team and
@@ -133,7 +134,8 @@ class Team:
         resp = self.api("GET", "/executions?limit=100")
         resp.raise_for_status()
         body = resp.json()
-        return body["items"] if isinstance(body, dict) else body
+        items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+        return items
 
     def events(self, execution_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every test from a fresh clone: lint, then each distribution's suite on
+# Run every test from a fresh clone: lint and type checks, then each distribution's suite on
 #   * Python 3.11 with chaostoolkit 1.19 / chaostoolkit-lib 1.44 (.venv), and
 #   * Python 3.12 with the newest chaostoolkit / chaostoolkit-lib (.venv-py312).
 # Each suite runs in its own pytest process (each distribution owns its tests/).
@@ -24,6 +24,8 @@ for py in $pythons; do
         "$venv/bin/ruff" check .
         "$venv/bin/ruff" format --check . >/dev/null \
             || { echo "ruff format: files need formatting (run: uv run ruff format .)" >&2; exit 1; }
+        echo "==> mypy (the packages of [tool.mypy] files in pyproject.toml)"
+        "$venv/bin/mypy"
     fi
     versions="$("$venv/bin/python" -c 'import importlib.metadata as m; print("chaostoolkit", m.version("chaostoolkit"), "/ chaostoolkit-lib", m.version("chaostoolkit-lib"))')"
     for suite in $suites; do

@@ -1,4 +1,4 @@
-"""Install the third-party test plugin ``chaosiq-recorder`` on a temp path, and read its log."""
+"""Install the third-party test plugins of ``third_party_plugin/`` on a temp path, and read their log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from chaosiq_core.testing import exists_activity, small_experiment
 
@@ -40,15 +42,33 @@ runtime:
 """
 
 
-def install(site: Path) -> Path:
-    """Put ``chaosiq_recorder`` and its ``.dist-info`` in ``site`` (a ``PYTHONPATH`` entry)."""
+def install(site: Path, *plugins: str) -> Path:
+    """Install the plugins of ``third_party_plugin/<name>/`` (default: ``recorder``) in ``site``.
+
+    ``site`` is a ``PYTHONPATH`` entry: each plugin's modules are copied there
+    with the ``.dist-info`` its own ``pyproject.toml`` describes (name,
+    version, entry points), which is what ``importlib.metadata`` reads of an
+    installed distribution.
+    """
     site.mkdir(parents=True, exist_ok=True)
-    shutil.copy(HERE / "chaosiq_recorder.py", site / "chaosiq_recorder.py")
-    info = site / "chaosiq_recorder-0.3.0.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: chaosiq-recorder\nVersion: 0.3.0\n")
-    (info / "entry_points.txt").write_text("[chaosiq]\nrecorder = chaosiq_recorder\n")
-    (info / "RECORD").write_text("")
+    for plugin in plugins or ("recorder",):
+        folder = HERE / plugin
+        project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+        for module in folder.glob("*.py"):
+            shutil.copy(module, site / module.name)
+        info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+        info.mkdir(exist_ok=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+        )
+        groups = project.get("entry-points", {})
+        (info / "entry_points.txt").write_text(
+            "".join(
+                f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items())
+                for group, eps in groups.items()
+            )
+        )
+        (info / "RECORD").write_text("")
     return site
 
 

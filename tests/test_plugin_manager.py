@@ -113,11 +113,11 @@ def test_a_plugin_failing_in_a_hook_warns_once_and_the_others_still_run(
         def chaosiq_before_activity(self, activity):
             seen.append(activity["name"])
 
-    chaosiq_hooks.pm.register(Bad(), name="bad")
-    chaosiq_hooks.pm.register(Good(), name="good")
+    chaosiq_hooks.register(Bad(), name="bad")
+    chaosiq_hooks.register(Good(), name="good")
     with caplog.at_level(logging.WARNING, logger="chaostoolkit.chaosiq"):
         for i in range(3):
-            chaosiq_hooks.call("before_activity", run=None, activity={"name": f"a{i}"})
+            chaosiq_hooks.before_activity(None, {"name": f"a{i}"})
     assert seen == ["a0", "a1", "a2"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == ["chaosiq plugin 'bad' failed in chaosiq_before_activity: RuntimeError: kaput"]
@@ -149,7 +149,7 @@ def test_firstresult_hooks_prefer_plugins_over_core_defaults(chaosiq_hooks) -> N
         def chaosiq_api_scope(self, settings):
             return Scope("o2", "t2")
 
-    chaosiq_hooks.pm.register(Override(), name="override")
+    chaosiq_hooks.register(Override(), name="override")
     assert chaosiq_hooks.api_scope(settings) == Scope("o2", "t2")
 
 
@@ -174,10 +174,110 @@ def test_settings_defaults_are_merged_and_user_options_win(chaosiq_hooks) -> Non
         def chaosiq_settings_defaults(self):
             return {"thing": {"interval": 5, "mode": "fast"}}
 
-    chaosiq_hooks.pm.register(P(), name="p")
+    chaosiq_hooks.register(P(), name="p")
     settings = {"controls": {"chaosiq-cloud": {"options": {"thing": {"interval": 1}}}}}
     run = Run(settings=settings, experiment={}, hooks=chaosiq_hooks)
     run._defaults = chaosiq_hooks.settings_defaults()
     assert run.option("thing", "interval") == 1
     assert run.option("thing", "mode") == "fast"
     assert run.option("thing", "missing", "dflt") == "dflt"
+
+
+def test_calls_go_through_pluggy_monitoring_and_order(chaosiq_hooks) -> None:
+    """tryfirst/trylast order and add_hookcall_monitoring see every facade call."""
+    order: list[str] = []
+
+    class Last:
+        @hookimpl(trylast=True)
+        def chaosiq_before_activity(self, activity):
+            order.append("last")
+
+    class First:
+        @hookimpl(tryfirst=True)
+        def chaosiq_before_activity(self, activity):
+            order.append("first")
+
+    class Plain:
+        @hookimpl
+        def chaosiq_before_activity(self, activity):
+            order.append("plain")
+
+    for name, plugin in (("last", Last()), ("first", First()), ("plain", Plain())):
+        chaosiq_hooks.register(plugin, name)
+    monitored: list[tuple[str, list[str]]] = []
+    undo = chaosiq_hooks.pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: monitored.append((name, [i.plugin_name for i in impls])),
+        lambda outcome, name, impls, kwargs: None,
+    )
+    chaosiq_hooks.before_activity(None, {"name": "a"})
+    undo()
+    assert order == ["first", "plain", "last"]
+    assert monitored == [("chaosiq_before_activity", ["last", "plain", "first"])]
+
+
+def test_firstresult_skips_a_failing_plugin_and_strict_hooks_raise(
+    chaosiq_hooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    from chaosiq_core.errors import ChaosIQError
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def chaosiq_deliver(self, message):
+            raise OSError("disk full")
+
+        @hookimpl
+        def chaosiq_select_scope(self, org):
+            raise ChaosIQError(f"no organization named {org}")
+
+    class Taker:
+        @hookimpl
+        def chaosiq_deliver(self, message):
+            return True
+
+    chaosiq_hooks.register(Broken(), "broken")
+    assert chaosiq_hooks.deliver(None, None) is False  # nobody took it
+    chaosiq_hooks.register(Taker(), "taker")
+    with caplog.at_level(logging.WARNING, logger="chaostoolkit.chaosiq"):
+        assert chaosiq_hooks.deliver(None, None) is True  # the next one did
+    assert chaosiq_hooks.can_deliver()
+    # The scope hook's error is the user's message: it is not swallowed.
+    with pytest.raises(ChaosIQError, match="no organization named acme"):
+        chaosiq_hooks.select_scope(None, {}, "acme", None, False)
+
+
+def test_a_failing_wrapper_is_one_warning(chaosiq_hooks, caplog: pytest.LogCaptureFixture) -> None:
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def chaosiq_after_activity(self):
+            yield
+            raise RuntimeError("wrapper kaput")
+
+    chaosiq_hooks.register(Wrapper(), "wrapping")
+    with caplog.at_level(logging.WARNING, logger="chaostoolkit.chaosiq"):
+        for _ in range(2):
+            chaosiq_hooks.after_activity(None, {"name": "a"}, None)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "chaosiq plugin 'wrapping' failed in chaosiq_after_activity: RuntimeError: wrapper kaput"
+    ]
+
+
+def test_feature_status_and_hooks_per_plugin(chaosiq_hooks) -> None:
+    class Outbox:
+        @hookimpl
+        def chaosiq_feature_status(self, settings):
+            return [("pending", 3)]
+
+        @hookimpl
+        def chaosiq_run_finished(self):
+            pass
+
+    class Silent:
+        @hookimpl
+        def chaosiq_feature_status(self):
+            raise RuntimeError("cannot tell")
+
+    chaosiq_hooks.register(Outbox(), "outbox")
+    chaosiq_hooks.register(Silent(), "silent")
+    assert chaosiq_hooks.feature_status({}) == {"outbox": [("pending", "3")]}
+    assert chaosiq_hooks.implemented_by("outbox") == ["feature_status", "run_finished"]

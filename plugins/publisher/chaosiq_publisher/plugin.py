@@ -53,7 +53,7 @@ def chaosiq_run_configured(run: Run) -> None:
             if run.client is None
             else "no default organization and team (run `chaos signin` or `chaos team`)",
         )
-        run.set_execution(experiment_id=None, execution_id=None, url=None)
+        run.set_execution(experiment_id=None, execution_id=None)
         return
     pub = Publisher(run)
     run.data[FEATURE] = pub

@@ -308,7 +308,7 @@ class Publisher:
             self.sender.last_error = f"{type(exc).__name__}: {exc}"
         finally:
             if not self.run.execution_ready.is_set():
-                self.run.set_execution(experiment_id=None, execution_id=None, url=None)
+                self.run.set_execution(experiment_id=None, execution_id=None)
             self._wake.set()
 
     def _main(self) -> None:
@@ -354,7 +354,7 @@ class Publisher:
             self.sender.last_error = f"{type(exc).__name__}: {exc}"
         finally:
             if not self.run.execution_ready.is_set():
-                self.run.set_execution(experiment_id=None, execution_id=None, url=None)
+                self.run.set_execution(experiment_id=None, execution_id=None)
 
     def _timeout(self) -> tuple[float, float] | None:
         if self._deadline is None:
@@ -414,7 +414,7 @@ class Publisher:
             self._backoff.failed()
             return False
         self._backoff.succeeded()
-        self.run.set_execution(experiment_id=eid, execution_id=xid, url=self.sender.console_url)
+        self.run.set_execution(experiment_id=eid, execution_id=xid)
         logger.debug(
             "chaosiq: execution %s of experiment %s created %.3f s after the run was configured",
             xid,

@@ -203,13 +203,13 @@ class Guard:
                 verdict.source,
                 verdict.reason,
             )
-            self.run.hooks.call("safeguard_triggered", run=self.run, verdict=verdict)
+            self.run.hooks.safeguard_triggered(self.run, verdict)
             return
         if not self.run.request_stop(verdict):
             return
         self.stop_interrupts = True
         logger.critical("Safeguard '%s' stops the run: %s", verdict.source, verdict.reason)
-        self.run.hooks.call("safeguard_triggered", run=self.run, verdict=verdict)
+        self.run.hooks.safeguard_triggered(self.run, verdict)
 
     def _enforce(self) -> None:
         """After the grace period, interrupt a still-running activity with SIGUSR1."""

@@ -32,7 +32,7 @@ def expects_execution(run: Run) -> bool:
     """``True`` when a plugin (the publisher) will create the run's execution on the server."""
     if run.client is None:
         return False
-    return bool(run.hooks.pm.hook.chaosiq_deliver.get_hookimpls())
+    return run.hooks.can_deliver()
 
 
 def verdict_from_policies(body: Any) -> Verdict:

@@ -36,7 +36,7 @@ _NO_PAYLOAD = object()
 def has_delivery(run: Run) -> bool:
     """``True`` when a plugin (the publisher) implements ``chaosiq_deliver``."""
     try:
-        return bool(run.hooks.pm.hook.chaosiq_deliver.get_hookimpls())
+        return run.hooks.can_deliver()
     except AttributeError:
         return False
 
