@@ -150,6 +150,11 @@ def _value_pattern(value: str) -> str:
     return f"(?:{re.escape(value)}|{''.join(parts)})"
 
 
+def _compiled(groups: dict[str, list[str]]) -> list[tuple[str, re.Pattern[str]]]:
+    """One alternation per anchor: the anchor is a cheap `in` test before the regex runs."""
+    return [(anchor, re.compile("|".join(patterns))) for anchor, patterns in groups.items()]
+
+
 def _anchor(text: str, allowed: frozenset[str] = _STABLE, avoid: str = "") -> str:
     """The longest run of ``allowed`` characters in ``text``: every form of ``text`` holds it.
 
@@ -233,10 +238,9 @@ class Redactor:
                 subs.setdefault(anchor, []).append(_QUOTE + pattern + _QUOTE)
             if _JSON_NUMBER.fullmatch(text):  # a number field with this value, in JSON text
                 checks.setdefault(text, []).append(rf"[:,\[]\s*{re.escape(text)}\s*[,\]}}]")
-        compiled = lambda groups: [(a, re.compile("|".join(p))) for a, p in groups.items()]  # noqa: E731
-        self._subs = compiled(subs)
-        self._wholes = compiled(wholes)
-        self._checks = self._subs + compiled(checks)
+        self._subs = _compiled(subs)
+        self._wholes = _compiled(wholes)
+        self._checks = self._subs + _compiled(checks)
         self._whole_texts = frozenset(texts)
         self._keys = tuple(k.lower() for k in keys)
         self._key_cache: dict[str, bool] = {}
