@@ -56,8 +56,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.store = Store(db)
-    app.state.auth = Authenticator(db)
-    app.state.writer = app.state.store.writer
+    app.state.auth = Authenticator(app.state.store.tokens)
 
     # API routes first: an API request matches without trying the console's
     # routes. None of them is ``/``, so the console still answers ``GET /``

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import BadInput
-from ..ingest import SPEC_VERSIONS, prepare_events
+from ..ingest import SPEC_VERSIONS
 from ..schemas import (
     BatchAck,
     CloudEventIn,
@@ -26,7 +26,6 @@ from ..schemas import (
     PolicyOut,
     StopIn,
 )
-from ..store import Store
 from .deps import ERRORS, TEAM, Scope, StoreDep
 
 router = APIRouter()
@@ -53,14 +52,6 @@ def _event(ev: CloudEventIn, index: int | None = None) -> dict[str, Any]:
     }
 
 
-async def _store_events(store: Store, team_id: str, eid: str, xid: str, events: list[dict[str, Any]]) -> int:
-    if store.db.is_sqlite:
-        store.check_events_target(team_id, eid, xid)  # a cached or short indexed read
-    else:
-        await run_in_threadpool(store.check_events_target, team_id, eid, xid)
-    return await store.writer.submit(xid, prepare_events(xid, events))
-
-
 def _execution_response(request: Request, location: str, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers={"Content-Location": location})
 
@@ -76,7 +67,7 @@ def _execution_response(request: Request, location: str, body: dict[str, Any]) -
 def create_execution(body: JournalIn, scope: Scope, store: StoreDep, request: Request, eid: Eid) -> Response:
     """Create an execution from the initial journal. ``Content-Location`` is the
     absolute URL of the execution resource."""
-    xid = store.create_execution(scope.team_id, eid, body.journal)
+    xid = store.executions.create(scope.team_id, eid, body.journal)
     location = scope.url(request, "experiments", eid, "executions", xid)
     return JSONResponse({"id": xid}, status_code=201, headers={"Content-Location": location})
 
@@ -95,8 +86,8 @@ def create_execution_with_experiment(
     create its execution in one request, one round trip instead of two. The
     experiment is handled as ``POST …/experiments`` does; ``Content-Location`` is
     the execution's absolute URL."""
-    _outcome, eid = store.upsert_experiment(scope.team_id, body.experiment)
-    xid = store.create_execution(scope.team_id, eid, body.journal)
+    _outcome, eid = store.experiments.upsert(scope.team_id, body.experiment)
+    xid = store.executions.create(scope.team_id, eid, body.journal)
     location = scope.url(request, "experiments", eid, "executions", xid)
     return JSONResponse(
         {"id": xid, "experiment_id": eid}, status_code=201, headers={"Content-Location": location}
@@ -108,7 +99,7 @@ def put_execution(
     body: JournalIn, scope: Scope, store: StoreDep, request: Request, eid: Eid, xid: Xid
 ) -> Response:
     """Replace the journal (the final one at the end of a run); status from journal.status."""
-    store.update_execution(scope.team_id, eid, xid, body.journal)
+    store.executions.update(scope.team_id, eid, xid, body.journal)
     location = scope.url(request, "experiments", eid, "executions", xid)
     return Response(status_code=204, headers={"Content-Location": location})
 
@@ -116,7 +107,7 @@ def put_execution(
 @router.get(EXEC, response_model=ExecutionOut, responses=ERRORS, tags=["executions"])
 def get_execution(scope: Scope, store: StoreDep, request: Request, eid: Eid, xid: Xid) -> Any:
     """One execution with its journal."""
-    data = store.get_execution(scope.team_id, xid, eid)
+    data = store.executions.get(scope.team_id, xid, eid)
     location = scope.url(request, "experiments", eid, "executions", xid)
     return _execution_response(request, location, data)
 
@@ -124,14 +115,14 @@ def get_execution(scope: Scope, store: StoreDep, request: Request, eid: Eid, xid
 @router.get(TEAM + "/executions", response_model=ExecutionPage, responses=ERRORS, tags=["executions"])
 def list_executions(scope: Scope, store: StoreDep, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Executions of the team, newest first (paged)."""
-    page = store.list_executions(scope.team_id, limit, cursor)
+    page = store.executions.list(scope.team_id, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.get(TEAM + "/executions/{xid}", response_model=ExecutionOut, responses=ERRORS, tags=["executions"])
 def get_execution_short(scope: Scope, store: StoreDep, request: Request, xid: Xid) -> Any:
     """One execution, without knowing its experiment id."""
-    data = store.get_execution(scope.team_id, xid)
+    data = store.executions.get(scope.team_id, xid)
     location = scope.url(request, "experiments", data["experiment_id"], "executions", xid)
     return _execution_response(request, location, data)
 
@@ -154,7 +145,7 @@ async def post_event(
     """One CloudEvent (structured mode). ``data`` may be a JSON string. A repeated
     ``id`` for the same execution is stored once (200 instead of 201). The answer
     comes after the commit: an acknowledged event is durable."""
-    stored = await _store_events(store, scope.team_id, eid, xid, [_event(event)])
+    stored = await store.events.store(scope.team_id, eid, xid, [_event(event)])
     return JSONResponse({"id": event.id, "stored": bool(stored)}, status_code=201 if stored else 200)
 
 
@@ -174,7 +165,7 @@ async def post_events_batch(
     """A JSON array of structured CloudEvents (extension ``events-batch``).
     All or nothing: one invalid event rejects the batch."""
     rows = [_event(ev, i) for i, ev in enumerate(events)]
-    stored = await _store_events(store, scope.team_id, eid, xid, rows)
+    stored = await store.events.store(scope.team_id, eid, xid, rows)
     return {"received": len(rows), "stored": stored}
 
 
@@ -183,7 +174,7 @@ def list_events(
     scope: Scope, store: StoreDep, eid: Eid, xid: Xid, limit: LimitQ = None, cursor: CursorQ = None
 ) -> Any:
     """The execution's timeline, ordered by event time then arrival (paged)."""
-    page = store.list_events(scope.team_id, eid, xid, limit, cursor)
+    page = store.events.list(scope.team_id, eid, xid, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
@@ -193,7 +184,7 @@ def list_events_short(
 ) -> Any:
     """The execution's timeline without knowing its experiment id (same paging
     as ``…/experiments/{eid}/executions/{xid}/events``)."""
-    page = store.list_events(scope.team_id, None, xid, limit, cursor)
+    page = store.events.list(scope.team_id, None, xid, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
@@ -206,8 +197,8 @@ def _policies(items: list[dict[str, Any]]) -> dict[str, Any]:
 async def get_policies(scope: Scope, store: StoreDep, eid: Eid, xid: Xid) -> Any:
     """Safeguard verdict: ``allowed`` is false when any policy denies the run."""
     if store.db.is_sqlite:
-        return _policies(store.list_policies(scope.team_id, xid, eid))
-    return _policies(await run_in_threadpool(store.list_policies, scope.team_id, xid, eid))
+        return _policies(store.policies.list(scope.team_id, xid, eid))
+    return _policies(await run_in_threadpool(store.policies.list, scope.team_id, xid, eid))
 
 
 @router.post(
@@ -216,7 +207,7 @@ async def get_policies(scope: Scope, store: StoreDep, eid: Eid, xid: Xid) -> Any
 def add_policy(body: PolicyIn, scope: Scope, store: StoreDep, eid: Eid, xid: Xid) -> Any:
     """Attach a policy to an execution (``allowed: false`` stops the run at its
     next safeguard check). Extension ``policies-write``."""
-    return store.add_policy(
+    return store.policies.add(
         scope.team_id, xid, eid, body.name, body.allowed, body.reason, scope.principal.name
     )
 
@@ -232,4 +223,6 @@ def stop_execution(scope: Scope, store: StoreDep, xid: Xid, body: StopIn | None 
     """Ask a running execution to stop (extension ``stop``): adds a denying
     policy named ``stopped-by-user``."""
     reason = (body.reason if body else None) or f"stopped by {scope.principal.name}"
-    return store.add_policy(scope.team_id, xid, None, "stopped-by-user", False, reason, scope.principal.name)
+    return store.policies.add(
+        scope.team_id, xid, None, "stopped-by-user", False, reason, scope.principal.name
+    )

@@ -29,7 +29,7 @@ def publish_experiment(body: ExperimentIn, scope: Scope, store: StoreDep, reques
     """Store an experiment. 201 when new, 204 (with ``Content-Location``) when an
     identical one is already stored in the team, 200 when the experiment carries
     the ``experiment_id`` of a stored one whose content changed."""
-    outcome, eid = store.upsert_experiment(scope.team_id, body.experiment)
+    outcome, eid = store.experiments.upsert(scope.team_id, body.experiment)
     location = scope.url(request, "experiments", eid)
     if outcome == "unchanged":
         return Response(status_code=204, headers={"Content-Location": location})
@@ -48,11 +48,11 @@ def list_experiments(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Any:
     """Experiments of the team, newest first (paged)."""
-    page = store.list_experiments(scope.team_id, limit, cursor)
+    page = store.experiments.list(scope.team_id, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.get(TEAM + "/experiments/{eid}", response_model=ExperimentOut, responses=ERRORS)
 def get_experiment(scope: Scope, store: StoreDep, eid: Eid) -> Any:
     """One experiment."""
-    return store.get_experiment(scope.team_id, eid)
+    return store.experiments.get(scope.team_id, eid)

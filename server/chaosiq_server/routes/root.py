@@ -54,7 +54,7 @@ async def capabilities(principal: Auth) -> Capabilities:
 def list_organizations(principal: Auth, store: StoreDep) -> list[dict[str, str]]:
     """Organizations that hold at least one team the token is bound to."""
     visible = principal.org_ids()
-    return [o for o in store.list_orgs() if o["id"] in visible]
+    return [o for o in store.organizations.list() if o["id"] in visible]
 
 
 @router.get(
@@ -66,7 +66,7 @@ def list_teams(
     """Teams of an organization that the token is bound to."""
     if org not in principal.org_ids():
         raise NotFound("organization")
-    return [t for t in store.list_teams(org) if t["id"] in principal.teams]
+    return [t for t in store.teams.list(org) if t["id"] in principal.teams]
 
 
 @router.get(
@@ -81,7 +81,7 @@ def get_team(
     """One team (404 unless the token is bound to it)."""
     if principal.teams.get(team) != org:
         raise NotFound("team")
-    found = store.find_team(team, org)
+    found = store.teams.find(team, org)
     if found is None:
         raise NotFound("team")
     return found

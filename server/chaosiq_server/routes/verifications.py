@@ -36,20 +36,20 @@ def _run(scope: Any, run: dict[str, Any]) -> dict[str, Any]:
 @router.get(TEAM + "/verifications", response_model=VerificationPage, responses=ERRORS)
 def list_verifications(scope: Scope, store: StoreDep, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Verifications of the team (created by their first run), newest first."""
-    page = store.list_verifications(scope.team_id, scope.org_id, limit, cursor)
+    page = store.verifications.list(scope.team_id, scope.org_id, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.get(VER, response_model=VerificationOut, responses=ERRORS)
 def get_verification(scope: Scope, store: StoreDep, vid: Vid) -> Any:
     """One verification."""
-    return store.get_verification(scope.team_id, scope.org_id, vid)
+    return store.verifications.get(scope.team_id, scope.org_id, vid)
 
 
 @router.post(VER + "/runs", status_code=201, response_model=VerificationRunOut, responses=ERRORS)
 def start_run(body: VerificationRunIn, scope: Scope, store: StoreDep, vid: Vid) -> Any:
     """Start a verification run (creates the verification on first use)."""
-    return _run(scope, store.start_run(scope.team_id, vid, body.model_dump())[1])
+    return _run(scope, store.verifications.start_run(scope.team_id, vid, body.model_dump())[1])
 
 
 @router.put(
@@ -65,7 +65,7 @@ def start_run_with_id(
     (a UUID), so a client that could not reach the server when the run started
     can queue this request and the run's events, and send them later. 201 when
     created, 200 when that run already exists (a replay)."""
-    created, run = store.start_run(scope.team_id, vid, body.model_dump(), rid=rid)
+    created, run = store.verifications.start_run(scope.team_id, vid, body.model_dump(), rid=rid)
     if not created:
         response.status_code = 200
     return _run(scope, run)
@@ -74,7 +74,7 @@ def start_run_with_id(
 @router.get(VER + "/runs", response_model=VerificationRunPage, responses=ERRORS)
 def list_runs(scope: Scope, store: StoreDep, vid: Vid, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Runs of a verification, newest first (paged)."""
-    page = store.list_runs(scope.team_id, vid, limit, cursor)
+    page = store.verifications.list_runs(scope.team_id, vid, limit, cursor)
     return {
         "items": [_run(scope, r) for r in page.items],
         "next_cursor": page.next_cursor,
@@ -85,7 +85,7 @@ def list_runs(scope: Scope, store: StoreDep, vid: Vid, limit: LimitQ = None, cur
 @router.get(VER + "/runs/{rid}", response_model=VerificationRunOut, responses=ERRORS)
 def get_run(scope: Scope, store: StoreDep, vid: Vid, rid: Rid) -> Any:
     """One verification run."""
-    return _run(scope, store.get_run(scope.team_id, vid, rid))
+    return _run(scope, store.verifications.get_run(scope.team_id, vid, rid))
 
 
 @router.post(
@@ -93,7 +93,7 @@ def get_run(scope: Scope, store: StoreDep, vid: Vid, rid: Rid) -> Any:
 )
 def add_run_event(body: VerificationRunEventIn, scope: Scope, store: StoreDep, vid: Vid, rid: Rid) -> Any:
     """A verification-run event: ``{"category", "payload"?}``."""
-    return store.add_run_event(scope.team_id, vid, rid, body.category, body.payload)
+    return store.verifications.add_run_event(scope.team_id, vid, rid, body.category, body.payload)
 
 
 @router.get(VER + "/runs/{rid}/events", response_model=VerificationRunEventPage, responses=ERRORS)
@@ -101,7 +101,7 @@ def list_run_events(
     scope: Scope, store: StoreDep, vid: Vid, rid: Rid, limit: LimitQ = None, cursor: CursorQ = None
 ) -> Any:
     """Events of a verification run, in arrival order (paged)."""
-    page = store.list_run_events(scope.team_id, vid, rid, limit, cursor)
+    page = store.verifications.list_run_events(scope.team_id, vid, rid, limit, cursor)
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
@@ -110,5 +110,5 @@ def finish_run(
     body: VerificationRunFinishedIn, scope: Scope, store: StoreDep, vid: Vid, rid: Rid
 ) -> Response:
     """Mark the run finished with its final journal, status and results."""
-    store.finish_run(scope.team_id, vid, rid, body.model_dump(exclude_none=True))
+    store.verifications.finish_run(scope.team_id, vid, rid, body.model_dump(exclude_none=True))
     return Response(status_code=204)
