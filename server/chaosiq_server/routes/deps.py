@@ -61,4 +61,3 @@ async def team_scope(
 
 
 Scope = Annotated[TeamScope, Depends(team_scope)]
-Limit = Annotated[int | None, "limit"]

@@ -52,7 +52,7 @@ def _event(ev: CloudEventIn, index: int | None = None) -> dict[str, Any]:
     }
 
 
-def _execution_response(request: Request, location: str, body: dict[str, Any]) -> JSONResponse:
+def _execution_response(location: str, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers={"Content-Location": location})
 
 
@@ -109,7 +109,7 @@ def get_execution(scope: Scope, store: StoreDep, request: Request, eid: Eid, xid
     """One execution with its journal."""
     data = store.executions.get(scope.team_id, xid, eid)
     location = scope.url(request, "experiments", eid, "executions", xid)
-    return _execution_response(request, location, data)
+    return _execution_response(location, data)
 
 
 @router.get(TEAM + "/executions", response_model=ExecutionPage, responses=ERRORS, tags=["executions"])
@@ -124,7 +124,7 @@ def get_execution_short(scope: Scope, store: StoreDep, request: Request, xid: Xi
     """One execution, without knowing its experiment id."""
     data = store.executions.get(scope.team_id, xid)
     location = scope.url(request, "experiments", data["experiment_id"], "executions", xid)
-    return _execution_response(request, location, data)
+    return _execution_response(location, data)
 
 
 # ---------------------------------------------------------------------- events
