@@ -15,13 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .auth import Authenticator
+from .binary_mode import BinaryModeEvents
 from .config import Settings
 from .console import mount as mount_console
 from .db import Database
 from .errors import BadInput, Conflict, NotFound
-from .ingest import EventFastPath
+from .ingest import EventFrontDoor
 from .log import flush_logs
-from .middleware import AccessLog, BodySizeLimit, ResponseDelay
+from .middleware import AccessLog, BodySizeLimit, NulInUrl, ResponseDelay
 from .routes import API_ROUTERS, meta
 from .store import Store
 
@@ -69,11 +70,13 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     _install_handlers(app)
 
     # Innermost first (each add wraps the previous): the access log sees
-    # everything, including 413s and the event fast path's answers.
-    app.add_middleware(EventFastPath, state=app.state)
+    # everything, including 413s.
+    app.add_middleware(EventFrontDoor)
+    app.add_middleware(BinaryModeEvents)
     if settings.response_delay_ms > 0:
         app.add_middleware(ResponseDelay, delay_ms=settings.response_delay_ms)
     app.add_middleware(BodySizeLimit, max_size=settings.max_body_size)
+    app.add_middleware(NulInUrl)
     app.add_middleware(AccessLog)
     return app
 

@@ -7,11 +7,14 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from .store.tokens import Tokens, hash_token
 
 CACHE_TTL_SECONDS = 1.0
 CACHE_MAX_ENTRIES = 1024
+MISSING = "missing bearer token (Authorization: Bearer <token>)"
+INVALID = "invalid or revoked token"
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,26 @@ def unauthorized(detail: str) -> HTTPException:
 
 
 def authenticate(request: Request) -> Principal:
+    """The request's principal, or 401 (blocking: may query the database)."""
     token = bearer_token(request)
     if token is None:
-        raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        raise unauthorized(MISSING)
     principal = request.app.state.auth.lookup(token)
     if principal is None:
-        raise unauthorized("invalid or revoked token")
+        raise unauthorized(INVALID)
+    return principal
+
+
+async def authenticated(request: Request) -> Principal:
+    """:func:`authenticate` for the event loop (the API's dependency): a token in the
+    cache costs no thread hop; otherwise the lookup runs in the thread pool."""
+    token = bearer_token(request)
+    if token is None:
+        raise unauthorized(MISSING)
+    auth: Authenticator = request.app.state.auth
+    principal = auth.cached(token)
+    if principal is None:
+        principal = await run_in_threadpool(auth.lookup, token)
+    if principal is None:
+        raise unauthorized(INVALID)
     return principal

@@ -4,18 +4,22 @@ In binary mode (CloudEvents HTTP protocol binding 1.0, §3.1) the attributes
 travel as ``ce-*`` headers, ``Content-Type`` is the event's
 ``datacontenttype`` and the body is its ``data``. It is what the CloudEvents
 SDKs send by default (``to_binary``); chaosiq itself sends structured events.
-:func:`to_structured` writes the equivalent structured event, so one code
-path validates and stores both, and every error answer is the structured
-route's own.
+:class:`BinaryModeEvents` rewrites such a ``POST …/events`` into the
+equivalent structured request before the app sees it, so the one route
+validates and stores both, and every answer is that route's own.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .middleware import read_body, replay_body
 
 STRUCTURED_CONTENT_TYPE = b"application/cloudevents+json"
 _PREFIX = b"ce-"
@@ -53,10 +57,9 @@ def to_structured(scope: dict[str, Any], body: bytes) -> tuple[dict[str, Any], b
             attributes[name[len(_PREFIX) :].decode("latin-1")] = unquote(value.decode("latin-1"))
             continue
         if name == b"content-type":
-            content_type = value.decode("latin-1")
-        elif name == b"content-length":
-            continue
-        headers.append((name, value))
+            content_type = value.decode("latin-1")  # the data's; the request's is set below
+        elif name != b"content-length":
+            headers.append((name, value))
     if content_type is not None:
         attributes["datacontenttype"] = content_type
     event = orjson.dumps(attributes)
@@ -71,3 +74,30 @@ def to_structured(scope: dict[str, Any], body: bytes) -> tuple[dict[str, Any], b
         event = event[:-1] + (b"," if attributes else b"") + member + b"}"
     headers.append((b"content-type", STRUCTURED_CONTENT_TYPE))
     return {**scope, "headers": headers}, event
+
+
+EVENTS_PATH = re.compile(
+    r"^/api/v1/organizations/[^/]+/teams/[^/]+/experiments/[^/]+/executions/[^/]+/events$"
+)
+
+
+class BinaryModeEvents:
+    """ASGI middleware: a binary-mode ``POST …/events`` reaches the app as the structured event."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not is_binary(scope)
+            or EVENTS_PATH.match(scope["path"]) is None
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        if body is None:
+            return  # the client went away
+        structured, event = to_structured(scope, body)
+        await self.app(structured, replay_body(event, receive), send)

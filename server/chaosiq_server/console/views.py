@@ -321,7 +321,8 @@ async def stop_execution(request: Request, org: str, team: str, eid: str, xid: s
     """Same effect as the API's ``POST .../executions/{xid}/stop``: a denying policy."""
     form = await checked_form(request, user)
     ref = user.team(org, team)
-    reason = (form.get("reason") or "").strip()[:500] or f"stopped by {user.name} from the console"
+    reason = (form.get("reason") or "").replace("\x00", "").strip()[:500]
+    reason = reason or f"stopped by {user.name} from the console"
     try:
         store_of(request).policies.add(ref.team_id, xid, eid, STOP_POLICY, False, reason, user.name)
     except NotFound as exc:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from . import events, executions, experiments, meta, organizations, policies, verifications
 
+# The busiest first (a request is matched against the routes in order): a run's
+# events, its safeguard checks, then the rest.
 API_ROUTERS = (
-    meta.router,
-    organizations.router,
-    experiments.router,
-    executions.router,
     events.router,
     policies.router,
+    executions.router,
+    experiments.router,
     verifications.router,
+    organizations.router,
+    meta.router,
 )

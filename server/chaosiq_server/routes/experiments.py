@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from ..schemas import ExperimentIn, ExperimentOut, ExperimentPage, IdOut
-from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, StoreDep, page
+from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, page
+from .json_route import JsonRoute
 
-router = APIRouter(prefix=TEAM + "/experiments", tags=["experiments"], responses=ERRORS)
+router = APIRouter(
+    prefix=TEAM + "/experiments", tags=["experiments"], responses=ERRORS, route_class=JsonRoute
+)
 
 
 @router.post(
@@ -22,12 +25,12 @@ router = APIRouter(prefix=TEAM + "/experiments", tags=["experiments"], responses
         204: {"description": "Identical experiment already stored; see Content-Location"},
     },
 )
-def publish_experiment(body: ExperimentIn, scope: Scope, store: StoreDep, request: Request) -> Response:
+def publish_experiment(body: ExperimentIn, scope: Scope) -> Response:
     """Store an experiment. 201 when new, 204 (with ``Content-Location``) when an
     identical one is already stored in the team, 200 when the experiment carries
     the ``experiment_id`` of a stored one whose content changed."""
-    outcome, eid = store.experiments.upsert(scope.team_id, body.experiment)
-    location = scope.url(request, "experiments", eid)
+    outcome, eid = scope.store.experiments.upsert(scope.team_id, body.experiment)
+    location = scope.url("experiments", eid)
     if outcome == "unchanged":
         return Response(status_code=204, headers={"Content-Location": location})
     return JSONResponse(
@@ -38,12 +41,12 @@ def publish_experiment(body: ExperimentIn, scope: Scope, store: StoreDep, reques
 
 
 @router.get("", response_model=ExperimentPage)
-def list_experiments(scope: Scope, store: StoreDep, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
+def list_experiments(scope: Scope, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Experiments of the team, newest first (paged)."""
-    return page(store.experiments.list(scope.team_id, limit, cursor))
+    return page(scope.store.experiments.list(scope.team_id, limit, cursor))
 
 
 @router.get("/{eid}", response_model=ExperimentOut)
-def get_experiment(scope: Scope, store: StoreDep, eid: Eid) -> Any:
+def get_experiment(scope: Scope, eid: Eid) -> Any:
     """One experiment."""
-    return store.experiments.get(scope.team_id, eid)
+    return scope.store.experiments.get(scope.team_id, eid)

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Response
 from .. import __version__
 from ..schemas import Capabilities, Health
 from .deps import API, ERRORS, Auth
+from .json_route import JsonRoute
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], route_class=JsonRoute)
 # ``/`` is answered by the console (browsers, and the bearer-token probe); this
 # route only serves an app without the console. Included last.
 probe_router = APIRouter(include_in_schema=False)

@@ -9,8 +9,11 @@ from fastapi import APIRouter, Path
 from ..errors import NotFound
 from ..schemas import Organization, Team
 from .deps import API, ERRORS, Auth, StoreDep
+from .json_route import JsonRoute
 
-router = APIRouter(prefix=API + "/organizations", tags=["organizations"], responses=ERRORS)
+router = APIRouter(
+    prefix=API + "/organizations", tags=["organizations"], responses=ERRORS, route_class=JsonRoute
+)
 
 Org = Annotated[str, Path(max_length=200)]
 TeamId = Annotated[str, Path(max_length=200)]

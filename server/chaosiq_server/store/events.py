@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
 from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from .. import models as m
+from .. import strict_json
 from ..db import Database, utcnow
 from ..errors import BadInput
 from ..jsonutil import decode_cursor, dumps, encode_cursor, loads, time_key
@@ -18,50 +18,24 @@ from .executions import Executions
 from .paging import Page, clamp
 
 
-class _NotStorable(ValueError):
-    """A JSON string in ``data`` holding NaN/Infinity (not JSON, refused)."""
-
-
-def _refuse_constant(_name: str) -> Any:
-    raise _NotStorable("NaN and Infinity are not JSON")
-
-
-def _checked_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise _NotStorable("number out of range")
-    return value
-
-
-# Built once: json.loads(..., parse_constant=...) would build a decoder per call.
-_DATA_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_checked_float)
-
-
 def stored_data(event: dict[str, Any]) -> str:
     """The JSON text stored for a CloudEvent's ``data``.
 
-    A JSON string in ``data`` (what chaosiq-cloud sends) is checked and stored
-    as it came, which saves decoding and re-encoding it; a string that is not
-    JSON is stored as a JSON string. Raises :class:`BadInput` for values JSON
-    cannot hold (NaN, Infinity, too deep).
+    A JSON string in ``data`` (what chaosiq-cloud sends) is read by the rules of
+    :mod:`..strict_json` and stored as it came, which saves encoding it again; a
+    string that is not JSON is stored as a JSON string. Raises :class:`BadInput`
+    for JSON those rules refuse (duplicate keys, NaN, too deep, …).
     """
     data = event.get("data")
     if isinstance(data, str):
         ctype = event.get("datacontenttype")
-        if ctype is None or "json" in str(ctype).lower():
+        if ctype is None or "json" in ctype.lower():
             try:
-                orjson.loads(data)  # the fast check: valid JSON without NaN/Infinity
-                return data
-            except orjson.JSONDecodeError:
-                pass  # let the standard decoder tell what is wrong
-            try:
-                _DATA_DECODER.decode(data)
-            except _NotStorable as exc:
-                raise BadInput(f"CloudEvent 'data' is not valid JSON for storage: {exc}") from exc
-            except RecursionError as exc:
-                raise BadInput("CloudEvent 'data' is nested too deeply") from exc
-            except ValueError:
+                strict_json.parse(data)
+            except json.JSONDecodeError:
                 return dumps(data)
+            except strict_json.JsonRefused as exc:
+                raise BadInput(f"CloudEvent 'data' refused: {exc}") from exc
             return data
         return dumps(data)
     if data is None and event.get("data_base64") is not None:
@@ -70,15 +44,24 @@ def stored_data(event: dict[str, Any]) -> str:
 
 
 def prepare_events(xid: str, events: list[dict[str, Any]]) -> list[Row]:
-    """Storage rows for validated CloudEvents; a repeated id in the list is kept once."""
+    """Storage rows for validated CloudEvents; a repeated id in the list is kept once.
+
+    Raises :class:`BadInput` (naming the event of a batch) for a ``time`` that is
+    not RFC 3339 or ``data`` that cannot be stored.
+    """
     now = utcnow()
     rows: dict[str, Row] = {}
-    for ev in events:
+    for index, ev in enumerate(events):
         eid = ev["id"]
         if eid in rows:
             continue
         when = ev.get("time")
-        rows[eid] = (xid, eid, ev["type"], ev["source"], when, time_key(when, now), stored_data(ev), now)
+        try:
+            rows[eid] = (xid, eid, ev["type"], ev["source"], when, time_key(when, now), stored_data(ev), now)
+        except BadInput as exc:
+            if len(events) > 1:
+                raise BadInput(f"event #{index}: {exc.detail}") from exc
+            raise
     return list(rows.values())
 
 

@@ -7,7 +7,6 @@ policy and journal writes of a run skip that lookup after the first time.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,12 +67,9 @@ class Executions:
         self._remember(xid, team_id, eid)
         return xid
 
-    def update(
-        self, team_id: str, eid: str, xid: str, journal: dict[str, Any], text: str | None = None
-    ) -> None:
-        """Store the journal; ``text``, when given, is its JSON as received (checked by the caller).
-        The status follows ``journal.status`` when it is a non-empty string."""
-        body = dumps(journal) if text is None else text
+    def update(self, team_id: str, eid: str, xid: str, journal: dict[str, Any]) -> None:
+        """Store the journal; the status follows ``journal.status`` when it is a non-empty string."""
+        body = dumps(journal)
         with self.db.write() as conn:
             self.require(conn, team_id, xid, eid)
             values: dict[str, Any] = {"journal": body, "updated_at": utcnow()}
@@ -202,12 +198,14 @@ class Executions:
 
 
 def _status(value: Any, default: str | None) -> str | None:
-    return value[:64] if isinstance(value, str) and value else default
+    """The status column from ``journal.status`` (NUL taken out: a column cannot hold it)."""
+    value = value.replace("\x00", "")[:64] if isinstance(value, str) else None
+    return value or default
 
 
 def _journal_summary(text: str | None) -> dict[str, Any]:
     try:
-        journal = json.loads(text) if text else {}
+        journal = loads(text) if text else {}
     except ValueError:
         journal = {}
     return journal if isinstance(journal, dict) else {}

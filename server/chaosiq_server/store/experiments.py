@@ -28,7 +28,8 @@ class Experiments:
         body = dumps(experiment)
         digest = sha256(canonical_experiment(experiment))
         title = experiment.get("title")
-        title = title[:1000] if isinstance(title, str) else None
+        # the title column is a copy for lists: NUL (which a column cannot hold) left out
+        title = title.replace("\x00", "")[:1000] if isinstance(title, str) else None
         claimed = chaosiq_extension(experiment).get("experiment_id")
         now = utcnow()
         with self.db.write() as conn:
