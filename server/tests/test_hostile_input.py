@@ -276,7 +276,7 @@ def _nested(depth: int) -> str:
 def test_nesting_is_limited_at_ingestion(hostile: Env) -> None:
     """64 levels per JSON document: a body (the journal's wrapper counts) or the JSON
     text of an event's data. Deeper is refused with 422, and the console shows
-    whatever was accepted."""
+    whatever was accepted (the tree collapses deep levels into JSON text)."""
     env = hostile
     c, a = env.client, env.a
     _signed_in(env)
@@ -289,9 +289,23 @@ def test_nesting_is_limited_at_ingestion(hostile: Env) -> None:
     assert r.status_code == 201
     xid = r.json()["id"]
     assert _reads(env, eid, xid) == ALL_OK
+    page = c.get(f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/{eid}/executions/{xid}").text
+    assert 'class="v deep"' in page
     events = f"{url}/{xid}/events"
     deep_data = {**cloud_event("t"), "data": _nested(65)}
     r = c.post(events, json=deep_data, headers=a.headers)
     assert r.status_code == 422 and "nested more than 64" in r.text
     assert c.post(events, json={**deep_data, "data": _nested(64)}, headers=a.headers).status_code == 201
+    assert _reads(env, eid, xid) == ALL_OK
+
+
+@pytest.mark.parametrize("depth", [400, 1020])
+def test_deep_rows_an_earlier_version_stored_are_served(hostile: Env, depth: int) -> None:
+    """Journals nested 400 levels were accepted before the limit; the console page
+    answered 500 on them (the tree template recursed). Every read answers now."""
+    env = hostile
+    _signed_in(env)
+    eid, xid = _execution(env)
+    deep = '{"status": "completed", "d": ' + _nested(depth) + "}"
+    _plant(env, "UPDATE executions SET journal = :j WHERE id = :x", x=xid, j=deep)
     assert _reads(env, eid, xid) == ALL_OK

@@ -15,6 +15,26 @@ from .vchart import build_chart, render_chart
 
 MAX_EVENTS = 5000
 OUTPUT_PREVIEW = 200
+TREE_DEPTH = 12
+"""Levels of the journal tree shown as nested lists; deeper values are shown as JSON text."""
+TOO_DEEP = "(nested too deeply to show here: download the journal)"
+
+
+def compact_json(value: Any) -> str:
+    """JSON text on one line; never fails (the console must render whatever was stored)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return TOO_DEEP
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON text; the indenting encoder recurses in Python, so a document
+    too deep for it is given on one line (the C encoder goes deeper)."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return compact_json(value)
 
 
 def execution_path(ref: TeamRef, eid: str, xid: str) -> str:
@@ -34,7 +54,7 @@ def all_events(store: Store, team_id: str, eid: str | None, xid: str) -> list[di
 
 
 def _preview(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = value if isinstance(value, str) else compact_json(value)
     return text if len(text) <= OUTPUT_PREVIEW else text[: OUTPUT_PREVIEW - 1] + "…"
 
 
@@ -138,7 +158,7 @@ def execution_view(store: Store, ref: TeamRef, eid: str, xid: str, title: str | 
         "stop_requested": bool(stopped),
         "steady": steady_states(journal, events),
         "journal": journal,
-        "journal_text": json.dumps(journal, indent=2, ensure_ascii=False, default=str),
+        "journal_text": pretty_json(journal),
         "path": path,
         "live_url": path + "/live.json",
         "journal_url": path + "/journal.json",

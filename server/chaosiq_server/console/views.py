@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +34,8 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["when"] = show_time
 templates.env.filters["duration"] = show_duration
+templates.env.filters["compact_json"] = pages.compact_json
+templates.env.globals["tree_depth"] = pages.TREE_DEPTH
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[ConsoleUser, Depends(current_user)]
@@ -305,7 +306,7 @@ def execution_journal(request: Request, org: str, team: str, eid: str, xid: str,
         data = store_of(request).executions.get(ref.team_id, xid, eid)
     except NotFound as exc:
         raise ConsoleNotFound("execution") from exc
-    body = json.dumps(data["journal"], indent=2, ensure_ascii=False, default=str)
+    body = pages.pretty_json(data["journal"])
     return Response(
         body,
         media_type="application/json",
