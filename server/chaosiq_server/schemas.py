@@ -1,6 +1,7 @@
 """Request and response bodies (they also make the OpenAPI document).
 
-Strings stored in a
+Request bodies are validated strictly: a string is a string, a boolean is
+``true``/``false`` (not ``0``), a number is not a boolean. Strings stored in a
 column of their own (ids, names, statuses, reasons) may not hold NUL
 (``\\u0000``), which PostgreSQL text cannot store; JSON documents (journals,
 experiments, event data, payloads) keep it, escaped.
@@ -23,8 +24,12 @@ Timestamp = Annotated[
 """An RFC 3339 timestamp (checked when the event is stored: 422 otherwise)."""
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 # --- requests ---------------------------------------------------------------
@@ -61,13 +66,13 @@ class CloudEventIn(_Open):
     data_base64: str | None = None
 
 
-class PolicyIn(BaseModel):
+class PolicyIn(_Strict):
     name: Plain = Field(min_length=1, max_length=200)
     allowed: bool = False
     reason: Plain | None = None
 
 
-class StopIn(BaseModel):
+class StopIn(_Strict):
     reason: Plain | None = None
 
 

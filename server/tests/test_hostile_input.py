@@ -309,3 +309,33 @@ def test_deep_rows_an_earlier_version_stored_are_served(hostile: Env, depth: int
     deep = '{"status": "completed", "d": ' + _nested(depth) + "}"
     _plant(env, "UPDATE executions SET journal = :j WHERE id = :x", x=xid, j=deep)
     assert _reads(env, eid, xid) == ALL_OK
+
+
+# ---------------------------------------------------------------- strict types
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/experiments/{eid}/executions/{xid}/policies", {"name": "0", "allowed": 0}),
+        ("/experiments/{eid}/executions/{xid}/policies", {"name": "0", "allowed": "false"}),
+        ("/experiments/{eid}/executions/{xid}/policies", {"name": 0, "allowed": False}),
+        ("/verifications/v1/runs/{rid}/finished", {"results": {"total_duration": False}}),
+        ("/verifications/v1/runs/{rid}/finished", {"results": {"deviated_samples": True}}),
+        ("/verifications/v1/runs/{rid}/finished", {"results": {"deviated_samples": 1.5}}),
+        ("/verifications/v1/runs/{rid}/finished", {"status": 3}),
+        ("/verifications/v1/runs/{rid}/events", {"category": True}),
+        ("/experiments/{eid}/executions/{xid}/events", {**cloud_event("t"), "specversion": 1.0}),
+    ],
+)
+def test_request_bodies_are_strictly_typed(hostile: Env, path: str, body: dict[str, Any]) -> None:
+    env = hostile
+    c, a = env.client, env.a
+    eid, xid = _execution(env)
+    rid = c.post(f"{a.base}/verifications/v1/runs", json={}, headers=a.headers).json()["id"]
+    r = c.post(a.base + path.format(eid=eid, xid=xid, rid=rid), json=body, headers=a.headers)
+    assert r.status_code == 422, r.text
+    # the same fields with their own types are accepted (an int is a number)
+    finished = {"results": {"total_duration": 3, "deviated_samples": 1}, "status": "completed"}
+    ok = c.post(f"{a.base}/verifications/v1/runs/{rid}/finished", json=finished, headers=a.headers)
+    assert ok.status_code == 204
+    run = c.get(f"{a.base}/verifications/v1/runs/{rid}", headers=a.headers).json()
+    assert run["results"] == {"total_duration": 3.0, "deviated_samples": 1}
