@@ -339,3 +339,12 @@ def test_request_bodies_are_strictly_typed(hostile: Env, path: str, body: dict[s
     assert ok.status_code == 204
     run = c.get(f"{a.base}/verifications/v1/runs/{rid}", headers=a.headers).json()
     assert run["results"] == {"total_duration": 3.0, "deviated_samples": 1}
+
+
+# ------------------------------------------------------------------- framing
+def test_the_api_docs_page_cannot_be_framed(hostile: Env) -> None:
+    r = hostile.client.get("/api/v1/docs")
+    assert r.status_code == 200 and "swagger" in r.text.lower()
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"

@@ -1,8 +1,10 @@
-"""Health, capabilities, and the token probe at ``/`` (outside ``/api/v1``: no common prefix)."""
+"""Health, capabilities, the API docs page, and the token probe at ``/`` (outside
+``/api/v1``: no common prefix)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
 
 from .. import __version__
 from ..schemas import Capabilities, Health
@@ -41,3 +43,22 @@ async def health() -> Health:
 async def capabilities(principal: Auth) -> Capabilities:
     """API extensions this server supports (an original server answers 404)."""
     return Capabilities(capabilities=CAPABILITIES, version=__version__)
+
+
+# The docs page may not be framed (clickjacking), as no console page may. Only
+# frame-ancestors: Swagger UI loads its script and style from a CDN.
+DOCS_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@router.get(API + "/docs", include_in_schema=False)
+async def docs(request: Request) -> Response:
+    """Swagger UI for the OpenAPI document."""
+    app = request.app
+    response = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API")
+    response.headers.update(DOCS_HEADERS)
+    return response
