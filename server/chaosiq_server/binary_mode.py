@@ -44,25 +44,30 @@ def _is_json(content_type: str | None, body: bytes) -> bool:
 def to_structured(scope: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
     """The scope and body of the same event in structured mode (JSON).
 
-    Header values are percent-decoded (§3.1.3.2). JSON data is spliced into
+    Header values are percent-decoded (§3.1.3.2); an attribute sent twice is
+    written twice (the app refuses it, as any key twice). JSON data is spliced into
     the event as it came (malformed JSON makes the whole event malformed: the
     app then answers 422); other data is kept as a string when it is UTF-8
     text, else as ``data_base64``.
     """
-    attributes: dict[str, str] = {}
+    # Pairs, not a dict: an attribute sent twice stays twice, and the structured
+    # event then has a key twice, which the API refuses (one rule for both modes).
+    attributes: list[tuple[str, str]] = []
     content_type: str | None = None
     headers = []
     for name, value in scope["headers"]:
         if name.startswith(_PREFIX) and len(name) > len(_PREFIX):
-            attributes[name[len(_PREFIX) :].decode("latin-1")] = unquote(value.decode("latin-1"))
+            attributes.append((name[len(_PREFIX) :].decode("latin-1"), unquote(value.decode("latin-1"))))
             continue
         if name == b"content-type":
+            if content_type is not None:
+                attributes.append(("datacontenttype", content_type))
             content_type = value.decode("latin-1")  # the data's; the request's is set below
         elif name != b"content-length":
             headers.append((name, value))
     if content_type is not None:
-        attributes["datacontenttype"] = content_type
-    event = orjson.dumps(attributes)
+        attributes.append(("datacontenttype", content_type))
+    event = b"{" + b",".join(orjson.dumps(k) + b":" + orjson.dumps(v) for k, v in attributes) + b"}"
     if body:
         if _is_json(content_type, body):
             member = b'"data":' + body
