@@ -4,15 +4,15 @@ and dependency injection.
 
 Those cost about as much as storing the event (a few hundred µs a request), which
 at 50 clients would halve the single-event throughput. This door implements none
-of the endpoint: when the token, its team and the execution are in the caches and
-the body is JSON, it builds the route's arguments itself and calls the route's own
-function, with the body read by :func:`..strict_json.parse` and validated by the
-route's own body type, as FastAPI does. It answers only with that function's
-response. Anything else (a cache miss, a body that does not validate, a
-``BadInput`` or any error from the function) goes to the app with the body
-replayed, so every error answer is the app's one; the route functions are
-idempotent (events are stored once per id), so a second call after an error
-changes nothing.
+of the endpoints: when the token is valid (checked by the API's own
+``authenticated``), the execution is the team's and in the cache, and the body
+is JSON, it reads the body with :func:`..strict_json.parse` and validates it with
+the route's own body type, as the app does, then calls the route's own function
+and answers with its response. Anything else (a bad token, a cache miss, another
+media type, a body that does not validate, a ``BadInput`` or any error from the
+function) goes to the app with the body replayed, so every error answer is the
+app's one; the route functions are idempotent (events are stored once per id),
+so a second call after an error changes nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .auth import authenticated
 from .middleware import read_body, replay_body
 from .routes import events
 from .routes.deps import TeamScope
@@ -79,12 +81,15 @@ class EventFrontDoor:
         request = Request(scope)
         state = request.app.state
         state.event_front_door = self
-        token = _bearer(scope)
-        principal = state.auth.cached(token) if token else None
+        try:
+            principal = await authenticated(request)  # the API's own authentication
+        except HTTPException:
+            return None  # the app answers 401
         org, team, eid, xid = match["org"], match["team"], match["eid"], match["xid"]
-        if principal is None or principal.teams.get(team) != org:
+        if principal.teams.get(team) != org:
             return None
-        if not state.store.executions.cached(team, xid, eid) or _media_type(scope) not in JSON_TYPES:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if not state.store.executions.cached(team, xid, eid) or media_type not in JSON_TYPES:
             return None
         route, argument, body_type = _ROUTES[match["batch"] is not None]
         try:
@@ -99,19 +104,3 @@ class EventFrontDoor:
             return None
         self.answered += 1
         return response
-
-
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            token = token.strip()
-            return token if scheme.lower() == "bearer" and token else None
-    return None
-
-
-def _media_type(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return value.decode("latin-1").split(";", 1)[0].strip().lower()
-    return None

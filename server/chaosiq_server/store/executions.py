@@ -191,6 +191,10 @@ class Executions:
             raise NotFound("execution")
         self._remember(xid, team_id, found)
 
+    def clear_cache(self) -> None:
+        """Forget every execution (the next request about each looks it up again)."""
+        self._known.clear()
+
     def _remember(self, xid: str, team_id: str, eid: str) -> None:
         if len(self._known) >= CACHE_MAX:
             self._known.clear()
