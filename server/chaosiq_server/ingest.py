@@ -1,10 +1,10 @@
-"""A lean front door for the two event-ingestion routes, ``POST …/events`` and
-``POST …/events/batch``: the same route functions, called without FastAPI's routing
-and dependency injection.
+"""A lean front door for ``POST …/events`` (one CloudEvent): the route's own
+function, called without FastAPI's routing and dependency injection.
 
-Those cost about as much as storing the event (a few hundred µs a request), which
-at 50 clients would halve the single-event throughput. This door implements none
-of the endpoints: when the token is valid (checked by the API's own
+Those cost about as much as storing the event (a few hundred µs a request): at
+50 clients, about 3,100 single-event POSTs/s through the app, 5,400 through this
+door (benchmarks/RESULTS.md). A batch is worth its routing, so ``…/events/batch``
+has no door. This door implements nothing of the endpoint: when the token is valid (checked by the API's own
 ``authenticated``), the execution is the team's and in the cache, and the body
 is JSON, it reads the body with :func:`..strict_json.parse` and validates it with
 the route's own body type, as the app does, then calls the route's own function
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
@@ -38,21 +36,17 @@ log = logging.getLogger("chaosiq_server.ingest")
 
 EVENTS_PATH = re.compile(
     r"^/api/v1/organizations/(?P<org>[^/]+)/teams/(?P<team>[^/]+)"
-    r"/experiments/(?P<eid>[^/]+)/executions/(?P<xid>[^/]+)/events(?P<batch>/batch)?$"
+    r"/experiments/(?P<eid>[^/]+)/executions/(?P<xid>[^/]+)/events$"
 )
 # The media types chaosiq and the CloudEvents SDKs send: other types go to the app.
 JSON_TYPES = frozenset(
     {"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
 )
-Route = Callable[..., Awaitable[Response]]
-_ROUTES: dict[bool, tuple[Route, str, TypeAdapter[Any]]] = {
-    False: (events.post_event, "event", TypeAdapter(events.CloudEventIn)),
-    True: (events.post_events_batch, "events", TypeAdapter(list[events.CloudEventIn])),
-}
+EVENT = TypeAdapter(events.CloudEventIn)  # the route's body type
 
 
 class EventFrontDoor:
-    """ASGI middleware in front of the app for the two event POSTs."""
+    """ASGI middleware in front of the app for ``POST …/events``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -91,14 +85,13 @@ class EventFrontDoor:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if not state.store.executions.cached(team, xid, eid) or media_type not in JSON_TYPES:
             return None
-        route, argument, body_type = _ROUTES[match["batch"] is not None]
         try:
-            value = body_type.validate_python(parse(body))
+            event = EVENT.validate_python(parse(body))
         except (ValueError, ValidationError, JsonRefused):  # JSONDecodeError is a ValueError
             return None
         try:
             team_scope = TeamScope.of(principal, org, team, request)
-            response = await route(**{argument: value}, scope=team_scope, eid=eid, xid=xid)
+            response = await events.post_event(event=event, scope=team_scope, eid=eid, xid=xid)
         except Exception as exc:  # the app calls the route again and answers the error
             log.debug("event front door hands %s to the app: %r", scope["path"], exc)
             return None

@@ -14,8 +14,8 @@ from .json_route import JsonRoute
 router = APIRouter(prefix=TEAM, tags=["events"], responses=ERRORS, route_class=JsonRoute)
 
 EVENTS = "/experiments/{eid}/executions/{xid}/events"
-# The request bodies, as the routes declare them (the ingestion front door validates
-# with the same types: see ingest.py).
+# The request bodies, as the routes declare them (the front door of POST …/events,
+# ingest.py, validates with EventBody's type).
 EventBody = Annotated[CloudEventIn, Body(media_type="application/cloudevents+json")]
 BatchBody = Annotated[list[CloudEventIn], Body(media_type="application/cloudevents-batch+json")]
 
