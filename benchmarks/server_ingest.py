@@ -11,10 +11,17 @@ client). Phases:
 3. memory: keep posting batches until --memory-events are stored (or the time
    limit), then read the server's RSS (process tree)
 
+Before/after in one run: `--baseline CHECKOUT` runs the server of another
+checkout (a git worktree) with that checkout's own virtualenv
+(`CHECKOUT/.venv/bin/python`, or `--baseline-python`), alternating with this
+tree's server for `--rounds` rounds; the table gives each side's median and
+the goals.
+
     uv run --all-packages python benchmarks/server_ingest.py --json
-    # before/after in one run: the old server from a git worktree, same load generator
-    git worktree add --detach /tmp/ciq-old <old-commit>
-    uv run --all-packages python benchmarks/server_ingest.py --compare /tmp/ciq-old/server
+    git worktree add --detach /tmp/server-base <old-commit>
+    (cd /tmp/server-base && source scripts/bootstrap.sh && chaosiq_sync 3.11 .venv)
+    uv run --all-packages python benchmarks/server_ingest.py --baseline /tmp/server-base \
+        --rounds 3 --memory-events 0 --single-seconds 10 --batch-seconds 10
     uv run --all-packages python benchmarks/server_ingest.py \
         --database-url postgresql+psycopg://chaosiq:chaosiq@127.0.0.1:5432/chaosiq_test_bench \
         --workers 2
@@ -241,16 +248,16 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def run_one(args: argparse.Namespace, server_path: str | None) -> dict[str, Any]:
-    """One benchmark of the server importable from ``server_path`` (default: installed)."""
+def run_one(args: argparse.Namespace, label: str, python: str = sys.executable) -> dict[str, Any]:
+    """One benchmark of the server that ``python`` imports (this tree's, or a baseline's)."""
     tmp = tempfile.TemporaryDirectory(prefix="chaosiq-bench-")
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     if url.startswith("postgresql"):
         reset_postgres(url)
     env = {**os.environ, "CHAOSIQ_SERVER_DATABASE_URL": url}
-    if server_path:
-        env["PYTHONPATH"] = os.pathsep.join([server_path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    cli = [sys.executable, "-m", "chaosiq_server.cli"]
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    cli = [python, "-m", "chaosiq_server.cli"]
     init = subprocess.run(
         [*cli, "init", "--json", "--org", "bench", "--team", "bench"],
         env=env,
@@ -270,7 +277,7 @@ def run_one(args: argparse.Namespace, server_path: str | None) -> dict[str, Any]
     )
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {
-        "server": server_path or "installed",
+        "server": label,
         "database": url.split(":", 1)[0],
         "workers": args.workers,
         "cpus": os.cpu_count(),
@@ -356,12 +363,16 @@ SUMMARY = [
     ("single errors", ("single", "errors")),
     ("batched events/s", ("batch", "events_per_s")),
     ("batch p99 ms", ("batch", "batch_p99_ms")),
+    ("batch errors", ("batch", "errors")),
     ("events stored", ("events_stored_total",)),
     ("first timeline page ms", ("timeline_page_ms",)),
     ("RSS MB start", ("rss_mb_start",)),
     ("RSS MB end", ("rss_mb_end",)),
-    ("load avg 1m before", ("loadavg_1m_before",)),
-    ("load avg 1m after", ("loadavg_1m_after",)),
+]
+GOALS = [  # SQLite, one process, 50 clients
+    ("single-event POSTs/s ≥ 3,000", ("single", "requests_per_s"), lambda v: v >= 3000),
+    ("single p99 < 50 ms", ("single", "p99_ms"), lambda v: v < 50),
+    ("batched events/s ≥ 20,000", ("batch", "events_per_s"), lambda v: v >= 20000),
 ]
 
 
@@ -372,10 +383,29 @@ def _get(result: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return value
 
 
-def side_by_side(before: dict[str, Any], after: dict[str, Any]) -> str:
-    lines = [f"| measure | before ({before['server']}) | after ({after['server']}) |", "| --- | --- | --- |"]
+def _median(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> Any:
+    values = [v for v in (_get(r, keys) for r in runs) if isinstance(v, (int, float))]
+    return round(statistics.median(values), 2) if values else None
+
+
+def side_by_side(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """Medians of each side's rounds, the ratio after ÷ before, every round's figure, the goals."""
+    lines = [
+        f"| measure | before ({before[0]['server']}) | after ({after[0]['server']}) | after ÷ before "
+        "| rounds before | rounds after |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for label, keys in SUMMARY:
-        lines.append(f"| {label} | {_get(before, keys)} | {_get(after, keys)} |")
+        b, a = _median(before, keys), _median(after, keys)
+        ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else ""
+        rb = ", ".join(str(_get(r, keys)) for r in before)
+        ra = ", ".join(str(_get(r, keys)) for r in after)
+        lines.append(f"| {label} | {b} | {a} | {ratio} | {rb} | {ra} |")
+    lines.append("")
+    for label, keys, ok in GOALS:
+        b, a = _median(before, keys), _median(after, keys)
+        verdict = "met" if a is not None and ok(a) else "NOT met"
+        lines.append(f"goal {label}: before {b}, after {a}: {verdict}")
     return "\n".join(lines)
 
 
@@ -396,25 +426,41 @@ def main() -> None:
         help="total stored events to reach before reading RSS (0: skip)",
     )
     ap.add_argument("--memory-seconds", type=float, default=240)
-    ap.add_argument("--server-path", default=None, help="import chaosiq_server from this directory")
     ap.add_argument(
-        "--compare",
-        metavar="OLD_SERVER_DIR",
+        "--baseline",
+        metavar="CHECKOUT",
         default=None,
-        help="also run the server importable from this directory (e.g. a git worktree's server/) "
-        "first, and print both side by side",
+        help="another checkout of the repository (e.g. a git worktree of an older commit): "
+        "run its server too, alternating with this one, and print both side by side",
     )
+    ap.add_argument(
+        "--baseline-python",
+        default=None,
+        help="the interpreter that imports the baseline's server (default: CHECKOUT/.venv/bin/python)",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="with --baseline: rounds of before, after")
     ap.add_argument("--json", action="store_true", help="print results as JSON")
     args = ap.parse_args()
 
-    if args.compare:
-        before = run_one(args, args.compare)
-        after = run_one(args, args.server_path)
+    if args.baseline:
+        python = args.baseline_python or str(Path(args.baseline) / ".venv" / "bin" / "python")
+        if not Path(python).exists():
+            raise SystemExit(
+                f"no interpreter at {python}: make the baseline's venv or pass --baseline-python"
+            )
+        here = str(Path(__file__).resolve().parent.parent)
+        before: list[dict[str, Any]] = []
+        after: list[dict[str, Any]] = []
+        for n in range(args.rounds):
+            # alternate which goes first: the machine's load drifts
+            order = [("before", args.baseline, python), ("after", here, sys.executable)]
+            for side, label, interpreter in order if n % 2 == 0 else order[::-1]:
+                (before if side == "before" else after).append(run_one(args, label, interpreter))
         if args.json:
             print(json.dumps({"before": before, "after": after}, indent=2))
         print(side_by_side(before, after))
         return
-    results = run_one(args, args.server_path)
+    results = run_one(args, "this tree")
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -15,14 +15,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .auth import Authenticator
+from .binary_mode import BinaryModeEvents
 from .config import Settings
 from .console import mount as mount_console
 from .db import Database
 from .errors import BadInput, Conflict, NotFound
-from .ingest import EventFastPath
+from .ingest import EventFrontDoor
 from .log import flush_logs
-from .middleware import AccessLog, BodySizeLimit, ResponseDelay
-from .routes import executions, experiments, root, verifications
+from .middleware import AccessLog, BodySizeLimit, NulInUrl, ResponseDelay
+from .routes import API_ROUTERS, meta
 from .store import Store
 
 log = logging.getLogger("chaosiq_server.app")
@@ -48,7 +49,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # routes/meta.py serves it, with anti-framing headers
         redoc_url=None,
         lifespan=lifespan,
         strict_content_type=False,
@@ -56,25 +57,26 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.store = Store(db)
-    app.state.auth = Authenticator(db)
-    app.state.writer = app.state.store.writer
+    app.state.auth = Authenticator(app.state.store.tokens)
 
     # API routes first: an API request matches without trying the console's
     # routes. None of them is ``/``, so the console still answers ``GET /``
     # (browsers) and ``HEAD /`` with a bearer token (the ``chaos signin`` probe).
-    for router in (executions.router, root.router, experiments.router, verifications.router):
+    for router in API_ROUTERS:
         app.include_router(router)
     mount_console(app)
-    app.include_router(root.probe_router)
+    app.include_router(meta.probe_router)
 
     _install_handlers(app)
 
     # Innermost first (each add wraps the previous): the access log sees
-    # everything, including 413s and the event fast path's answers.
-    app.add_middleware(EventFastPath, state=app.state)
+    # everything, including 413s.
+    app.add_middleware(EventFrontDoor)
+    app.add_middleware(BinaryModeEvents)
     if settings.response_delay_ms > 0:
         app.add_middleware(ResponseDelay, delay_ms=settings.response_delay_ms)
     app.add_middleware(BodySizeLimit, max_size=settings.max_body_size)
+    app.add_middleware(NulInUrl)
     app.add_middleware(AccessLog)
     return app
 

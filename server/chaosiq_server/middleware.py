@@ -1,4 +1,4 @@
-"""Pure ASGI middlewares: body-size limit, response delay, access log."""
+"""Pure ASGI middlewares: NUL in the URL, body-size limit, response delay, access log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -41,6 +42,23 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body larger than {limit} bytes")
+
+
+class NulInUrl:
+    """400 for a URL whose path or query string holds NUL (``%00``).
+
+    No id, name or cursor holds one, and PostgreSQL cannot compare text with it:
+    refused before any route reads it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            await _send_json(send, 400, "the URL holds a NUL character (%00)")
+            return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -142,3 +160,29 @@ class AccessLog:
                     ms,
                     extra={"request": info},
                 )
+
+
+def replay_body(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    """A ``receive`` that gives ``body`` (already read) first, then what ``receive`` gives."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when the client went away."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)

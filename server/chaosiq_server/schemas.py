@@ -1,16 +1,35 @@
-"""Request and response bodies (they also make the OpenAPI document)."""
+"""Request and response bodies (they also make the OpenAPI document).
+
+Request bodies are validated strictly: a string is a string, a boolean is
+``true``/``false`` (not ``0``), a number is not a boolean. Strings stored in a
+column of their own (ids, names, statuses, reasons) may not hold NUL
+(``\\u0000``), which PostgreSQL text cannot store; JSON documents (journals,
+experiments, event data, payloads) keep it, escaped.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 Json = dict[str, Any]
+Plain = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+"""A string without NUL (one stored in a column of its own)."""
+Timestamp = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64}),
+]
+"""An RFC 3339 timestamp (checked when the event is stored: 422 otherwise)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True)
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 # --- requests ---------------------------------------------------------------
@@ -37,35 +56,35 @@ class ExecutionCreatedOut(BaseModel):
 class CloudEventIn(_Open):
     """A CloudEvent in structured content mode. ``data`` may be a JSON string."""
 
-    specversion: str = Field(min_length=1, max_length=16)
-    id: str = Field(min_length=1, max_length=200)
-    source: str = Field(min_length=1, max_length=500)
-    type: str = Field(min_length=1, max_length=200)
+    specversion: Literal["1.0", "0.3"]
+    id: Plain = Field(min_length=1, max_length=200)
+    source: Plain = Field(min_length=1, max_length=500)
+    type: Plain = Field(min_length=1, max_length=200)
     datacontenttype: str | None = None
-    time: str | None = Field(default=None, max_length=64)
+    time: Timestamp | None = None
     data: Any = None
     data_base64: str | None = None
 
 
-class PolicyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class PolicyIn(_Strict):
+    name: Plain = Field(min_length=1, max_length=200)
     allowed: bool = False
-    reason: str | None = None
+    reason: Plain | None = None
 
 
-class StopIn(BaseModel):
-    reason: str | None = None
+class StopIn(_Strict):
+    reason: Plain | None = None
 
 
 class VerificationRunIn(_Open):
     journal: Json | None = None
-    status: str | None = Field(default=None, max_length=64)
-    experiment_id: str | None = Field(default=None, max_length=64)
-    execution_id: str | None = Field(default=None, max_length=64)
+    status: Plain | None = Field(default=None, max_length=64)
+    experiment_id: Plain | None = Field(default=None, max_length=64)
+    execution_id: Plain | None = Field(default=None, max_length=64)
 
 
 class VerificationRunEventIn(_Open):
-    category: str = Field(min_length=1, max_length=200)
+    category: Plain = Field(min_length=1, max_length=200)
     payload: Any = None
 
 
@@ -79,12 +98,12 @@ class VerificationResults(_Open):
 
 class VerificationRunFinishedIn(_Open):
     journal: Json | None = None
-    status: str | None = Field(default=None, max_length=64)
+    status: Plain | None = Field(default=None, max_length=64)
     results: VerificationResults | None = None
-    experiment_id: str | None = Field(
+    experiment_id: Plain | None = Field(
         default=None, max_length=64, description="Filled in if unknown at start."
     )
-    execution_id: str | None = Field(
+    execution_id: Plain | None = Field(
         default=None, max_length=64, description="Filled in if unknown at start."
     )
 

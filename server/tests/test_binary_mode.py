@@ -114,3 +114,16 @@ def test_a_batch_stays_structured_only(lite):
     r = c.post(f"{url}/batch", content=json.dumps([cloud_event("t", event_id="b1")]), headers=headers)
     assert r.status_code == 200, r.text
     assert list(_listed(c, a, url)) == ["b1"]
+
+
+def test_an_attribute_sent_twice_is_refused_as_a_key_twice(lite):
+    """Two ``ce-id`` headers (or two Content-Types) are what a key twice is in
+    structured mode: 422, not one of them silently."""
+    c, a = lite.client, lite.a
+    url = _events_url(c, a)
+    head = [("authorization", a.headers["Authorization"]), ("ce-specversion", "1.0"), ("ce-type", "t")]
+    head += [("ce-source", "s"), ("content-type", "application/json")]
+    for extra in ([("ce-id", "one"), ("ce-id", "two")], [("ce-id", "x"), ("content-type", "text/plain")]):
+        r = c.post(url, content=b"{}", headers=head + extra)
+        assert r.status_code == 422 and "appears twice" in r.text, r.text
+    assert c.get(url, headers=a.headers).json()["total"] == 0

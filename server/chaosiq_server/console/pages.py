@@ -7,15 +7,34 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import NotFound
-from ..store import Store
+from ..store import Store, TeamRef
 from .auth import ConsoleNotFound
-from .queries import TeamRef
 from .timefmt import parse_time, show_duration, show_time
 from .timeline import build_timeline, render_timeline
 from .vchart import build_chart, render_chart
 
 MAX_EVENTS = 5000
 OUTPUT_PREVIEW = 200
+TREE_DEPTH = 12
+"""Levels of the journal tree shown as nested lists; deeper values are shown as JSON text."""
+TOO_DEEP = "(nested too deeply to show here: download the journal)"
+
+
+def compact_json(value: Any) -> str:
+    """JSON text on one line; never fails (the console must render whatever was stored)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return TOO_DEEP
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON text; the indenting encoder recurses in Python, so a document
+    too deep for it is given on one line (the C encoder goes deeper)."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return compact_json(value)
 
 
 def execution_path(ref: TeamRef, eid: str, xid: str) -> str:
@@ -26,7 +45,7 @@ def all_events(store: Store, team_id: str, eid: str | None, xid: str) -> list[di
     items: list[dict[str, Any]] = []
     cursor = None
     while len(items) < MAX_EVENTS:
-        page = store.list_events(team_id, eid, xid, 1000, cursor)
+        page = store.events.list(team_id, eid, xid, 1000, cursor)
         items.extend(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -35,7 +54,7 @@ def all_events(store: Store, team_id: str, eid: str | None, xid: str) -> list[di
 
 
 def _preview(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = value if isinstance(value, str) else compact_json(value)
     return text if len(text) <= OUTPUT_PREVIEW else text[: OUTPUT_PREVIEW - 1] + "…"
 
 
@@ -101,9 +120,9 @@ def event_rows(events: list[dict[str, Any]]) -> list[dict[str, str]]:
 def execution_view(store: Store, ref: TeamRef, eid: str, xid: str, title: str | None) -> dict[str, Any]:
     """Everything the execution page (and its live fragment) renders."""
     try:
-        execution = store.get_execution(ref.team_id, xid, eid)
+        execution = store.executions.get(ref.team_id, xid, eid)
         events = all_events(store, ref.team_id, eid, xid)
-        policies = store.list_policies(ref.team_id, xid, eid)
+        policies = store.policies.list(ref.team_id, xid, eid)
     except NotFound as exc:
         raise ConsoleNotFound("execution") from exc
     journal = execution["journal"] if isinstance(execution["journal"], dict) else {}
@@ -139,7 +158,7 @@ def execution_view(store: Store, ref: TeamRef, eid: str, xid: str, title: str | 
         "stop_requested": bool(stopped),
         "steady": steady_states(journal, events),
         "journal": journal,
-        "journal_text": json.dumps(journal, indent=2, ensure_ascii=False, default=str),
+        "journal_text": pretty_json(journal),
         "path": path,
         "live_url": path + "/live.json",
         "journal_url": path + "/journal.json",
@@ -151,7 +170,7 @@ def run_events(store: Store, team_id: str, vid: str, rid: str) -> list[dict[str,
     items: list[dict[str, Any]] = []
     cursor = None
     while len(items) < MAX_EVENTS:
-        page = store.list_run_events(team_id, vid, rid, 1000, cursor)
+        page = store.verifications.list_run_events(team_id, vid, rid, 1000, cursor)
         items.extend(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -161,7 +180,7 @@ def run_events(store: Store, team_id: str, vid: str, rid: str) -> list[dict[str,
 
 def run_view(store: Store, ref: TeamRef, vid: str, rid: str) -> dict[str, Any]:
     try:
-        run = store.get_run(ref.team_id, vid, rid)
+        run = store.verifications.get_run(ref.team_id, vid, rid)
         events = run_events(store, ref.team_id, vid, rid)
     except NotFound as exc:
         raise ConsoleNotFound("verification run") from exc
