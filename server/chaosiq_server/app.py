@@ -22,7 +22,7 @@ from .errors import BadInput, Conflict, NotFound
 from .ingest import EventFastPath
 from .log import flush_logs
 from .middleware import AccessLog, BodySizeLimit, ResponseDelay
-from .routes import executions, experiments, root, verifications
+from .routes import API_ROUTERS, meta
 from .store import Store
 
 log = logging.getLogger("chaosiq_server.app")
@@ -56,16 +56,15 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.store = Store(db)
-    app.state.auth = Authenticator(db)
-    app.state.writer = app.state.store.writer
+    app.state.auth = Authenticator(app.state.store.tokens)
 
     # API routes first: an API request matches without trying the console's
     # routes. None of them is ``/``, so the console still answers ``GET /``
     # (browsers) and ``HEAD /`` with a bearer token (the ``chaos signin`` probe).
-    for router in (executions.router, root.router, experiments.router, verifications.router):
+    for router in API_ROUTERS:
         app.include_router(router)
     mount_console(app)
-    app.include_router(root.probe_router)
+    app.include_router(meta.probe_router)
 
     _install_handlers(app)
 

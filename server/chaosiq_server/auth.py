@@ -1,32 +1,17 @@
-"""Bearer tokens: generation, hashing and the request principal."""
+"""Bearer-token authentication of API requests: the cached lookup and the request principal."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
-from sqlalchemy import select
 
-from . import models as m
-from .db import Database
+from .store.tokens import Tokens, hash_token
 
-TOKEN_PREFIX = "ciq_"
 CACHE_TTL_SECONDS = 1.0
 CACHE_MAX_ENTRIES = 1024
-
-
-def generate_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    # Tokens are 256-bit random strings: a plain SHA-256 is enough (no need
-    # for a slow password hash) and allows an indexed lookup.
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -46,8 +31,8 @@ class Authenticator:
     token stops working within a second without a query on every request.
     """
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, tokens: Tokens) -> None:
+        self.tokens = tokens
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
@@ -73,20 +58,10 @@ class Authenticator:
         return None
 
     def _load(self, digest: str) -> Principal | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(m.tokens.c.id, m.tokens.c.name).where(
-                    m.tokens.c.token_hash == digest, m.tokens.c.revoked_at.is_(None)
-                )
-            ).first()
-            if row is None:
-                return None
-            teams = conn.execute(
-                select(m.teams.c.id, m.teams.c.org_id)
-                .join(m.token_teams, m.token_teams.c.team_id == m.teams.c.id)
-                .where(m.token_teams.c.token_id == row.id)
-            ).all()
-        return Principal(token_id=row.id, name=row.name, teams={t.id: t.org_id for t in teams})
+        info = self.tokens.live_by_hash(digest)
+        if info is None:
+            return None
+        return Principal(token_id=info.id, name=info.name, teams={t.team_id: t.org_id for t in info.teams})
 
     def clear(self) -> None:
         with self._lock:

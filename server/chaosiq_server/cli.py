@@ -98,13 +98,13 @@ def main() -> None:
 def init(database_url: str | None, org_name: str, team_name: str, token_name: str, as_json: bool) -> None:
     """Create/migrate the database, an organization, a team and a token."""
     store = _store(database_url)
-    org = store.find_org(org_name)
+    org = store.organizations.find(org_name)
     if org is None or org["name"] != org_name:
-        org = store.create_org(org_name)
-    team = next((t for t in store.list_teams(org["id"]) if t["name"] == team_name), None)
+        org = store.organizations.create(org_name)
+    team = next((t for t in store.teams.list(org["id"]) if t["name"] == team_name), None)
     if team is None:
-        team = store.create_team(org["id"], team_name)
-    secret, token = store.create_token(token_name, [team["id"]])
+        team = store.teams.create(org["id"], team_name)
+    secret, token = store.tokens.create(token_name, [team["id"]])
     data = {
         "organization": {"id": org["id"], "name": org["name"]},
         "team": {"id": team["id"], "name": team["name"]},
@@ -207,11 +207,11 @@ def token_create(database_url: str | None, teams: tuple[str, ...], name: str, as
     store = _store(database_url)
     ids = []
     for ref in teams:
-        found = store.find_team(ref)
+        found = store.teams.find(ref)
         if found is None:
             raise click.ClickException(f"no such team: {ref}")
         ids.append(found["id"])
-    secret, info = store.create_token(name, ids)
+    secret, info = store.tokens.create(name, ids)
     _emit(
         {**info, "token": secret},
         as_json,
@@ -227,7 +227,7 @@ def token_create(database_url: str | None, teams: tuple[str, ...], name: str, as
 def token_revoke(database_url: str | None, token_id: str, as_json: bool) -> None:
     """Revoke a token by id."""
     store = _store(database_url)
-    if not store.revoke_token(token_id):
+    if not store.tokens.revoke(token_id):
         raise click.ClickException(f"no such active token: {token_id}")
     _emit({"id": token_id, "revoked": True}, as_json, f"revoked {token_id}")
 
@@ -238,7 +238,7 @@ def token_revoke(database_url: str | None, token_id: str, as_json: bool) -> None
 @friendly_errors
 def token_list(database_url: str | None, as_json: bool) -> None:
     """List tokens (never their secrets)."""
-    rows = _store(database_url).list_tokens()
+    rows = _store(database_url).tokens.list()
     _emit(
         rows,
         as_json,
@@ -265,7 +265,7 @@ def org() -> None:
 def org_create(database_url: str | None, name: str, as_json: bool) -> None:
     """Create an organization."""
     _require_name(name)
-    created = _store(database_url).create_org(name)
+    created = _store(database_url).organizations.create(name)
     _emit(created, as_json, f"{created['id']}  {created['name']}")
 
 
@@ -275,7 +275,7 @@ def org_create(database_url: str | None, name: str, as_json: bool) -> None:
 @friendly_errors
 def org_list(database_url: str | None, as_json: bool) -> None:
     """List organizations."""
-    rows = _store(database_url).list_orgs()
+    rows = _store(database_url).organizations.list()
     _emit(rows, as_json, "\n".join(f"{o['id']}  {o['name']}" for o in rows) or "no organizations")
 
 
@@ -294,10 +294,10 @@ def team_create(database_url: str | None, org_ref: str, name: str, as_json: bool
     """Create a team in an organization."""
     _require_name(name)
     store = _store(database_url)
-    found = store.find_org(org_ref)
+    found = store.organizations.find(org_ref)
     if found is None:
         raise click.ClickException(f"no such organization: {org_ref}")
-    created = store.create_team(found["id"], name)
+    created = store.teams.create(found["id"], name)
     _emit(created, as_json, f"{created['id']}  {created['name']}  org={created['org_id']}")
 
 
@@ -311,11 +311,11 @@ def team_list(database_url: str | None, org_ref: str | None, as_json: bool) -> N
     store = _store(database_url)
     org_id = None
     if org_ref is not None:
-        found = store.find_org(org_ref)
+        found = store.organizations.find(org_ref)
         if found is None:
             raise click.ClickException(f"no such organization: {org_ref}")
         org_id = found["id"]
-    rows = store.list_teams(org_id)
+    rows = store.teams.list(org_id)
     _emit(rows, as_json, "\n".join(f"{t['id']}  {t['name']}  org={t['org_id']}" for t in rows) or "no teams")
 
 

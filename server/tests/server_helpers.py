@@ -127,9 +127,9 @@ def seed(url: str) -> tuple[Tenant, Tenant]:
     store = Store(db)
     out = []
     for name in ("alpha", "beta"):
-        org = store.create_org(f"org-{name}")
-        team = store.create_team(org["id"], f"team-{name}")
-        secret, tok = store.create_token(f"token-{name}", [team["id"]])
+        org = store.organizations.create(f"org-{name}")
+        team = store.teams.create(org["id"], f"team-{name}")
+        secret, tok = store.tokens.create(f"token-{name}", [team["id"]])
         out.append(Tenant(org["id"], team["id"], secret, tok["id"]))
     db.dispose()
     return out[0], out[1]

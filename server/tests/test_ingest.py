@@ -90,7 +90,7 @@ def test_concurrent_events_share_commits_and_stay_idempotent(env):
     eid, xid = _execution(c, a)
     x = f"{a.base}/experiments/{eid}/executions/{xid}/events"
     app = c.app
-    writer = app.state.writer
+    writer = app.state.store.events.writer
     c.post(x, content=json.dumps(cloud_event("warm-up")), headers={**a.headers, **CE_HEADERS})
 
     async def burst() -> list[httpx.Response]:
@@ -154,8 +154,8 @@ def test_new_executions_are_known_to_the_fast_path_at_once(lite):
     assert r.status_code == 201
     both = [(eid, xid), (r.json()["experiment_id"], r.json()["id"])]
     for e, x in both:
-        assert store.execution_cached(a.team_id, x, e)
-        assert not store.execution_cached(b.team_id, x, e)  # another team still gets 404
+        assert store.executions.cached(a.team_id, x, e)
+        assert not store.executions.cached(b.team_id, x, e)  # another team still gets 404
         batch = f"{a.base}/experiments/{e}/executions/{x}/events/batch"
         stored = c.post(batch, json=[cloud_event("t")], headers=a.headers).json()
         assert stored == {"received": 1, "stored": 1}
@@ -215,13 +215,13 @@ def test_first_event_after_restart_is_accepted(sqlite_url):
 
 def test_api_routes_are_matched_before_the_console(lite):
     from chaosiq_server.console.views import router as console_router
-    from chaosiq_server.routes import executions, experiments, root, verifications
+    from chaosiq_server.routes import API_ROUTERS, meta
 
     included = [getattr(r, "original_router", r) for r in lite.client.app.router.routes]
     console = included.index(console_router)
-    for api in (executions.router, root.router, experiments.router, verifications.router):
+    for api in API_ROUTERS:
         assert included.index(api) < console
-    assert included.index(root.probe_router) > console
+    assert included.index(meta.probe_router) > console
     # ``/`` still belongs to the console for browsers and to the API probe for tokens.
     assert lite.client.get("/", follow_redirects=False).headers["location"] == "/signin"
     assert lite.client.head("/", headers=lite.a.headers).status_code == 200
@@ -256,10 +256,10 @@ def test_migration_backfills_events_count(db_url):
             )
     db.migrate()
     store = Store(db)
-    assert store.get_execution("t", "x1")["events_count"] == 3
-    assert store.get_execution("t", "x2")["events_count"] == 0
-    assert store.add_events("t", "e", "x1", [cloud_event("t", event_id="ev0"), cloud_event("t")]) == 1
-    assert store.list_events("t", None, "x1", None, None).total == 4
+    assert store.executions.get("t", "x1")["events_count"] == 3
+    assert store.executions.get("t", "x2")["events_count"] == 0
+    assert store.events.add("t", "e", "x1", [cloud_event("t", event_id="ev0"), cloud_event("t")]) == 1
+    assert store.events.list("t", None, "x1", None, None).total == 4
     db.dispose()
 
 

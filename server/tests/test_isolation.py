@@ -113,7 +113,7 @@ def test_revoked_token_is_rejected(lite):
     from chaosiq_server.store import Store
 
     store: Store = c.app.state.store
-    assert store.revoke_token(a.token_id)
+    assert store.tokens.revoke(a.token_id)
     c.app.state.auth.clear()
     assert c.get("/api/v1/organizations", headers=a.headers).status_code == 401
 

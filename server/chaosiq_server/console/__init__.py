@@ -1,9 +1,10 @@
 """The web console of chaosiq-server: server-rendered pages (Jinja2) under ``/``.
 
 ``mount(app)`` adds the pages, the static assets (``/console/static``) and the
-console's error pages. It must run before the API routers are included so that
-``GET /`` serves the console to browsers (API clients sending a bearer token still
-get the API's answer there).
+console's error pages. ``create_app`` calls it after including the API routers
+(an API request matches without trying the console's routes); ``GET /`` is the
+console's for browsers, and API clients sending a bearer token still get the
+API's answer there.
 """
 
 from __future__ import annotations

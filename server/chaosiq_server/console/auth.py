@@ -7,9 +7,8 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
-from ..db import Database
+from ..store import Store, TeamRef, TokenInfo
 from . import session
-from .queries import TeamRef, TokenInfo, token_by_id
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -46,15 +45,15 @@ class ConsoleUser:
         return ref
 
 
-def database(request: Request) -> Database:
-    return request.app.state.db
+def store_of(request: Request) -> Store:
+    return request.app.state.store
 
 
 def optional_user(request: Request) -> ConsoleUser | None:
     data = session.parse_cookie(request.cookies.get(session.SESSION_COOKIE))
     if data is None:
         return None
-    token = token_by_id(database(request), data.token_id)
+    token = store_of(request).tokens.live_by_id(data.token_id)
     if token is None:
         return None
     cookie = request.cookies[session.SESSION_COOKIE]

@@ -7,9 +7,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import NotFound
-from ..store import Store
+from ..store import Store, TeamRef
 from .auth import ConsoleNotFound
-from .queries import TeamRef
 from .timefmt import parse_time, show_duration, show_time
 from .timeline import build_timeline, render_timeline
 from .vchart import build_chart, render_chart
@@ -26,7 +25,7 @@ def all_events(store: Store, team_id: str, eid: str | None, xid: str) -> list[di
     items: list[dict[str, Any]] = []
     cursor = None
     while len(items) < MAX_EVENTS:
-        page = store.list_events(team_id, eid, xid, 1000, cursor)
+        page = store.events.list(team_id, eid, xid, 1000, cursor)
         items.extend(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -101,9 +100,9 @@ def event_rows(events: list[dict[str, Any]]) -> list[dict[str, str]]:
 def execution_view(store: Store, ref: TeamRef, eid: str, xid: str, title: str | None) -> dict[str, Any]:
     """Everything the execution page (and its live fragment) renders."""
     try:
-        execution = store.get_execution(ref.team_id, xid, eid)
+        execution = store.executions.get(ref.team_id, xid, eid)
         events = all_events(store, ref.team_id, eid, xid)
-        policies = store.list_policies(ref.team_id, xid, eid)
+        policies = store.policies.list(ref.team_id, xid, eid)
     except NotFound as exc:
         raise ConsoleNotFound("execution") from exc
     journal = execution["journal"] if isinstance(execution["journal"], dict) else {}
@@ -151,7 +150,7 @@ def run_events(store: Store, team_id: str, vid: str, rid: str) -> list[dict[str,
     items: list[dict[str, Any]] = []
     cursor = None
     while len(items) < MAX_EVENTS:
-        page = store.list_run_events(team_id, vid, rid, 1000, cursor)
+        page = store.verifications.list_run_events(team_id, vid, rid, 1000, cursor)
         items.extend(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -161,7 +160,7 @@ def run_events(store: Store, team_id: str, vid: str, rid: str) -> list[dict[str,
 
 def run_view(store: Store, ref: TeamRef, vid: str, rid: str) -> dict[str, Any]:
     try:
-        run = store.get_run(ref.team_id, vid, rid)
+        run = store.verifications.get_run(ref.team_id, vid, rid)
         events = run_events(store, ref.team_id, vid, rid)
     except NotFound as exc:
         raise ConsoleNotFound("verification run") from exc

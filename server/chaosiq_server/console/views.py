@@ -12,21 +12,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from ..auth import authenticate, bearer_token, hash_token
+from ..auth import authenticate, bearer_token
 from ..errors import BadInput, NotFound
-from ..store import Store
+from ..store.tokens import hash_token
 from . import pages, session
 from .auth import (
     ConsoleNotFound,
     ConsoleUser,
     checked_form,
     current_user,
-    database,
     optional_user,
     read_form,
     safe_next,
+    store_of,
 )
-from .queries import executions_page, experiment_title, locate_execution, token_by_hash
 from .ratelimit import FailedSignins
 from .timefmt import show_duration, show_time
 
@@ -51,10 +50,6 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 STOP_POLICY = "stopped-by-user"
-
-
-def store_of(request: Request) -> Store:
-    return request.app.state.store
 
 
 def render(
@@ -170,7 +165,7 @@ async def signin(request: Request) -> Response:
     token = (form.get("token") or "").strip()
     if not token:
         return _signin_page(request, "Paste an API token to sign in.", next_url, 400)
-    info = token_by_hash(database(request), hash_token(token))
+    info = store_of(request).tokens.live_by_hash(hash_token(token))
     if info is None:
         failures.failed(address)
         log.info("console sign-in refused: unknown or revoked token")
@@ -221,7 +216,7 @@ def team_home(org: str, team: str, user: User) -> Response:
 def executions(request: Request, org: str, team: str, user: User, cursor: str | None = None) -> Response:
     ref = user.team(org, team)
     try:
-        rows, next_cursor, total = executions_page(database(request), ref.team_id, cursor)
+        rows, next_cursor, total = store_of(request).executions.rows(ref.team_id, cursor)
     except BadInput as exc:
         raise ConsoleNotFound("page") from exc
     return render(
@@ -242,7 +237,7 @@ def executions(request: Request, org: str, team: str, user: User, cursor: str | 
 
 def _locate(request: Request, user: ConsoleUser, xid: str) -> str:
     teams = {t.team_id: t for t in user.token.teams}
-    found = locate_execution(database(request), list(teams), xid)
+    found = store_of(request).executions.locate(list(teams), xid)
     if found is None:
         raise ConsoleNotFound("execution")
     team_id, eid = found
@@ -258,7 +253,7 @@ def execution_alias(request: Request, xid: str, user: User) -> Response:
 @router.get("/organizations/{org}/teams/{team}/executions/{xid}")
 def execution_team_alias(request: Request, org: str, team: str, xid: str, user: User) -> Response:
     ref = user.team(org, team)
-    found = locate_execution(database(request), [ref.team_id], xid)
+    found = store_of(request).executions.locate([ref.team_id], xid)
     if found is None:
         raise ConsoleNotFound("execution")
     return redirect(pages.execution_path(ref, found[1], xid))
@@ -274,7 +269,7 @@ def _execution(
     request: Request, user: ConsoleUser, org: str, team: str, eid: str, xid: str
 ) -> dict[str, Any]:
     ref = user.team(org, team)
-    title = experiment_title(database(request), ref.team_id, eid)
+    title = store_of(request).experiments.title(ref.team_id, eid)
     return pages.execution_view(store_of(request), ref, eid, xid, title)
 
 
@@ -307,7 +302,7 @@ def execution_live(request: Request, org: str, team: str, eid: str, xid: str, us
 def execution_journal(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
     ref = user.team(org, team)
     try:
-        data = store_of(request).get_execution(ref.team_id, xid, eid)
+        data = store_of(request).executions.get(ref.team_id, xid, eid)
     except NotFound as exc:
         raise ConsoleNotFound("execution") from exc
     body = json.dumps(data["journal"], indent=2, ensure_ascii=False, default=str)
@@ -328,7 +323,7 @@ async def stop_execution(request: Request, org: str, team: str, eid: str, xid: s
     ref = user.team(org, team)
     reason = (form.get("reason") or "").strip()[:500] or f"stopped by {user.name} from the console"
     try:
-        store_of(request).add_policy(ref.team_id, xid, eid, STOP_POLICY, False, reason, user.name)
+        store_of(request).policies.add(ref.team_id, xid, eid, STOP_POLICY, False, reason, user.name)
     except NotFound as exc:
         raise ConsoleNotFound("execution") from exc
     log.info("execution %s stop requested from the console by token %s", xid, user.token.id)
@@ -340,7 +335,7 @@ async def stop_execution(request: Request, org: str, team: str, eid: str, xid: s
 def verifications(request: Request, org: str, team: str, user: User, cursor: str | None = None) -> Response:
     ref = user.team(org, team)
     try:
-        page = store_of(request).list_verifications(ref.team_id, ref.org_id, 50, cursor)
+        page = store_of(request).verifications.list(ref.team_id, ref.org_id, 50, cursor)
     except BadInput as exc:
         raise ConsoleNotFound("page") from exc
     return render(
@@ -365,7 +360,7 @@ def verification(
 ) -> Response:
     ref = user.team(org, team)
     try:
-        page = store_of(request).list_runs(ref.team_id, vid, 50, cursor)
+        page = store_of(request).verifications.list_runs(ref.team_id, vid, 50, cursor)
     except (NotFound, BadInput) as exc:
         raise ConsoleNotFound("verification") from exc
     base = f"{ref.path}/verifications/{quote(vid, safe='')}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
 from ..auth import Principal, authenticate
@@ -61,4 +61,14 @@ async def team_scope(
 
 
 Scope = Annotated[TeamScope, Depends(team_scope)]
-Limit = Annotated[int | None, "limit"]
+
+# Path and query parameters the routers share.
+Eid = Annotated[str, Path(max_length=200)]
+Xid = Annotated[str, Path(max_length=200)]
+LimitQ = Annotated[int | None, Query(ge=1, le=1000)]
+CursorQ = Annotated[str | None, Query(max_length=500)]
+
+
+def page(found: Any) -> dict[str, Any]:
+    """The JSON of a :class:`~chaosiq_server.store.Page`."""
+    return {"items": found.items, "next_cursor": found.next_cursor, "total": found.total}

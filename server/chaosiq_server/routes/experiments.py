@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..schemas import ExperimentIn, ExperimentOut, ExperimentPage, IdOut
-from .deps import ERRORS, TEAM, Scope, StoreDep
+from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, StoreDep, page
 
-router = APIRouter(tags=["experiments"])
-
-Eid = Annotated[str, Path(max_length=200)]
+router = APIRouter(prefix=TEAM + "/experiments", tags=["experiments"], responses=ERRORS)
 
 
 @router.post(
-    TEAM + "/experiments",
+    "",
     status_code=201,
     response_model=IdOut,
     responses={
-        **ERRORS,
         200: {"model": IdOut, "description": "Experiment (by its chaosiq experiment_id) updated"},
         204: {"description": "Identical experiment already stored; see Content-Location"},
     },
@@ -29,7 +26,7 @@ def publish_experiment(body: ExperimentIn, scope: Scope, store: StoreDep, reques
     """Store an experiment. 201 when new, 204 (with ``Content-Location``) when an
     identical one is already stored in the team, 200 when the experiment carries
     the ``experiment_id`` of a stored one whose content changed."""
-    outcome, eid = store.upsert_experiment(scope.team_id, body.experiment)
+    outcome, eid = store.experiments.upsert(scope.team_id, body.experiment)
     location = scope.url(request, "experiments", eid)
     if outcome == "unchanged":
         return Response(status_code=204, headers={"Content-Location": location})
@@ -40,19 +37,13 @@ def publish_experiment(body: ExperimentIn, scope: Scope, store: StoreDep, reques
     )
 
 
-@router.get(TEAM + "/experiments", response_model=ExperimentPage, responses=ERRORS)
-def list_experiments(
-    scope: Scope,
-    store: StoreDep,
-    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> Any:
+@router.get("", response_model=ExperimentPage)
+def list_experiments(scope: Scope, store: StoreDep, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Experiments of the team, newest first (paged)."""
-    page = store.list_experiments(scope.team_id, limit, cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
+    return page(store.experiments.list(scope.team_id, limit, cursor))
 
 
-@router.get(TEAM + "/experiments/{eid}", response_model=ExperimentOut, responses=ERRORS)
+@router.get("/{eid}", response_model=ExperimentOut)
 def get_experiment(scope: Scope, store: StoreDep, eid: Eid) -> Any:
     """One experiment."""
-    return store.get_experiment(scope.team_id, eid)
+    return store.experiments.get(scope.team_id, eid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from ..schemas import (
     VerificationOut,
@@ -17,46 +17,43 @@ from ..schemas import (
     VerificationRunOut,
     VerificationRunPage,
 )
-from .deps import ERRORS, TEAM, Scope, StoreDep
+from .deps import ERRORS, TEAM, CursorQ, LimitQ, Scope, StoreDep, page
 
-router = APIRouter(tags=["verifications"])
+router = APIRouter(prefix=TEAM + "/verifications", tags=["verifications"], responses=ERRORS)
 
 Vid = Annotated[str, Path(max_length=200)]
 Rid = Annotated[str, Path(max_length=200)]
 ClientRid = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")]
-LimitQ = Annotated[int | None, Query(ge=1, le=1000)]
-CursorQ = Annotated[str | None, Query(max_length=500)]
-VER = TEAM + "/verifications/{vid}"
+VER = "/{vid}"
 
 
 def _run(scope: Any, run: dict[str, Any]) -> dict[str, Any]:
     return {**run, "org_id": scope.org_id, "team_id": scope.team_id}
 
 
-@router.get(TEAM + "/verifications", response_model=VerificationPage, responses=ERRORS)
+@router.get("", response_model=VerificationPage)
 def list_verifications(scope: Scope, store: StoreDep, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Verifications of the team (created by their first run), newest first."""
-    page = store.list_verifications(scope.team_id, scope.org_id, limit, cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
+    return page(store.verifications.list(scope.team_id, scope.org_id, limit, cursor))
 
 
-@router.get(VER, response_model=VerificationOut, responses=ERRORS)
+@router.get(VER, response_model=VerificationOut)
 def get_verification(scope: Scope, store: StoreDep, vid: Vid) -> Any:
     """One verification."""
-    return store.get_verification(scope.team_id, scope.org_id, vid)
+    return store.verifications.get(scope.team_id, scope.org_id, vid)
 
 
-@router.post(VER + "/runs", status_code=201, response_model=VerificationRunOut, responses=ERRORS)
+@router.post(VER + "/runs", status_code=201, response_model=VerificationRunOut)
 def start_run(body: VerificationRunIn, scope: Scope, store: StoreDep, vid: Vid) -> Any:
     """Start a verification run (creates the verification on first use)."""
-    return _run(scope, store.start_run(scope.team_id, vid, body.model_dump())[1])
+    return _run(scope, store.verifications.start_run(scope.team_id, vid, body.model_dump())[1])
 
 
 @router.put(
     VER + "/runs/{rid}",
     status_code=201,
     response_model=VerificationRunOut,
-    responses={**ERRORS, 200: {"model": VerificationRunOut, "description": "Already started: unchanged"}},
+    responses={200: {"model": VerificationRunOut, "description": "Already started: unchanged"}},
 )
 def start_run_with_id(
     body: VerificationRunIn, scope: Scope, store: StoreDep, vid: Vid, rid: ClientRid, response: Response
@@ -65,50 +62,43 @@ def start_run_with_id(
     (a UUID), so a client that could not reach the server when the run started
     can queue this request and the run's events, and send them later. 201 when
     created, 200 when that run already exists (a replay)."""
-    created, run = store.start_run(scope.team_id, vid, body.model_dump(), rid=rid)
+    created, run = store.verifications.start_run(scope.team_id, vid, body.model_dump(), rid=rid)
     if not created:
         response.status_code = 200
     return _run(scope, run)
 
 
-@router.get(VER + "/runs", response_model=VerificationRunPage, responses=ERRORS)
+@router.get(VER + "/runs", response_model=VerificationRunPage)
 def list_runs(scope: Scope, store: StoreDep, vid: Vid, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Runs of a verification, newest first (paged)."""
-    page = store.list_runs(scope.team_id, vid, limit, cursor)
-    return {
-        "items": [_run(scope, r) for r in page.items],
-        "next_cursor": page.next_cursor,
-        "total": page.total,
-    }
+    found = store.verifications.list_runs(scope.team_id, vid, limit, cursor)
+    return {**page(found), "items": [_run(scope, r) for r in found.items]}
 
 
-@router.get(VER + "/runs/{rid}", response_model=VerificationRunOut, responses=ERRORS)
+@router.get(VER + "/runs/{rid}", response_model=VerificationRunOut)
 def get_run(scope: Scope, store: StoreDep, vid: Vid, rid: Rid) -> Any:
     """One verification run."""
-    return _run(scope, store.get_run(scope.team_id, vid, rid))
+    return _run(scope, store.verifications.get_run(scope.team_id, vid, rid))
 
 
-@router.post(
-    VER + "/runs/{rid}/events", status_code=201, response_model=VerificationRunEventOut, responses=ERRORS
-)
+@router.post(VER + "/runs/{rid}/events", status_code=201, response_model=VerificationRunEventOut)
 def add_run_event(body: VerificationRunEventIn, scope: Scope, store: StoreDep, vid: Vid, rid: Rid) -> Any:
     """A verification-run event: ``{"category", "payload"?}``."""
-    return store.add_run_event(scope.team_id, vid, rid, body.category, body.payload)
+    return store.verifications.add_run_event(scope.team_id, vid, rid, body.category, body.payload)
 
 
-@router.get(VER + "/runs/{rid}/events", response_model=VerificationRunEventPage, responses=ERRORS)
+@router.get(VER + "/runs/{rid}/events", response_model=VerificationRunEventPage)
 def list_run_events(
     scope: Scope, store: StoreDep, vid: Vid, rid: Rid, limit: LimitQ = None, cursor: CursorQ = None
 ) -> Any:
     """Events of a verification run, in arrival order (paged)."""
-    page = store.list_run_events(scope.team_id, vid, rid, limit, cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
+    return page(store.verifications.list_run_events(scope.team_id, vid, rid, limit, cursor))
 
 
-@router.post(VER + "/runs/{rid}/finished", status_code=204, responses=ERRORS)
+@router.post(VER + "/runs/{rid}/finished", status_code=204)
 def finish_run(
     body: VerificationRunFinishedIn, scope: Scope, store: StoreDep, vid: Vid, rid: Rid
 ) -> Response:
     """Mark the run finished with its final journal, status and results."""
-    store.finish_run(scope.team_id, vid, rid, body.model_dump(exclude_none=True))
+    store.verifications.finish_run(scope.team_id, vid, rid, body.model_dump(exclude_none=True))
     return Response(status_code=204)

@@ -94,7 +94,7 @@ def test_revoked_token_ends_the_session(console: Any) -> None:
     from chaosiq_server.store import Store
 
     db = Database(console.url, pool_size=1)
-    assert Store(db).revoke_token(console.a.token_id)
+    assert Store(db).tokens.revoke(console.a.token_id)
     db.dispose()
     resp = console.client.get(
         f"/organizations/{console.a.org_id}/teams/{console.a.team_id}/executions", follow_redirects=False
@@ -292,7 +292,7 @@ def test_team_switcher_for_a_token_of_two_teams(lite: Any) -> None:
     from chaosiq_server.store import Store
 
     db = Database(lite.url, pool_size=1)
-    secret, _ = Store(db).create_token("both", [lite.a.team_id, lite.b.team_id])
+    secret, _ = Store(db).tokens.create("both", [lite.a.team_id, lite.b.team_id])
     db.dispose()
     sign_in(lite.client, secret)
     page = lite.client.get("/").text

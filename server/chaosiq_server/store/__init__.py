@@ -1,0 +1,60 @@
+"""The server's data access: one repository per aggregate behind one facade.
+
+``Store(db)`` is what the API routes, the console and the admin CLI use; each
+attribute is the repository of one aggregate and holds every query about it:
+
+=================  ===========================================================
+``organizations``  organizations (``organizations.py``)
+``teams``          teams of an organization (``organizations.py``)
+``tokens``         API tokens, their teams, revocation (``tokens.py``)
+``experiments``    experiments, matched by content (``experiments.py``)
+``executions``     executions and journals; the id → team cache (``executions.py``)
+``events``         an execution's CloudEvents: group-committed writes, the
+                   timeline (``events.py``, ``event_writer.py``)
+``policies``       safeguard policies of an execution (``policies.py``)
+``verifications``  verifications, runs, run events (``verifications.py``)
+=================  ===========================================================
+
+Repositories open their own transactions (``db.read()`` / ``db.write()``); a
+check that must hold inside another repository's transaction is a
+``require(conn, …)`` method (e.g. ``Executions.require``).
+"""
+
+from __future__ import annotations
+
+from ..db import Database
+from ..errors import BadInput, NotFound
+from .events import Events
+from .executions import ExecutionRow, Executions
+from .experiments import Experiments
+from .organizations import Organizations, Teams
+from .paging import Page
+from .policies import Policies
+from .tokens import TeamRef, TokenInfo, Tokens
+from .verifications import Verifications
+
+
+class Store:
+    """Every repository, over one :class:`~chaosiq_server.db.Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.organizations = Organizations(db)
+        self.teams = Teams(db)
+        self.tokens = Tokens(db)
+        self.experiments = Experiments(db)
+        self.executions = Executions(db)
+        self.events = Events(db, self.executions)
+        self.policies = Policies(db, self.executions)
+        self.verifications = Verifications(db, self.executions)
+
+
+__all__ = [
+    "BadInput",
+    "ExecutionRow",
+    "NotFound",
+    "Page",
+    "Store",
+    "TeamRef",
+    "TokenInfo",
+]

@@ -1,0 +1,213 @@
+"""Executions (one run of an experiment) and their journals.
+
+The repository keeps the one cache of the data layer: execution id → (team id,
+experiment id). Both never change once an execution exists, so the event,
+policy and journal writes of a run skip that lookup after the first time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+
+from .. import models as m
+from ..db import Database, new_id, utcnow
+from ..errors import NotFound
+from ..jsonutil import decode_cursor, dumps, encode_cursor, loads
+from .experiments import Experiments
+from .paging import Page, newest_first
+
+CACHE_MAX = 100_000
+CONSOLE_PAGE = 25
+
+
+@dataclass
+class ExecutionRow:
+    """One line of the console's executions list."""
+
+    id: str
+    experiment_id: str
+    title: str
+    status: str
+    deviated: bool | None
+    start: str
+    duration: float | None
+    created_at: str
+
+
+class Executions:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._known: dict[str, tuple[str, str]] = {}  # bounded by CACHE_MAX
+
+    # ------------------------------------------------------------------ writes
+    def create(self, team_id: str, eid: str, journal: dict[str, Any]) -> str:
+        """A new execution of the team's experiment ``eid`` with its initial journal; its id."""
+        body = dumps(journal)
+        status = _status(journal.get("status"), "running")
+        xid = new_id()
+        now = utcnow()
+        with self.db.write() as conn:
+            Experiments.require(conn, team_id, eid)
+            conn.execute(
+                insert(m.executions).values(
+                    id=xid,
+                    team_id=team_id,
+                    experiment_id=eid,
+                    status=status,
+                    journal=body,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        # committed: known from now on, so the run's first batch of events (often its
+        # only one) needs no lookup
+        self._remember(xid, team_id, eid)
+        return xid
+
+    def update(
+        self, team_id: str, eid: str, xid: str, journal: dict[str, Any], text: str | None = None
+    ) -> None:
+        """Store the journal; ``text``, when given, is its JSON as received (checked by the caller).
+        The status follows ``journal.status`` when it is a non-empty string."""
+        body = dumps(journal) if text is None else text
+        with self.db.write() as conn:
+            self.require(conn, team_id, xid, eid)
+            values: dict[str, Any] = {"journal": body, "updated_at": utcnow()}
+            status = _status(journal.get("status"), None)
+            if status is not None:
+                values["status"] = status
+            conn.execute(update(m.executions).where(m.executions.c.id == xid).values(values))
+
+    # ------------------------------------------------------------------- reads
+    def get(self, team_id: str, xid: str, eid: str | None = None) -> dict[str, Any]:
+        """The execution with its journal (any experiment of the team when ``eid`` is None)."""
+        t = m.executions
+        q = select(t).where(t.c.id == xid, t.c.team_id == team_id)
+        if eid is not None:
+            q = q.where(t.c.experiment_id == eid)
+        with self.db.read() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFound("execution")
+        self._remember(xid, team_id, row.experiment_id)
+        return {
+            "id": row.id,
+            "experiment_id": row.experiment_id,
+            "status": row.status,
+            "journal": loads(row.journal),
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+            "events_count": row.events_count,
+        }
+
+    def list(self, team_id: str, limit: int | None, cursor: str | None) -> Page:
+        """The team's executions without journals, newest first."""
+        t = m.executions
+        cols = [t.c.id, t.c.experiment_id, t.c.status, t.c.created_at, t.c.updated_at]
+        return newest_first(
+            self.db, t, t.c.team_id == team_id, limit, cursor, lambda r: dict(r._mapping), columns=cols
+        )
+
+    def rows(
+        self, team_id: str, cursor: str | None, limit: int = CONSOLE_PAGE
+    ) -> tuple[list[ExecutionRow], str | None, int]:
+        """The console's list: the team's executions with their experiment's title and a
+        summary of the journal, newest first, keyset-paged on (created_at, id)."""
+        x, e = m.executions, m.experiments
+        where = x.c.team_id == team_id
+        q = (
+            select(x.c.id, x.c.experiment_id, x.c.status, x.c.created_at, x.c.journal, e.c.title)
+            .join(e, e.c.id == x.c.experiment_id)
+            .where(where)
+        )
+        if cursor:
+            created, ident = decode_cursor(cursor, 2)
+            q = q.where(
+                or_(x.c.created_at < str(created), and_(x.c.created_at == str(created), x.c.id < str(ident)))
+            )
+        q = q.order_by(x.c.created_at.desc(), x.c.id.desc()).limit(limit + 1)
+        with self.db.read() as conn:
+            rows = conn.execute(q).all()
+            total = conn.execute(select(func.count()).select_from(x).where(where)).scalar_one()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        out = []
+        for r in rows:
+            journal = _journal_summary(r.journal)
+            deviated = journal.get("deviated")
+            duration = journal.get("duration")
+            start = journal.get("start")
+            out.append(
+                ExecutionRow(
+                    id=r.id,
+                    experiment_id=r.experiment_id,
+                    title=r.title or "(untitled experiment)",
+                    status=r.status or "unknown",
+                    deviated=deviated if isinstance(deviated, bool) else None,
+                    start=start if isinstance(start, str) and start else r.created_at,
+                    duration=float(duration) if isinstance(duration, (int, float)) else None,
+                    created_at=r.created_at,
+                )
+            )
+        nxt = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        return out, nxt, total
+
+    def locate(self, team_ids: list[str], xid: str) -> tuple[str, str] | None:
+        """(team id, experiment id) of execution ``xid`` if one of ``team_ids`` owns it."""
+        if not team_ids:
+            return None
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(m.executions.c.team_id, m.executions.c.experiment_id).where(
+                    m.executions.c.id == xid, m.executions.c.team_id.in_(team_ids)
+                )
+            ).first()
+        return (row.team_id, row.experiment_id) if row is not None else None
+
+    # ---------------------------------------------------------- ownership checks
+    def cached(self, team_id: str, xid: str, eid: str | None) -> bool:
+        """True when ``xid`` is known (from the cache, no query) to be the team's
+        execution of experiment ``eid`` (any experiment when ``eid`` is None)."""
+        hit = self._known.get(xid)
+        return hit is not None and hit[0] == team_id and eid in (None, hit[1])
+
+    def check(self, team_id: str, xid: str, eid: str | None) -> None:
+        """NotFound unless ``xid`` is the team's execution (of ``eid`` when given); a
+        cache hit after the first time."""
+        if not self.cached(team_id, xid, eid):
+            with self.db.read() as conn:
+                self.require(conn, team_id, xid, eid)
+
+    def require(self, conn: Connection, team_id: str, xid: str, eid: str | None) -> None:
+        """:meth:`check` inside the caller's transaction."""
+        if self.cached(team_id, xid, eid):
+            return
+        t = m.executions
+        q = select(t.c.experiment_id).where(t.c.id == xid, t.c.team_id == team_id)
+        if eid is not None:
+            q = q.where(t.c.experiment_id == eid)
+        found = conn.execute(q).scalar()
+        if found is None:
+            raise NotFound("execution")
+        self._remember(xid, team_id, found)
+
+    def _remember(self, xid: str, team_id: str, eid: str) -> None:
+        if len(self._known) >= CACHE_MAX:
+            self._known.clear()
+        self._known[xid] = (team_id, eid)
+
+
+def _status(value: Any, default: str | None) -> str | None:
+    return value[:64] if isinstance(value, str) and value else default
+
+
+def _journal_summary(text: str | None) -> dict[str, Any]:
+    try:
+        journal = json.loads(text) if text else {}
+    except ValueError:
+        journal = {}
+    return journal if isinstance(journal, dict) else {}

@@ -1,0 +1,62 @@
+"""Safeguard policies of an execution: a denying one stops the run at its next check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from .. import models as m
+from ..db import Database, new_id, utcnow
+from .executions import Executions
+
+
+class Policies:
+    def __init__(self, db: Database, executions: Executions) -> None:
+        self.db = db
+        self.executions = executions
+
+    def list(self, team_id: str, xid: str, eid: str | None = None) -> list[dict[str, Any]]:
+        """The execution's policies, oldest first."""
+        t = m.policies
+        with self.db.read() as conn:
+            self.executions.require(conn, team_id, xid, eid)
+            rows = conn.execute(
+                select(t).where(t.c.execution_id == xid).order_by(t.c.created_at, t.c.id)
+            ).all()
+        return [_policy(r) for r in rows]
+
+    def add(
+        self,
+        team_id: str,
+        xid: str,
+        eid: str | None,
+        name: str,
+        allowed: bool,
+        reason: str | None,
+        created_by: str,
+    ) -> dict[str, Any]:
+        row = {
+            "id": new_id(),
+            "execution_id": xid,
+            "name": name,
+            "allowed": allowed,
+            "reason": reason,
+            "created_by": created_by,
+            "created_at": utcnow(),
+        }
+        with self.db.write() as conn:
+            self.executions.require(conn, team_id, xid, eid)
+            conn.execute(insert(m.policies).values(row))
+        return {k: v for k, v in row.items() if k != "execution_id"}
+
+
+def _policy(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "allowed": bool(row.allowed),
+        "reason": row.reason,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+    }
