@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,6 +91,17 @@ class VerificationRunFinishedIn(_Open):
 
 # --- responses --------------------------------------------------------------
 
+OutcomeWord = Annotated[
+    str | None,
+    Field(
+        description="How the run went, derived from its journal by the server (``status`` stays as "
+        "the journal says): running, passed, failed, deviated, interrupted, aborted or unknown."
+    ),
+]
+OutcomeReasons = Annotated[
+    list[str], Field(description="The findings the outcome comes from, first the main one.")
+]
+
 
 class IdOut(BaseModel):
     id: str
@@ -135,6 +146,8 @@ class ExecutionOut(BaseModel):
     id: str
     experiment_id: str
     status: str | None
+    outcome: OutcomeWord = None
+    outcome_reasons: OutcomeReasons = []
     journal: Json
     created_at: str
     updated_at: str
@@ -145,6 +158,8 @@ class ExecutionSummary(BaseModel):
     id: str
     experiment_id: str
     status: str | None
+    outcome: OutcomeWord = None
+    outcome_reasons: OutcomeReasons = []
     created_at: str
     updated_at: str
 
@@ -216,6 +231,8 @@ class VerificationRunOut(BaseModel):
     execution_id: str | None
     state: str
     status: str | None
+    outcome: OutcomeWord = None
+    outcome_reasons: OutcomeReasons = []
     journal: Json | None
     results: Json | None = None
     created_at: str
