@@ -88,7 +88,7 @@ def _doc(
     }
 
 
-def _verification(vid: str) -> list[dict[str, Any]]:
+def _verification(vid: str, conditions: float = 1.5) -> list[dict[str, Any]]:
     return [
         {
             "name": "chaosiq",
@@ -96,7 +96,7 @@ def _verification(vid: str) -> list[dict[str, Any]]:
                 "id": vid,
                 "warm-up-duration": 0.5,
                 "frequency-of-measurement": 0.25,
-                "duration-of-conditions": 1.5,
+                "duration-of-conditions": conditions,
                 "cool-down-duration": 0.5,
             },
         }
@@ -198,7 +198,8 @@ def cases() -> list[Case]:
             "Verification stopped by a safeguard probe",
             [ROOT_EXISTS],
             [shell("hold-then-stop", f"sleep 0.3; touch {stop}; sleep 10")],
-            extensions=_safeguarded(stop, _verification("outcome-v-interrupted")),
+            # conditions long enough for the stop to land in them however loaded the machine
+            extensions=_safeguarded(stop, _verification("outcome-v-interrupted", conditions=20)),
         )
 
     return [
