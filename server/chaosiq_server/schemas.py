@@ -110,6 +110,17 @@ class VerificationRunFinishedIn(_Open):
 
 # --- responses --------------------------------------------------------------
 
+OutcomeWord = Annotated[
+    str | None,
+    Field(
+        description="How the run went, derived from its journal by the server (``status`` stays as "
+        "the journal says): running, passed, failed, deviated, interrupted, aborted or unknown."
+    ),
+]
+OutcomeReasons = Annotated[
+    list[str], Field(description="The findings the outcome comes from, first the main one.")
+]
+
 
 class IdOut(BaseModel):
     id: str
@@ -154,6 +165,8 @@ class ExecutionOut(BaseModel):
     id: str
     experiment_id: str
     status: str | None
+    outcome: OutcomeWord = None
+    outcome_reasons: OutcomeReasons = []
     journal: Json
     created_at: str
     updated_at: str
@@ -164,6 +177,8 @@ class ExecutionSummary(BaseModel):
     id: str
     experiment_id: str
     status: str | None
+    outcome: OutcomeWord = None
+    outcome_reasons: OutcomeReasons = []
     created_at: str
     updated_at: str
 
@@ -235,6 +250,8 @@ class VerificationRunOut(BaseModel):
     execution_id: str | None
     state: str
     status: str | None
+    outcome: OutcomeWord = None
+    outcome_reasons: OutcomeReasons = []
     journal: Json | None
     results: Json | None = None
     created_at: str

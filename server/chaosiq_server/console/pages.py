@@ -9,8 +9,9 @@ from urllib.parse import quote
 from ..errors import NotFound
 from ..store import Store, TeamRef
 from .auth import ConsoleNotFound
-from .timefmt import parse_time, show_duration, show_time
-from .timeline import build_timeline, render_timeline
+from .stops import safeguard_stops
+from .timefmt import parse_time, show_clock, show_duration, show_time
+from .timeline import OUTCOME_LABELS, activity_outcome, build_timeline, render_timeline
 from .vchart import build_chart, render_chart
 
 MAX_EVENTS = 5000
@@ -106,12 +107,17 @@ def event_rows(events: list[dict[str, Any]]) -> list[dict[str, str]]:
         state = data.get("state") if isinstance(data.get("state"), dict) else {}
         name = ctx.get("name") or ctx.get("title") or ""
         outcome = state.get("status") or ""
+        if e.get("type") == "activity-finished":
+            outcome = OUTCOME_LABELS[activity_outcome(data.get("state"))]
+        elif e.get("type") == "safeguard-triggered":
+            name, outcome = ctx.get("source") or "", ctx.get("reason") or ""
         rows.append(
             {
                 "time": show_time(e.get("time")),
+                "clock": show_clock(e.get("time")),
                 "type": str(e.get("type")),
                 "name": str(name)[:120],
-                "outcome": str(outcome)[:40],
+                "outcome": str(outcome)[:300],
             }
         )
     return rows
@@ -144,8 +150,10 @@ def execution_view(store: Store, ref: TeamRef, eid: str, xid: str, title: str | 
         else None,
         "experiment_title": title or "(untitled experiment)",
         "status": status,
+        "outcome": execution["outcome"],
+        "outcome_reasons": execution["outcome_reasons"],
         "running": running,
-        "deviated": journal.get("deviated") if isinstance(journal.get("deviated"), bool) else None,
+        "stops": safeguard_stops(journal, events),
         "start": show_time(start),
         "duration": show_duration(duration),
         "updated_at": show_time(execution["updated_at"]),
@@ -192,6 +200,8 @@ def run_view(store: Store, ref: TeamRef, vid: str, rid: str) -> dict[str, Any]:
         "ref": ref,
         "vid": vid,
         "run": run,
+        "outcome": run["outcome"],
+        "outcome_reasons": run["outcome_reasons"],
         "title": experiment.get("title") or vid,
         "results": results,
         "duration": show_duration(results.get("total_duration")),
@@ -215,8 +225,9 @@ def run_summary(run: dict[str, Any]) -> dict[str, Any]:
     results = run.get("results") if isinstance(run.get("results"), dict) else {}
     return {
         "id": run["id"],
-        "state": run.get("state") or "",
         "status": run.get("status") or "",
+        "outcome": run["outcome"],
+        "outcome_reasons": run["outcome_reasons"],
         "created_at": show_time(run.get("created_at")),
         "successful": results.get("successful_samples"),
         "deviated": results.get("deviated_samples"),

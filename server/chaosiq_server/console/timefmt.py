@@ -30,6 +30,14 @@ def show_time(value: Any) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def show_clock(value: Any) -> str:
+    """``03:04:05.123`` (UTC): a time of day, for rows under a date shown once."""
+    parsed = value if isinstance(value, datetime) else parse_time(value)
+    if parsed is None:
+        return "" if value is None else str(value)
+    return parsed.strftime("%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}"
+
+
 def show_duration(seconds: Any) -> str:
     """``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``; empty if unknown."""
     if not isinstance(seconds, (int, float)) or seconds < 0:

@@ -24,6 +24,8 @@ OUTCOME_LABELS = {
     "running": "running",
     "interrupted": "did not finish",
 }
+# events after which an activity still open was cut: it did not finish
+RUN_ENDS = ("experiment-interrupted", "experiment-signal-exit", "experiment-finished")
 COLOURS = {
     "ok": "#2e9d5b",
     "deviated": "#e0a100",
@@ -94,15 +96,29 @@ def _activity(event: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _outcome(state: Any) -> str:
+def activity_outcome(state: Any) -> str:
+    """The bar colour of an ``activity-finished`` state (its run record).
+
+    chaostoolkit-lib writes ``status`` only when the activity returned or raised
+    ``ActivityFailed``; a run cut by a stop (SIGUSR1, SIGTERM, Ctrl-C) is reported
+    finished with its end time and no status: it did not finish.
+    """
     if not isinstance(state, dict):
-        return "ok"
+        return "interrupted"
     status = state.get("status")
     if status == "failed":
         return "failed"
+    if status is None:
+        return "interrupted"
     if state.get("tolerance_met") is False:
         return "deviated"
-    return "ok" if status in (None, "succeeded") else "failed"
+    return "ok" if status == "succeeded" else "failed"
+
+
+def _safeguard_label(event: dict[str, Any]) -> str:
+    context = _data(event).get("context")
+    source = context.get("source") if isinstance(context, dict) else None
+    return f"safeguard stop: {source}" if source else "safeguard-triggered"
 
 
 def build_timeline(
@@ -120,6 +136,7 @@ def build_timeline(
     hypotheses = 0
     current_phase = ""
     times: list[datetime] = []
+    ends: list[datetime] = []
 
     for event in events:
         when = parse_time(event.get("time"))
@@ -172,12 +189,17 @@ def build_timeline(
                     continue
                 tl.bars.append(bar)
             bar.end = when
-            bar.outcome = _outcome(state)
+            bar.outcome = activity_outcome(state)
         elif etype == "experiment-finished":
+            ends.append(when)
             state = _data(event).get("state")
             final = state.get("status") if isinstance(state, dict) else None
             tl.markers.append(Marker(when, f"finished: {final or status or 'unknown'}", "end"))
-        elif any(word in etype for word in ("interrupt", "safeguard", "stop")):
+        elif etype == "safeguard-triggered":
+            tl.markers.append(Marker(when, _safeguard_label(event), "stop"))
+        elif any(word in etype for word in ("interrupt", "safeguard", "stop", "signal")):
+            if etype in RUN_ENDS:
+                ends.append(when)
             tl.markers.append(Marker(when, etype, "stop"))
 
     for policy in policies:
@@ -196,7 +218,14 @@ def build_timeline(
         tl.end = tl.start + timedelta(seconds=1)
     for bar in tl.bars:
         if bar.end is None:
-            bar.outcome = "running" if running else "interrupted"
+            # open when the run was stopped or ended: cut there; else still going (or cut
+            # at an end that was never published)
+            cut = min((t for t in ends if t >= bar.start), default=None)
+            if cut is not None or not running:
+                bar.end = cut or tl.end
+                bar.outcome = "interrupted"
+            else:
+                bar.outcome = "running"
     for phase in tl.phases:
         if phase.end is None and not running:
             phase.end = tl.end
@@ -251,7 +280,12 @@ def render_timeline(tl: Timeline) -> Markup:
         y = top + i * ROW_H
         x0 = axis.x(bar.start)
         x1 = axis.x(bar.end or tl.end)
-        duration = show_duration(bar.duration) if bar.duration is not None else "still running"
+        if bar.outcome == "running":
+            duration = "still running"
+        elif bar.outcome == "interrupted":
+            duration = f"cut after {show_duration(bar.duration)}"
+        else:
+            duration = show_duration(bar.duration)
         tip = f"{bar.name} ({bar.kind}) — {OUTCOME_LABELS[bar.outcome]}, {duration}"
         label = bar.name if len(bar.name) <= 32 else bar.name[:31] + "…"
         body.append(

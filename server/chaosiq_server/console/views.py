@@ -95,13 +95,18 @@ def root(request: Request) -> Response:
 
 # --------------------------------------------------------------- sign-in
 def _signin_page(
-    request: Request, error: str | None, next_url: str | None, status_code: int = 200
+    request: Request,
+    error: str | None,
+    next_url: str | None,
+    status_code: int = 200,
+    command: str | None = None,
 ) -> Response:
+    """The sign-in form; ``error`` is plain text, ``command`` a command shown after it as code."""
     csrf = request.cookies.get(session.SIGNIN_CSRF_COOKIE) or session.new_signin_csrf()
     response = render(
         request,
         "signin.html",
-        {"error": error, "next": next_url or "", "csrf_token": csrf},
+        {"error": error, "error_command": command, "next": next_url or "", "csrf_token": csrf},
         status_code=status_code,
     )
     response.set_cookie(
@@ -172,10 +177,10 @@ async def signin(request: Request) -> Response:
         log.info("console sign-in refused: unknown or revoked token")
         return _signin_page(
             request,
-            "This token is not valid: it is unknown or was revoked. Check it, or create one with "
-            "`chaosiq-server token create`.",
+            "This token is not valid: it is unknown or was revoked. Check it, or create one with",
             next_url,
             401,
+            command="chaosiq-server token create",
         )
     failures.succeeded(address)
     response = redirect(next_url or "/")
@@ -291,6 +296,7 @@ def execution_live(request: Request, org: str, team: str, eid: str, xid: str, us
     return JSONResponse(
         {
             "status": view["status"],
+            "outcome": view["outcome"],
             "running": view["running"],
             "events_count": view["events_count"],
             "html": fragment,
@@ -403,6 +409,11 @@ def verification_run_live(request: Request, org: str, team: str, vid: str, rid: 
     view = _run(request, user, org, team, vid, rid)
     fragment = templates.get_template("_run_live.html").render({**view, "user": user})
     return JSONResponse(
-        {"state": view["run"].get("state"), "running": view["running"], "html": fragment},
+        {
+            "state": view["run"].get("state"),
+            "outcome": view["outcome"],
+            "running": view["running"],
+            "html": fragment,
+        },
         headers={"Cache-Control": "no-store"},
     )

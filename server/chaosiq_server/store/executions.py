@@ -16,6 +16,7 @@ from .. import models as m
 from ..db import Database, new_id, utcnow
 from ..errors import NotFound
 from ..jsonutil import decode_cursor, dumps, encode_cursor, loads
+from ..outcome import of_journal
 from .experiments import Experiments
 from .paging import Page, newest_first
 
@@ -31,7 +32,8 @@ class ExecutionRow:
     experiment_id: str
     title: str
     status: str
-    deviated: bool | None
+    outcome: str
+    outcome_reasons: list[str]
     start: str
     duration: float | None
     created_at: str
@@ -90,23 +92,28 @@ class Executions:
         if row is None:
             raise NotFound("execution")
         self._remember(xid, team_id, row.experiment_id)
+        journal = loads(row.journal)
         return {
             "id": row.id,
             "experiment_id": row.experiment_id,
             "status": row.status,
-            "journal": loads(row.journal),
+            **_outcome(row.status, journal),
+            "journal": journal,
             "created_at": row.created_at,
             "updated_at": row.updated_at,
             "events_count": row.events_count,
         }
 
     def list(self, team_id: str, limit: int | None, cursor: str | None) -> Page:
-        """The team's executions without journals, newest first."""
+        """The team's executions without journals (their outcome is read from them), newest first."""
         t = m.executions
-        cols = [t.c.id, t.c.experiment_id, t.c.status, t.c.created_at, t.c.updated_at]
-        return newest_first(
-            self.db, t, t.c.team_id == team_id, limit, cursor, lambda r: dict(r._mapping), columns=cols
-        )
+        cols = [t.c.id, t.c.experiment_id, t.c.status, t.c.created_at, t.c.updated_at, t.c.journal]
+
+        def conv(r: Any) -> dict[str, Any]:
+            item = dict(r._mapping)
+            return {**item, **_outcome(r.status, _journal_summary(item.pop("journal")))}
+
+        return newest_first(self.db, t, t.c.team_id == team_id, limit, cursor, conv, columns=cols)
 
     def rows(
         self, team_id: str, cursor: str | None, limit: int = CONSOLE_PAGE
@@ -134,7 +141,6 @@ class Executions:
         out = []
         for r in rows:
             journal = _journal_summary(r.journal)
-            deviated = journal.get("deviated")
             duration = journal.get("duration")
             start = journal.get("start")
             out.append(
@@ -143,7 +149,7 @@ class Executions:
                     experiment_id=r.experiment_id,
                     title=r.title or "(untitled experiment)",
                     status=r.status or "unknown",
-                    deviated=deviated if isinstance(deviated, bool) else None,
+                    **_outcome(r.status, journal),
                     start=start if isinstance(start, str) and start else r.created_at,
                     duration=float(duration) if isinstance(duration, (int, float)) else None,
                     created_at=r.created_at,
@@ -205,6 +211,12 @@ def _status(value: Any, default: str | None) -> str | None:
     """The status column from ``journal.status`` (NUL taken out: a column cannot hold it)."""
     value = value.replace("\x00", "")[:64] if isinstance(value, str) else None
     return value or default
+
+
+def _outcome(status: str | None, journal: Any) -> dict[str, Any]:
+    """``outcome`` and ``outcome_reasons`` of an execution (see :mod:`chaosiq_server.outcome`)."""
+    found = of_journal(status, journal)
+    return {"outcome": found.word, "outcome_reasons": list(found.reasons)}
 
 
 def _journal_summary(text: str | None) -> dict[str, Any]:

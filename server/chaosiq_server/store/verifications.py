@@ -11,6 +11,7 @@ from .. import models as m
 from ..db import Database, new_id, utcnow
 from ..errors import NotFound
 from ..jsonutil import decode_cursor, dumps, encode_cursor, loads
+from ..outcome import of_verification_run
 from .executions import Executions
 from .experiments import Experiments
 from .paging import Page, clamp, newest_first
@@ -220,7 +221,7 @@ def _run_row(conn: Connection, team_id: str, vid: str, rid: str) -> Any:
 
 
 def _run(row: Any, vid: str) -> dict[str, Any]:
-    return {
+    run = {
         "id": row.id,
         "org_id": "",
         "team_id": "",
@@ -235,3 +236,5 @@ def _run(row: Any, vid: str) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "finished_at": row.finished_at,
     }
+    found = of_verification_run(run)
+    return {**run, "outcome": found.word, "outcome_reasons": list(found.reasons)}

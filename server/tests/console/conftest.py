@@ -57,3 +57,37 @@ def console_db(env: Any) -> Any:
     resp = sign_in(env.client, env.a.token)
     assert resp.status_code == 303, resp.text
     return env
+
+
+@pytest.fixture(scope="session")
+def real_outcomes(chaosiq_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real ``chaos run`` / ``chaos verify`` per outcome, published to the session's
+    chaosiq-server on one team (run once, at once): ``(team, {case key: Case})``."""
+    from real_runs import cases, run_all
+
+    team = chaosiq_server.new_team()
+    return team, run_all(team, tmp_path_factory.mktemp("outcomes"), cases())
+
+
+class ConsoleSession:
+    """A signed-in console session on a real server, over HTTP (``requests``)."""
+
+    def __init__(self, team: Any) -> None:
+        import requests
+
+        self.team = team
+        self.http = requests.Session()
+        form = self.http.get(team.server.url + "/signin", timeout=10)
+        resp = self.http.post(
+            team.server.url + "/signin",
+            data={"token": team.token, "csrf_token": csrf_of(form.text), "next": ""},
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert resp.status_code == 303, resp.text
+        self.base = f"{team.server.url}/organizations/{team.org_id}/teams/{team.team_id}"
+
+    def get(self, path: str) -> Any:
+        resp = self.http.get(self.base + path, timeout=10)
+        assert resp.status_code == 200, (path, resp.status_code)
+        return resp

@@ -3,6 +3,7 @@ real chaosiq-server, with executions made by the real `chaos run` / `chaos verif
 
 from __future__ import annotations
 
+import colorsys
 import json
 import os
 import re
@@ -47,9 +48,8 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1180, "height": 900})
+def _page(browser: Any, width: int, height: int) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(15_000)
     pg = context.new_page()
     errors: list[str] = []
@@ -66,6 +66,37 @@ def page(browser: Any) -> Iterator[Any]:
     yield pg
     context.close()
     assert not errors, f"errors in the browser console: {errors}"
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    yield from _page(browser, 1180, 900)
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A page 420 px wide, a phone's."""
+    yield from _page(browser, 420, 860)
+
+
+def fits(page: Any) -> None:
+    """The page does not overflow sideways (nothing to scroll horizontally)."""
+    scroll, inner = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert scroll <= inner, f"{page.url}: {scroll} px wide in a {inner} px window"
+
+
+def rgb(page: Any, selector: str, prop: str = "background-color") -> tuple[int, ...]:
+    text = page.locator(selector).first.evaluate(f"e => getComputedStyle(e).getPropertyValue('{prop}')")
+    return tuple(int(n) for n in re.findall(r"\d+", text)[:3])
+
+
+def greenish(colour: tuple[int, ...]) -> bool:
+    """A green hue (80 to 170 degrees) that is not a grey."""
+    hue, _light, saturation = colorsys.rgb_to_hls(*(c / 255 for c in colour))
+    return 80 <= hue * 360 <= 170 and saturation > 0.15
+
+
+GREY_BAR = "#8a8f98"
 
 
 def shot(page: Any, name: str, selector: str | None = None) -> Path:
@@ -163,9 +194,11 @@ def test_sign_in_open_the_printed_execution_see_the_timeline_and_sign_out(
         what="the final journal on the server",
     )
 
-    # a wrong token first: refused with a clear message
+    # a wrong token first: refused with a clear message, the command to run shown as code
     sign_in(page, base, "ciq_this-is-not-a-token")
-    assert "This token is not valid" in page.inner_text("#signin-error")
+    error = page.inner_text("#signin-error")
+    assert "This token is not valid" in error and "`" not in error
+    assert page.inner_text("#signin-error code") == "chaosiq-server token create"
 
     # the printed URL: sign in, then land on it
     page.goto(url)
@@ -174,7 +207,11 @@ def test_sign_in_open_the_printed_execution_see_the_timeline_and_sign_out(
     page.click("button[type=submit]")
     page.wait_for_url(url)
     assert page.inner_text("h1") == "Checkout survives a CPU spike"
-    assert page.inner_text("#status") == "completed"
+    # chaostoolkit-lib says "completed"; an action failed: the page says failed, in red
+    assert page.inner_text("#status") == "failed"
+    assert page.inner_text("#journal-status") == "journal status: completed"
+    assert "action 'break-it' failed" in page.inner_text("#outcome-reasons")
+    assert not greenish(rgb(page, "#status"))
     bars = page.locator("svg.timeline g.activity")
     names = [bars.nth(i).get_attribute("data-name") for i in range(bars.count())]
     assert names == ["root-exists", "spike-cpu", "break-it", "root-exists", "settle"]
@@ -246,6 +283,18 @@ def test_stop_this_run_interrupts_a_running_chaos_run(
         assert chaosiq_team.token_id is None or "no, stop" in policies
         assert page.locator("svg.timeline g.marker-stop").count() >= 1
         assert page.locator("#stop-button").count() == 0
+        page.wait_for_function("() => document.getElementById('live').dataset.running === 'false'")
+        page.wait_for_load_state()  # the page reloads once the final journal is in
+        # the action cut by the stop did not finish: grey, not a green "succeeded"
+        cut = page.locator('g.activity[data-name="sleep-20"]')
+        assert cut.get_attribute("data-outcome") == "interrupted"
+        assert cut.locator("rect").get_attribute("fill") == GREY_BAR
+        assert "did not finish" in cut.locator("title").text_content()
+        assert "did not finish" in page.inner_text("#timeline-legend")
+        stop = page.locator("#safeguard-stop tr.stop-row")
+        assert stop.locator(".stop-name").inner_text() == "stopped-by-user"
+        assert stop.locator(".stop-source").inner_text() == "server policy (set by admin)"
+        assert stop.locator(".stop-reason").inner_text() == "game day is over"
         shot(page, "console-execution-stopped.png")
     finally:
         if proc.poll() is None:
@@ -325,6 +374,9 @@ def test_verification_chart_of_a_real_chaos_verify(
     page.click("text=Verifications")
     page.click("text=flag-stays")
     page.click(f"text={runs[0]['id'][:8]}")
+    # samples deviated while "chaos verify" sent the status "completed": deviated, amber
+    assert page.inner_text("#status") == "deviated"
+    assert not greenish(rgb(page, "#status"))
     chart = page.locator("svg.vchart")
     met = chart.locator("circle.sample-met").count()
     deviated = chart.locator("circle.sample-deviated").count()
@@ -390,3 +442,143 @@ def test_a_running_verification_draws_its_samples_live(
             proc.kill()
             proc.wait()
         log.close()
+
+
+def _team_path(team: Team) -> str:
+    return f"{team.server.url}/organizations/{team.org_id}/teams/{team.team_id}"
+
+
+def _execution_url(team: Team, case: Any) -> str:
+    return f"{_team_path(team)}/experiments/{case.ids['experiment_id']}/executions/{case.ids['execution_id']}"
+
+
+def test_a_stop_by_a_local_safeguard_probe_names_it_and_greys_the_cut_activity(
+    page: Any, real_outcomes: Any
+) -> None:
+    """A real `chaos run` whose safeguard probe said stop inside the `sleep-20` action."""
+    team, runs = real_outcomes
+    sign_in(page, team.server.url, team.token)
+    page.goto(_execution_url(team, runs["interrupted"]))
+    assert page.inner_text("#status") == "interrupted"
+    stop = page.locator("#safeguard-stop tr.stop-row")
+    assert stop.count() == 1 and page.is_visible("#safeguard-stop")
+    assert stop.locator(".stop-name").inner_text() == "no-stop-file"
+    assert stop.locator(".stop-source").inner_text() == "local safeguard probe"
+    assert stop.locator(".stop-reason").inner_text() == "output True is out of tolerance"
+    cut = page.locator('g.activity[data-name="sleep-20"]')
+    assert cut.get_attribute("data-outcome") == "interrupted"
+    assert cut.locator("rect").get_attribute("fill") == GREY_BAR
+    assert rgb(page, 'g.activity[data-name="sleep-20"] rect', "fill") == (138, 143, 152)
+    # its real end: cut after a second or so, before the rollback, not drawn for 20 s
+    bar = cut.locator("rect").bounding_box()
+    settle = page.locator('g.activity[data-name="settle"] rect').bounding_box()
+    assert bar["x"] + bar["width"] <= settle["x"] + 1
+    assert re.search(r"did not finish, cut after \d", cut.locator("title").text_content())
+    assert "did not finish" in page.inner_text("#timeline-legend")
+    assert (
+        "safeguard stop: probe:no-stop-file"
+        in page.locator("svg.timeline g.marker-stop").all_text_contents()[0]
+    )
+    row = page.locator('tr.event[data-type="safeguard-triggered"]')
+    assert "probe:no-stop-file" in row.inner_text() and "out of tolerance" in row.inner_text()
+    assert "No server policy on this execution." in page.inner_text("body")
+    shot(page, "console-execution-safeguard.png")
+
+
+def test_outcome_colours_green_is_only_for_passed(page: Any, real_outcomes: Any) -> None:
+    team, runs = real_outcomes
+    sign_in(page, team.server.url, team.token)
+    page.goto(_team_path(team) + "/executions")
+    colours = {}
+    for key, case in runs.items():
+        selector = f'tr[data-execution-id="{case.ids["execution_id"]}"] .badge.outcome'
+        assert page.inner_text(selector) == case.outcome, key
+        colours[key] = rgb(page, selector)
+        assert greenish(colours[key]) == (case.outcome == "passed"), (key, colours[key])
+    # one colour per outcome word
+    by_word = {runs[k].outcome: c for k, c in colours.items()}
+    assert len(set(by_word.values())) == len(by_word), by_word
+    shot(page, "console-executions.png")
+
+
+def test_on_a_phone_the_pages_fit_and_a_run_can_be_stopped(
+    phone: Any, signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    base = chaosiq_team.server.url
+    sign_in(phone, base, "ciq_not-a-token")
+    assert "`" not in phone.inner_text("#signin-error")
+    fits(phone)
+    exp = write_experiment(tmp_path, "Stopped from a phone", [sleep("sleep-30", 30)])
+    proc, log = start_chaos(signed_in, tmp_path, "run", str(exp))
+    try:
+        execution = wait_until(chaosiq_team.executions, timeout=30, what="the execution on the server")[0]
+        xid = execution["id"]
+        wait_until(
+            lambda: any(
+                e["type"] == "starting-activity"
+                and ((e["data"] or {}).get("context") or {}).get("name") == "sleep-30"
+                for e in chaosiq_team.events(xid)
+            ),
+            timeout=30,
+            what="the sleep-30 action to start",
+        )
+        sign_in(phone, base, chaosiq_team.token)
+        phone.wait_for_url(re.compile(r"/executions$"))
+        assert phone.inner_text(f'tr[data-execution-id="{xid}"] .badge.outcome') == "running"
+        fits(phone)
+        phone.goto(f"{base}/executions/{xid}")
+        assert phone.inner_text("#status") == "running"
+        fits(phone)
+        # the timeline keeps a readable size and scrolls inside its own box
+        chart = phone.locator("#timeline svg").bounding_box()
+        assert chart["width"] >= 700
+        inner, outer = phone.evaluate(
+            "() => { const w = document.getElementById('timeline'); return [w.scrollWidth, w.clientWidth]; }"
+        )
+        assert inner > outer and outer <= 420
+        label = phone.locator('#timeline g.activity[data-name="sleep-30"] text').bounding_box()
+        assert label["height"] >= 10  # 12 px text drawn at (nearly) its size, not shrunk to 5 px
+        button = phone.locator("#stop-button")
+        assert button.is_visible()
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 420 and box["height"] >= 40
+        shot(phone, "console-phone-running.png")
+        button.click()
+        assert proc.wait(timeout=20) == 1
+        phone.locator("#status").filter(has_text="interrupted").wait_for(timeout=20_000)
+        phone.wait_for_function("() => document.getElementById('live').dataset.running === 'false'")
+        phone.wait_for_load_state()
+        fits(phone)
+        assert (
+            phone.locator('g.activity[data-name="sleep-30"]').get_attribute("data-outcome") == "interrupted"
+        )
+        assert phone.is_visible("#safeguard-stop")
+        shot(phone, "console-phone-stopped.png")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_on_a_phone_the_lists_and_verification_pages_fit(phone: Any, real_outcomes: Any) -> None:
+    team, runs = real_outcomes
+    sign_in(phone, team.server.url, team.token)
+    phone.wait_for_url(re.compile(r"/executions$"))
+    assert phone.locator("#executions tbody tr").count() == len(runs)
+    fits(phone)
+    phone.goto(_execution_url(team, runs["interrupted"]))
+    assert phone.locator("#timeline svg").bounding_box()["width"] >= 700
+    fits(phone)
+    case = runs["v-deviated"]
+    verification = f"{_team_path(team)}/verifications/{case.ids['verification_id']}"
+    phone.goto(verification)
+    assert phone.inner_text(f'tr[data-run-id="{case.ids["run_id"]}"] .badge.outcome') == "deviated"
+    fits(phone)
+    shot(phone, "console-phone-verification.png")
+    phone.goto(f"{verification}/runs/{case.ids['run_id']}")
+    assert phone.inner_text("#status") == "deviated"
+    assert phone.locator("#vchart svg").bounding_box()["width"] >= 700
+    fits(phone)
+    phone.goto(f"{_team_path(team)}/verifications")
+    fits(phone)

@@ -29,6 +29,37 @@ def test_an_unfinished_activity_is_running_while_the_run_runs_then_did_not_finis
     assert [b.outcome for b in ended.bars] == ["interrupted"]
 
 
+def test_an_activity_cut_by_a_stop_did_not_finish_and_ends_where_it_was_cut() -> None:
+    # SIGUSR1 (a safeguard's grace ran out) cuts the activity: chaostoolkit-lib reports it
+    # finished with no status (the control gets no run record)
+    cut = [ev("starting-activity", 0, "sleep-20"), ev("activity-finished", 1.3, "sleep-20", None)]
+    (bar,) = build_timeline(cut, [], running=False).bars
+    assert (bar.outcome, bar.duration) == ("interrupted", 1.3)
+    no_status = [ev("starting-activity", 0, "sleep-20"), ev("activity-finished", 2, "sleep-20", {"end": "x"})]
+    assert build_timeline(no_status, [], running=False).bars[0].outcome == "interrupted"
+
+
+def test_an_activity_never_reported_finished_is_cut_at_the_interruption_not_at_the_end() -> None:
+    events = [
+        ev("starting-method", 0),
+        ev("starting-activity", 0.2, "sleep-20"),
+        ev("experiment-interrupted", 1.5),
+        ev("starting-rollback", 1.6),
+        ev("starting-activity", 1.6, "settle"),
+        ev("activity-finished", 4, "settle", {"status": "succeeded"}),
+        ev("experiment-finished", 4.1, state={"status": "interrupted"}),
+    ]
+    # the execution still says "running" (its final journal is not in yet): the cut is known
+    for running in (False, True):
+        tl = build_timeline(events, [], running=running, now=T0 + timedelta(seconds=5))
+        sleep, settle = tl.bars
+        assert (sleep.outcome, sleep.duration) == ("interrupted", 1.3)
+        assert settle.outcome == "ok"
+    svg = str(render_timeline(tl))
+    assert "sleep-20 (action) — did not finish, cut after 1.3 s" in svg
+    assert 'class="bar bar-interrupted"' in svg and 'fill="#8a8f98"' in svg
+
+
 def test_repeated_activity_names_pair_in_order_and_local_offsets_are_utc() -> None:
     local = timezone(timedelta(hours=2))
     events = [

@@ -120,7 +120,8 @@ def test_executions_list_newest_first_with_status_and_paging(console_db: Any) ->
     html = page.text
     positions = [html.index(f'data-execution-id="{x}"') for x in [running, *reversed(ids)]]
     assert positions == sorted(positions)
-    assert "Still going" in html and "running" in html and "completed" in html
+    assert "Still going" in html
+    assert html.count('data-outcome="running"') == 1 and html.count('data-outcome="passed"') == 3
     assert "8.5 s" in html  # duration from the journal
     # paging: 25 a page
     for i in range(22):
@@ -256,7 +257,10 @@ def test_verification_pages_show_runs_results_and_the_chart(console: Any) -> Non
     base = f"/organizations/{console.a.org_id}/teams/{console.a.team_id}/verifications"
     assert vid in console.client.get(base).text
     runs = console.client.get(f"{base}/{vid}").text
-    assert rid[:8] in runs and "completed" in runs
+    assert rid[:8] in runs
+    # 2 of its 11 samples were out of tolerance: deviated, though the status sent was "completed"
+    assert 'class="badge outcome outcome-deviated" data-outcome="deviated"' in runs
+    assert "2 of 11 samples of the steady state not met" in runs
     page = console.client.get(f"{base}/{vid}/runs/{rid}").text
     assert page.count('class="sample sample-met"') == 8
     assert page.count('class="sample sample-deviated"') == 2
