@@ -40,26 +40,11 @@ EXPERIMENT_INTERRUPTED = "experiment-interrupted"
 EXPERIMENT_SIGNAL_EXIT = "experiment-signal-exit"
 SAFEGUARD_TRIGGERED = "safeguard-triggered"
 
-ORIGINAL_TYPES = (
-    STARTING_EXPERIMENT,
-    STARTING_HYPOTHESIS,
-    HYPOTHESIS_FINISHED,
-    STARTING_METHOD,
-    METHOD_FINISHED,
-    STARTING_ROLLBACK,
-    ROLLBACK_FINISHED,
-    STARTING_ACTIVITY,
-    ACTIVITY_FINISHED,
-    EXPERIMENT_FINISHED,
-)
-NEW_TYPES = (
-    CONTINUOUS_HYPOTHESIS_STARTED,
-    CONTINUOUS_HYPOTHESIS_ITERATION,
-    CONTINUOUS_HYPOTHESIS_FINISHED,
-    EXPERIMENT_INTERRUPTED,
-    EXPERIMENT_SIGNAL_EXIT,
-    SAFEGUARD_TRIGGERED,
-)
+ORIGINAL_TYPES = (STARTING_EXPERIMENT, STARTING_HYPOTHESIS, HYPOTHESIS_FINISHED, STARTING_METHOD,
+                  METHOD_FINISHED, STARTING_ROLLBACK, ROLLBACK_FINISHED, STARTING_ACTIVITY,
+                  ACTIVITY_FINISHED, EXPERIMENT_FINISHED)  # fmt: skip
+NEW_TYPES = (CONTINUOUS_HYPOTHESIS_STARTED, CONTINUOUS_HYPOTHESIS_ITERATION, CONTINUOUS_HYPOTHESIS_FINISHED,
+             EXPERIMENT_INTERRUPTED, EXPERIMENT_SIGNAL_EXIT, SAFEGUARD_TRIGGERED)  # fmt: skip
 
 
 def new_id() -> str:
@@ -78,25 +63,12 @@ def now_iso() -> str:
 
 def error_data(exc: BaseException) -> str:
     """The original's ``data`` when an event cannot be encoded."""
-    return dumps(
-        {
-            "context": None,
-            "state": None,
-            "error": {"type": "json-serialization", "trace": f"{type(exc).__name__}: {exc}"},
-        }
-    )
+    error = {"type": "json-serialization", "trace": f"{type(exc).__name__}: {exc}"}
+    return dumps({"context": None, "state": None, "error": error})
 
 
 def envelope(event_type: str, data: str, event_id: str, timestamp: float) -> str:
     """A structured-mode CloudEvent's JSON text, members in the original's order."""
-    return dumps(
-        {
-            "specversion": SPECVERSION,
-            "id": event_id,
-            "source": SOURCE,
-            "type": event_type,
-            "datacontenttype": "application/json",
-            "time": iso_time(timestamp),
-            "data": data,
-        }
-    )
+    time = iso_time(timestamp)
+    return dumps({"specversion": SPECVERSION, "id": event_id, "source": SOURCE, "type": event_type,
+                  "datacontenttype": "application/json", "time": time, "data": data})  # fmt: skip

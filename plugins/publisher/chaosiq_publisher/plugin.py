@@ -168,11 +168,9 @@ def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
         p.finish(journal)
         # the execution may have been created after after_experiment: the ids go in now
         if isinstance(journal, dict):
-            ext = chaosiq_extension(journal, create=True)
-            if ext is not None:
-                with run.lock:
-                    ext["experiment_id"] = run.experiment_id
-                    ext["execution_id"] = run.execution_id
+            with run.lock:
+                ids = {"experiment_id": run.experiment_id, "execution_id": run.execution_id}
+            (chaosiq_extension(journal, create=True) or {}).update(ids)
 
 
 # ----------------------------------------------------------------- delivery

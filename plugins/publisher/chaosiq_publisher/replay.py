@@ -13,7 +13,6 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from chaosiq_core.redaction import Redactor
 from chaosiq_core.serialize import to_jsonable
 from chaosiq_core.types import Scope
 from chaosiq_publisher.outbox import Message, RunLog, outbox_files, read_log
-from chaosiq_publisher.sender import Sender
+from chaosiq_publisher.sender import Sender, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 TIMEOUT = (3.05, 15.0)
@@ -50,14 +49,6 @@ def _client(url: str, settings: dict[str, Any], hooks: Hooks, scope: Scope | Non
     verify = s.get_verify_tls(settings) if configured and s.host_of(configured) == s.host_of(url) else True
     token = hooks.token(url, settings)
     return ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
-
-
-def _timeouts(deadline: float) -> Callable[[], tuple[float, float] | None]:
-    def next_timeout() -> tuple[float, float] | None:
-        left = deadline - time.monotonic()
-        return None if left <= 0 else (min(TIMEOUT[0], left), min(TIMEOUT[1], left))
-
-    return next_timeout
 
 
 def replay_outbox(settings: dict[str, Any], hooks: Hooks, *, deadline_s: float = 120.0) -> ReplayReport:
@@ -112,7 +103,8 @@ def _replay_one(
                 (m["json"] for m in pending.values() if m.get("kind") == "journal"), header.get("journal")
             )
             sender.create_execution(header.get("experiment") or {}, journal or {}, TIMEOUT)
-        sender.send_pending(_timeouts(time.monotonic() + deadline_s))
+        deadline = time.monotonic() + deadline_s
+        sender.send_pending(lambda: within(deadline, TIMEOUT))
     except ApiError as exc:
         report.lines.append(f"run {name}: {exc}")
     report.delivered += sender.delivered
@@ -132,10 +124,8 @@ def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
     """The final journal of a run whose process died: its first journal, status ``interrupted``."""
     journal = to_jsonable(header["journal"])  # a copy: the header stays as it was read
     journal["status"] = "interrupted"
-    ext = chaosiq_extension(journal, create=True)
-    if ext is not None:
-        ext["finalized_by"] = "chaos publish"
-        ext["reason"] = "the chaos process ended without a final journal"
+    reason = "the chaos process ended without a final journal"
+    (chaosiq_extension(journal, create=True) or {}).update(finalized_by="chaos publish", reason=reason)
     return {"op": "msg", "key": f"journal:{name}", "kind": "journal", "method": "PUT", "json": journal}
 
 

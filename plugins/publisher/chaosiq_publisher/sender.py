@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ import orjson
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError
 from chaosiq_core.journal import chaosiq_extension
+from chaosiq_core.serialize import dumps
 from chaosiq_publisher.events import BATCH_CONTENT_TYPE, CONTENT_TYPE
 from chaosiq_publisher.outbox import Message, RunLog
 
@@ -36,6 +38,14 @@ MAX_BATCH_CHARS = 4 * 1024 * 1024
 """A batch holds events up to this much JSON (chaosiq-server refuses bodies over 10 MiB by default)."""
 
 
+def within(deadline: float | None, timeout: Timeout = RUN_TIMEOUT) -> Timeout | None:
+    """``timeout``, shortened to what is left before ``deadline`` (``None`` once it has passed)."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    return None if left <= 0.05 else (min(timeout[0], left), min(timeout[1], left))
+
+
 def id_from_location(location: str | None) -> str | None:
     """The last path segment of a ``Content-Location`` (``…/experiments/<id>``)."""
     if not location:
@@ -46,16 +56,23 @@ def id_from_location(location: str | None) -> str | None:
 
 def _body(resp: Any) -> dict[str, Any]:
     try:
-        body = resp.json()
+        return body if isinstance(body := resp.json(), dict) else {}
     except ValueError:
         return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _answer_id(resp: Any) -> str | None:
     """The ``id`` of a JSON answer, or the id its ``Content-Location`` ends with."""
     value = _body(resp).get("id")
     return str(value) if value else id_from_location(resp.headers.get("Content-Location"))
+
+
+def _json(doc: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A JSON body (a lone surrogate written as its escape) and its headers; ``None``: no body."""
+    if doc is None:
+        return {"headers": headers}
+    data = dumps(doc).encode("utf-8", "backslashreplace")
+    return {"data": data, "headers": {"Content-Type": "application/json", **(headers or {})}}
 
 
 class Sender:
@@ -258,10 +275,10 @@ class Sender:
                           headers={"Content-Type": CONTENT_TYPE})  # fmt: skip
         elif first.kind == "journal":
             journal = first.json()
-            ext = chaosiq_extension(journal, create=True) if isinstance(journal, dict) else None
-            if ext is not None:
-                ext["experiment_id"], ext["execution_id"] = self.experiment_id, self.execution_id
-            self._request("PUT", self._execution_path(), t, json={"journal": journal})
+            if isinstance(journal, dict):
+                ids = {"experiment_id": self.experiment_id, "execution_id": self.execution_id}
+                (chaosiq_extension(journal, create=True) or {}).update(ids)
+            self._request("PUT", self._execution_path(), t, **_json({"journal": journal}))
         else:
             body = first.json()
             if first.with_execution:
@@ -270,7 +287,7 @@ class Sender:
                     "experiment_id": self.experiment_id,
                     "execution_id": self.execution_id,
                 }
-            self._request(first.method, first.path or "", t, json=body, headers=first.headers)
+            self._request(first.method, first.path or "", t, **_json(body, first.headers))
         self._mark("done", messages)
 
     def _mark(self, op: str, messages: list[Message], reason: str | None = None) -> None:

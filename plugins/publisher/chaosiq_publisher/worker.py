@@ -1,21 +1,18 @@
 """The publisher of one run: hooks enqueue, the worker encodes, one helper thread sends.
 
 * The run thread (every lifecycle hook) only appends a tuple to a deque.
-* The worker thread opens the run's log in the outbox, then takes what was
-  queued, redacts and encodes each event once into a
-  :class:`~chaosiq_publisher.outbox.Message`, writes it to the log
-  (write-ahead) and hands it to the :class:`~chaosiq_publisher.sender.Sender`.
-  It gathers a burst for up to ``linger`` seconds first, so a busy run gives
-  fewer, larger batches.
-* The helper thread creates the experiment and execution (the worker asks the
-  server's capabilities meanwhile), then sends what the worker logged, one
-  request at a time (batches of events when the server offers
-  ``events-batch``), retrying with backoff.
+* The worker thread redacts and encodes each queued event once into a
+  :class:`~chaosiq_publisher.outbox.Message`, writes it to the run's log in the
+  outbox (write-ahead) and hands it to the :class:`~chaosiq_publisher.sender.Sender`;
+  it gathers a burst for up to ``linger`` seconds first (fewer, larger batches).
+* The helper thread creates the execution (the worker asks the server's
+  capabilities meanwhile), then sends what was logged, one request at a time,
+  retrying with backoff.
 
-At the end of the run (:meth:`Publisher.finish`) the worker, once everything is
-logged, and the run thread, which would otherwise only wait, send beside the
-helper, so the end does not wait behind a request in flight; after the flush
-deadline whatever is left stays pending in the log for ``chaos publish``.
+At the end of the run the worker, once everything is logged, and the run
+thread, which would otherwise only wait, send beside the helper, so the end
+does not wait behind a request in flight; after the flush deadline whatever is
+left stays pending in the log for ``chaos publish``.
 """
 
 from __future__ import annotations
@@ -32,26 +29,19 @@ from chaosiq_core.errors import ApiError
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
-from chaosiq_core.serialize import dumps
 from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher import workspace
 from chaosiq_publisher.outbox import Message, RunLog
-from chaosiq_publisher.sender import RUN_TIMEOUT, Sender, Timeout
+from chaosiq_publisher.sender import RUN_TIMEOUT, Sender, Timeout, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
 FEATURE = "publish"
-DEFAULTS: dict[str, Any] = {
-    "flush_deadline": 5.0,
-    "batch_size": 1000,
-    "queue_size": 50000,
-    "linger": 0.05,
-}
+DEFAULTS: dict[str, Any] = {"flush_deadline": 5.0, "batch_size": 1000, "queue_size": 50000, "linger": 0.05}
 FIRST_BACKOFF, MAX_BACKOFF = 0.2, 5.0
-"""Seconds between attempts after a failure: doubling from the first up to the max. Written
-out in :meth:`Publisher._send_loop` (tenacity and urllib3's ``Retry`` wrap one call; this
-loop also waits for new messages and for the flush deadline)."""
+"""Seconds between attempts after a failure, doubling. Written out in ``_send_loop``: tenacity
+and urllib3's ``Retry`` wrap one call, and this loop also waits for new messages and the deadline."""
 
 
 def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +58,7 @@ def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
 class Publisher:
     """Everything the ``publish`` feature does for one run."""
 
-    def __init__(self, run: Run, *, log_dir: Any = None) -> None:
+    def __init__(self, run: Run) -> None:
         assert run.client is not None
         self.run = run
         opt = lambda name: run.option(FEATURE, name, DEFAULTS[name])  # noqa: E731
@@ -85,7 +75,6 @@ class Publisher:
         # a client that never retries: the helper backs off itself, within the flush deadline
         self.sender = Sender(run.client.without_retries(), None, batch_size=int(opt("batch_size")))
         self.log: RunLog | None = None
-        self._log_dir = log_dir
         self._creation: tuple[orjson.Fragment, orjson.Fragment] | None = None
         """The redacted experiment and initial journal, encoded: the execution's creation request."""
         self._items: deque[tuple[Any, ...]] = deque()
@@ -148,8 +137,7 @@ class Publisher:
         self._logged.set()
         if journal is not None and self._journal_logged.wait(self._left()):
             self._send_pending()  # this thread would only wait: it sends beside the others
-        if self._worker.ident is not None:
-            self._worker.join(self._left())
+        self._worker.join(self._left())
         if self._worker.is_alive():  # stuck in a request: what is still queued goes to the log now
             with self._lock:
                 self._drain()
@@ -228,7 +216,7 @@ class Publisher:
         journal = orjson.Fragment(self._redacted(_initial_journal(run.experiment)))
         self._creation = (experiment, journal)
         try:
-            self.log = RunLog.create(run.id, self._log_dir)
+            self.log = RunLog.create(run.id)
         except Exception as exc:
             logger.warning("chaosiq: cannot open the outbox (%s): unsent events will be lost", exc)
             return
@@ -248,32 +236,40 @@ class Publisher:
         )
 
     def _redacted(self, doc: Any) -> str:
-        """``doc`` redacted, as JSON text (encoded once; walked only when it holds something to redact)."""
-        return self.redact.encode(doc)[0]
+        """``doc`` redacted, as JSON text (encoded once; walked only when it holds something to redact).
+
+        A lone surrogate (undecodable bytes in an output or a file name) is not UTF-8: it is
+        written as its JSON escape, so that the text can be stored and sent.
+        """
+        text = self.redact.encode(doc)[0]
+        return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode()
+
+    def _data(self, context: Any, state: Any) -> str:
+        """An event's ``data``: ``{"context", "state"}`` redacted, or the original's error form."""
+        try:
+            return self._redacted({"context": context, "state": state})
+        except Exception as exc:  # e.g. a cycle
+            logger.debug("chaosiq: cannot encode an event: %s: %s", type(exc).__name__, exc)
+            return ev.error_data(exc)
 
     def _event(self, event_type: str, data: str, when: float) -> Message:
         event_id = ev.new_id()
         return Message(event_id, "event", "POST", ev.envelope(event_type, data, event_id, when))
 
     def _message(self, item: tuple[Any, ...]) -> Message:
-        if item[0] == "request":
-            _, out, key = item
-            return Message(
-                key=out.key or key,
-                kind=out.kind or "request",
-                method=out.method,
-                body=dumps(self.redact(out.json)),
-                path=out.path,
-                headers=dict(out.headers or {}),
-                with_execution=bool(out.with_execution),
-            )
-        _, event_type, context, state, when = item
-        try:
-            data = self._redacted({"context": context, "state": state})
-        except Exception as exc:  # e.g. a cycle: the original's error form
-            logger.debug("chaosiq: cannot encode a %s event: %s", event_type, exc)
-            data = ev.error_data(exc)
-        return self._event(event_type, data, when)
+        if item[0] == "event":
+            _, event_type, context, state, when = item
+            return self._event(event_type, self._data(context, state), when)
+        _, out, key = item
+        return Message(
+            key=out.key or key,
+            kind=out.kind or "request",
+            method=out.method,
+            body=self._redacted(out.json),
+            path=out.path,
+            headers=dict(out.headers or {}),
+            with_execution=bool(out.with_execution),
+        )
 
     def _final_messages(self, final: Any, journal: Any) -> tuple[Message | None, Message | None]:
         """The final journal's PUT and the ``experiment-finished`` event: the journal is redacted
@@ -282,23 +278,20 @@ class Publisher:
         text = None
         if isinstance(journal, dict):
             if self.sender.has_execution and (ext := chaosiq_extension(journal, create=True)) is not None:
-                ext["experiment_id"], ext["execution_id"] = (
-                    self.sender.experiment_id,
-                    self.sender.execution_id,
-                )
-            text = self._redacted(journal)
+                ext.update(experiment_id=self.sender.experiment_id, execution_id=self.sender.execution_id)
+            try:
+                text = self._redacted(journal)
+            except Exception as exc:
+                logger.warning("chaosiq: cannot encode the final journal: %s: %s", type(exc).__name__, exc)
         put = Message(f"journal:{self.run.id}", "journal", "PUT", text) if text is not None else None
         if final is None:
             return put, None
         experiment, state, when = final
-        try:
-            parts = {
-                "context": orjson.Fragment(self._redacted(experiment)),
-                "state": orjson.Fragment(text if state is journal and text else self._redacted(state)),
-            }
+        if state is journal and text is not None:
+            parts = {"context": orjson.Fragment(self._redacted(experiment)), "state": orjson.Fragment(text)}
             data = orjson.dumps(parts).decode()
-        except Exception as exc:
-            data = ev.error_data(exc)
+        else:
+            data = self._data(experiment, state)
         return put, self._event(ev.EXPERIMENT_FINISHED, data, when)
 
     # ------------------------------------------------------------------ sending
@@ -369,10 +362,7 @@ class Publisher:
         return max(0.0, self._deadline - time.monotonic()) if self._deadline is not None else 0.0
 
     def _timeout(self) -> Timeout | None:
-        if self._deadline is None:
-            return RUN_TIMEOUT
-        left = self._left()
-        return None if left <= 0.05 else (min(RUN_TIMEOUT[0], left), min(RUN_TIMEOUT[1], left))
+        return within(self._deadline)
 
     # ------------------------------------------------------------------ report
 

@@ -262,3 +262,18 @@ def test_a_batch_refused_during_the_run_is_sent_again_one_by_one(server: rm.Mock
     assert sorted(set(names)) == ["a", "b", "poison"]
     assert pub.sender.rejected == 1
     assert pub.sender.delivered >= 2
+
+
+def test_undecodable_text_is_logged_and_sent_like_any_other(server: rm.Mocker, data_dir: Path) -> None:
+    """An output or a journal holding undecodable bytes (a lone surrogate, as Python decodes
+    them from file names) is written to the outbox and sent escaped: nothing of the run is lost."""
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    pub.enqueue(ev.ACTIVITY_FINISHED, {"name": "a"}, {"output": "file-\udc80.txt"})
+    pub.finish({"status": "completed", "node": "host-\ud800"})
+    (event,) = sent_events(server)
+    assert json.loads(event["data"])["state"]["output"] == "file-\udc80.txt"
+    put = [r for r in server.request_history if r.method == "PUT"][-1].json()["journal"]
+    assert put["node"] == "host-\ud800" and put["status"] == "completed"
+    assert pub.sender.delivered == 2 and outbox_files() == []
