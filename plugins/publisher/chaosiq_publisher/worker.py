@@ -123,7 +123,7 @@ class Publisher:
         if len(self._items) > self.max_queue:  # the worker is far behind: this thread logs them
             with self._lock:
                 self._drain()
-        else:
+        elif not self._queued.is_set():  # once per wake-up of the worker: set() takes locks
             self._queued.set()
 
     def finish(self, journal: dict[str, Any] | None) -> None:
@@ -135,7 +135,8 @@ class Publisher:
         self._stopping.set()
         self._queued.set()
         self._logged.set()
-        if journal is not None and self._journal_logged.wait(self._left()):
+        logged = journal is not None and self._journal_logged.wait(self._left())
+        if logged and self.run.execution_ready.wait(self._left()):
             self._send_pending()  # this thread would only wait: it sends beside the others
         self._worker.join(self._left())
         if self._worker.is_alive():  # stuck in a request: what is still queued goes to the log now
@@ -159,7 +160,8 @@ class Publisher:
     def _work(self) -> None:
         try:
             with self._lock:
-                self._drain()  # opens the log first
+                if self._creation is None:  # (unless the run thread had to drain already)
+                    self._open_log()
             self._helper.start()
             try:  # asked beside the helper creating the execution
                 self.sender.batch_supported(RUN_TIMEOUT)
@@ -168,9 +170,9 @@ class Publisher:
             while self._items or not self._stopping.is_set():
                 if not self._items:
                     self._queued.wait(1.0)
-                    self._queued.clear()
-                    if self.linger and self._items and not self._stopping.is_set():
-                        self._stopping.wait(self.linger)  # gather a burst into one batch
+                self._queued.clear()
+                if self.linger and self._items and not self._stopping.is_set():
+                    self._stopping.wait(self.linger)  # gather a burst into one batch
                 with self._lock:
                     self._drain()
             self._send_pending()
