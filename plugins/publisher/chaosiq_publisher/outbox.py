@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 from filelock import FileLock, Timeout
 
-from chaosiq_core.serialize import dumps, loads
+from chaosiq_core.serialize import dumps
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
@@ -111,9 +111,6 @@ class Message:
             headers=rec.get("headers") or None,
             with_execution=bool(rec.get("with_execution")),
         )
-
-    def json(self) -> Any:
-        return loads(self.body)
 
 
 @dataclass

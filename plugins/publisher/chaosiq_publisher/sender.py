@@ -23,7 +23,7 @@ import orjson
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError
 from chaosiq_core.journal import chaosiq_extension
-from chaosiq_core.serialize import dumps
+from chaosiq_core.serialize import dumps, loads
 from chaosiq_publisher.events import BATCH_CONTENT_TYPE, CONTENT_TYPE
 from chaosiq_publisher.outbox import Message, RunLog
 
@@ -274,13 +274,13 @@ class Sender:
             self._request("POST", self._execution_path("/events"), t, data=first.body.encode(),
                           headers={"Content-Type": CONTENT_TYPE})  # fmt: skip
         elif first.kind == "journal":
-            journal = first.json()
+            journal = loads(first.body)
             if isinstance(journal, dict):
                 ids = {"experiment_id": self.experiment_id, "execution_id": self.execution_id}
                 (chaosiq_extension(journal, create=True) or {}).update(ids)
             self._request("PUT", self._execution_path(), t, **_json({"journal": journal}))
         else:
-            body = first.json()
+            body = loads(first.body)
             if first.with_execution:
                 body = {
                     **(body or {}),
