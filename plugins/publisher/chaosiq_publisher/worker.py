@@ -128,7 +128,8 @@ class Publisher:
 
     def finish(self, journal: dict[str, Any] | None) -> None:
         """The run is over: queue the final journal, send until the flush deadline, report."""
-        self._deadline = time.monotonic() + self.flush_deadline
+        flush_started = time.monotonic()
+        self._deadline = flush_started + self.flush_deadline
         final, self._final = self._final, None
         if final is not None or journal is not None:
             self._put(("final", final, journal))
@@ -148,7 +149,7 @@ class Publisher:
         logger.debug(
             "chaosiq: publisher flushed in %.3f s (deadline %.1f s), %.3f s after the run was configured; "
             "%d requests",
-            self.flush_deadline - self._left(),
+            time.monotonic() - flush_started,
             self.flush_deadline,
             time.monotonic() - self._started,
             self.sender.requests,
@@ -160,9 +161,7 @@ class Publisher:
     def _work(self) -> None:
         try:
             with self._lock:
-                if self._creation is None:  # (unless the run thread had to drain already)
-                    self._open_log()
-            self._helper.start()
+                self._open_log()
             try:  # asked beside the helper creating the execution
                 self.sender.batch_supported(RUN_TIMEOUT)
             except ApiError as exc:
@@ -185,8 +184,7 @@ class Publisher:
 
     def _drain(self) -> None:
         """Encode what is queued, log it and hand it to the sender (the caller holds the lock)."""
-        if self._creation is None:
-            self._open_log()
+        self._open_log()
         items = []
         while self._items:
             items.append(self._items.popleft())
@@ -212,30 +210,23 @@ class Publisher:
             self._journal_logged.set()
 
     def _open_log(self) -> None:
-        run = self.run
-        scope = run.client.scope if run.client else None
+        """Encode the experiment and the initial journal (the execution's creation request),
+        open the run's log and start the helper (once; the caller holds the lock)."""
+        if self._creation is not None:
+            return
+        run, scope = self.run, self.sender.client.scope
         experiment = orjson.Fragment(self._redacted(run.experiment))
         journal = orjson.Fragment(self._redacted(_initial_journal(run.experiment)))
         self._creation = (experiment, journal)
         try:
-            self.log = RunLog.create(run.id)
+            self.log = self.sender.log = RunLog.create(run.id)
+            header = {"op": "run", "run_id": run.id, "kind": run.kind, "url": self.sender.client.url,
+                      "org_id": scope.org_id if scope else None, "team_id": scope.team_id if scope else None,
+                      "created": ev.now_iso(), "experiment": experiment, "journal": journal}  # fmt: skip
+            self.log.append(header)
         except Exception as exc:
             logger.warning("chaosiq: cannot open the outbox (%s): unsent events will be lost", exc)
-            return
-        self.sender.log = self.log
-        self.log.append(
-            {
-                "op": "run",
-                "run_id": run.id,
-                "kind": run.kind,
-                "url": run.client.url if run.client else None,
-                "org_id": scope.org_id if scope else None,
-                "team_id": scope.team_id if scope else None,
-                "created": ev.now_iso(),
-                "experiment": experiment,
-                "journal": journal,
-            }
-        )
+        self._helper.start()
 
     def _redacted(self, doc: Any) -> str:
         """``doc`` redacted, as JSON text (encoded once; walked only when it holds something to redact).
