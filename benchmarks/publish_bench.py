@@ -215,6 +215,47 @@ def inproc_child(settings: str, data: str, reps: int) -> None:
     )
 
 
+def inrun_child(settings: str, data: str, reps: int) -> None:
+    """In a child process: chaoslib's ``run_experiment`` of 50 and 200 no-ops, with the chaosiq
+    control and without (plain Chaos Toolkit) alternated; each rep's slope of on - off."""
+    os.environ["CHAOSIQ_DATA_DIR"] = data
+    os.environ["CHAOSIQ_DISABLE_PLUGINS"] = OTHERS
+    import copy
+
+    from chaoslib.control import load_global_controls
+    from chaoslib.experiment import run_experiment
+
+    from chaosiq_core import settings as s
+
+    Path(data).mkdir(parents=True, exist_ok=True)
+    cfg = {"on": s.load(Path(settings)), "off": {}}
+    exps = {n: json.loads(experiment(Path(data) / f"inrun-{n}.json", n).read_text()) for n in (50, 200)}
+    walls: dict[tuple[str, int], list[float]] = {(v, n): [] for v in cfg for n in exps}
+    for i in range(reps + 1):  # the first rep warms up
+        for n in exps:
+            for v in ("on", "off") if i % 2 else ("off", "on"):
+                settings = copy.deepcopy(cfg[v])
+                t = time.perf_counter()
+                load_global_controls(settings)  # as `chaos run` does
+                run_experiment(copy.deepcopy(exps[n]), settings=settings)
+                if i:
+                    walls[(v, n)].append(time.perf_counter() - t)
+    d = {n: [a - b for a, b in zip(walls[("on", n)], walls[("off", n)], strict=True)] for n in exps}
+    slopes = [(x - y) / 150 * 1000 for x, y in zip(d[200], d[50], strict=True)]
+    print(json.dumps({"per_activity_ms": statistics.median(slopes)}))
+
+
+def in_run(bench: Bench, rounds: int, reps: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"base": [], "new": []}
+    for i in range(rounds):
+        for v in ("base", "new") if i % 2 == 0 else ("new", "base"):
+            cmd = [sys.executable, __file__, "--inrun", str(bench.settings), str(bench.data), str(reps)]
+            r = subprocess.run(cmd, env={**os.environ, **bench.env[v]}, capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr[-2000:]
+            out[v].append(json.loads(r.stdout.splitlines()[-1])["per_activity_ms"])
+    return out
+
+
 def per_event(bench: Bench, rounds: int, reps: int) -> dict[str, dict[str, list[float]]]:
     out: dict[str, dict[str, list[float]]] = {v: {"bridge_us": [], "enqueue_us": []} for v in ("base", "new")}
     for i in range(rounds):
@@ -250,10 +291,15 @@ def main() -> None:
     ap.add_argument("--inproc-reps", type=int, default=3000, help="activities per in-process measurement")
     ap.add_argument("--count-runs", type=int, default=6, help="runs of 50 actions whose requests are counted")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--inrun-reps", type=int, default=20, help="in-process runs per size and variant")
     ap.add_argument("--inproc", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--inrun", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inproc:
         inproc_child(args.inproc[0], args.inproc[1], int(args.inproc[2]))
+        return
+    if args.inrun:
+        inrun_child(args.inrun[0], args.inrun[1], int(args.inrun[2]))
         return
     tmp = Path(tempfile.mkdtemp(prefix="publish-bench-"))
     base_path = baseline_path(args.baseline, tmp / "baseline")
@@ -263,6 +309,9 @@ def main() -> None:
     try:
         benches = {ms: Bench(srv, tmp, f"{ms}ms", base_path, bytecode) for ms, srv in servers.items()}
         res["per_event"] = per_event(benches[0], args.inproc_rounds, args.inproc_reps)
+        res["in_run"] = {
+            f"{ms} ms": in_run(b, args.inproc_rounds, args.inrun_reps) for ms, b in benches.items()
+        }
         for ms, b in benches.items():
             load = [os.getloadavg()[0]]
             w = b.series({n: experiment(tmp / f"noop-{n}.json", n) for n in (0, 50, 200)}, args.reps)
@@ -323,6 +372,10 @@ def report(res: dict[str, Any]) -> None:
     for name, goal, base, new, fmt in rows:
         ratio = f"{new / base:.2f}" if base else "—"
         print(f"| {name} | {goal} | {fmt.format(base)} | {fmt.format(new)} | {ratio} |")
+    for ms in (0, 20):
+        ir = {v: med(x) for v, x in res["in_run"][f"{ms} ms"].items()}
+        print(f"| in-process run, per activity, {ms} ms latency (ms) | (≤ 0.25) | {ir['base']:.3f} | "
+              f"{ir['new']:.3f} | {ir['new'] / ir['base']:.2f} |")  # fmt: skip
     req = res["requests"]
     print(f"| requests per run of 50 actions, 0 ms | 3-4 | {req['base']} | {req['new']} | — |")
     print()
@@ -333,6 +386,7 @@ def report(res: dict[str, Any]) -> None:
                   f"fixed quartiles {r[v]['fixed_quartiles_ms']} ms, {r[v]['runs']} runs")  # fmt: skip
         print(f"{ms} ms off: medians {r['off_median_s']} s, quartiles ÷ median - 1 {r['off_spread']}, "
               f"sleep50 {r['sleep50_off_s']} s; load {r['load']}")  # fmt: skip
+    print("in-process run, per activity (ms, one figure per child):", json.dumps(res["in_run"]))
     print("per event (medians of rounds):", json.dumps({v: {k: [round(x, 2) for x in xs]
           for k, xs in res["per_event"][v].items()} for v in res["per_event"]}))  # fmt: skip
 
