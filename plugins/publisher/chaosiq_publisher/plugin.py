@@ -1,7 +1,7 @@
 """The ``publish`` feature's hook implementations.
 
 Every lifecycle hook only appends to the run's :class:`~chaosiq_publisher.worker.Publisher`
-queue; the network is the worker thread's business.
+queue; encoding and the network are the business of the publisher's own threads.
 """
 
 from __future__ import annotations

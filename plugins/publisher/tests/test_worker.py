@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import statistics
 import threading
 import time
 from pathlib import Path
@@ -21,20 +20,20 @@ from chaosiq_core.testing import SilentServer, wait_until
 from chaosiq_core.types import Outgoing
 
 
-def test_enqueue_costs_the_run_thread_under_100_microseconds(server: rm.Mocker, data_dir: Path) -> None:
+def test_enqueue_costs_the_run_thread_under_10_microseconds_of_cpu(server: rm.Mocker, data_dir: Path) -> None:
+    """The run thread's CPU time per event (not wall time: it does not count waiting for the GIL
+    or a core, so a busy machine does not change it)."""
     run = make_run(flush_deadline=10)
     pub = Publisher(run)
     pub.start()
     activity = {"type": "action", "name": "a", "provider": {"type": "python", "module": "os", "func": "x"}}
     state = {"status": "succeeded", "output": None, "duration": 0.001}
-    costs = []
+    cpu = time.thread_time()
     for _ in range(2000):
-        t = time.perf_counter()
         pub.enqueue(ev.ACTIVITY_FINISHED, activity, state)
-        costs.append(time.perf_counter() - t)
+    per_event = (time.thread_time() - cpu) / 2000
     pub.finish({"status": "completed"})
-    median = statistics.median(costs)
-    assert median < 100e-6, f"median enqueue {median * 1e6:.1f} µs"
+    assert per_event < 10e-6, f"{per_event * 1e6:.1f} µs of CPU per enqueue"
     assert len(sent_events(server)) == 2000
     assert outbox_files() == []
 
