@@ -1,50 +1,49 @@
-"""Benchmarks of the publisher (issue 5 "Measure"); figures go to RESULTS.md (chaosiq-publisher).
+"""The publisher against its goals, this code and a baseline commit side by side in one run.
 
-Run: ``uv run --all-packages python benchmarks/publish_bench.py [--reps N] [--bytecode cached|none] [--json]``
+Run: ``uv run --all-packages python benchmarks/publish_bench.py [--baseline 0088ee3] [--reps N]
+[--sleep-reps N] [--inproc-reps N] [--json]``; figures go to RESULTS.md (chaosiq-publisher).
 
-Every figure is side by side with the extension off, in the same run, runs
-alternating pair by pair (off-on, on-off, ...; the core-only run after each pair):
-figures are medians, and the added cost is also given as the median of the
-pair differences (on - off of the same pair), which cancels slow drifts of the
-machine's load. ``--bytecode cached`` (default) lets every ``chaos`` process keep
-compiled bytecode in a temporary ``PYTHONPYCACHEPREFIX``, as an installed
-package does; ``none`` sets ``PYTHONDONTWRITEBYTECODE=1`` (this workspace's
-environment: every process compiles every module from source). The 1-minute
-load average is printed before and after each series. The chaosiq-server's CPU
-time (user + system, from ``/proc``) during each *on* run is reported
-separately: on this 2-core machine it competes with ``chaos run`` for the CPUs.
-*Off* is plain Chaos Toolkit (a settings file without the
-chaosiq control); *on* is ``chaos signin`` settings with the ``publish`` feature
-(safeguards and verification not loaded); *core only* is the same settings
-with ``publish`` not loaded either, to separate the publisher's own cost from
-the core's (control bridge, plugin manager, teams).
-Two real chaosiq-servers: one answering at once, one with
-``--response-delay-ms 20``.
+Three variants of the real ``chaos run``, alternated run by run (order rotating
+from rep to rep): **off** (plain Chaos Toolkit: a settings file without the
+chaosiq control), **base** (the baseline commit's chaosiq: its ``chaosiq_core``,
+``chaoscloud`` and plugin sources, extracted with ``git archive``, first on
+``PYTHONPATH``) and **new** (this working tree). Both chaosiq variants publish
+to the same real chaosiq-servers (SQLite, loopback): one answering at once and
+one with ``--response-delay-ms 20``; safeguards and verification are not
+loaded. Every compiled module is kept in a temporary ``PYTHONPYCACHEPREFIX``
+(as an installed package) after one warm-up run of each variant.
 
-1. Cost per activity: slope of (on - off) wall time between 50 and 200 no-op actions;
-   each rep runs every size (0, 50, 200) and gives its own slope, the figure is
-   their median (with quartiles); the slope of the medians is printed too.
-2. Fixed cost per run: (on - off) at 0 actions (incl. imports and the final flush).
-3. Wall time of 50 ``sleep 0.1`` actions, on / off.
-4. Run-thread time per lifecycle event: in-process, the control bridge's
-   ``before/after_activity_control`` (bridge + pluggy + enqueue) and the
-   publisher's ``enqueue`` alone; median.
-5. Events delivered by the end of the run (server count right after exit ÷ expected).
-6. Requests (server access log) and TCP connections (a counting TCP relay) per run.
+Goals (each printed with the baseline's figure and the ratio new ÷ base):
+
+1. Run-thread CPU time per lifecycle event ≤ 10 µs: in-process, in a child
+   process per variant (alternated), ``time.thread_time`` of the run thread
+   around the control bridge's ``before/after_activity_control`` (bridge,
+   pluggy, the publisher's hook); the publisher's ``enqueue`` alone beside it.
+   CPU time of one thread does not count the time it waits for the GIL or a
+   core, so it is stable on a shared machine.
+2. Whole-process cost per activity ≤ 0.25 ms at 0 and 20 ms latency: each
+   rep's own slope of (variant - off) wall time between 50 and 200 no-op
+   actions, median over the reps (quartiles printed).
+3. Fixed cost per run ≤ 50 ms + 2 x latency: (variant - off) at 0 actions,
+   median of the reps' differences.
+4. 50 x ``sleep 0.1`` actions, variant ÷ off ≤ 1.03 at 20 ms latency.
+5. 100 % of the events on the server when ``chaos`` exits (every variant run),
+   and 3-4 requests per run of 50 actions (the server's access log).
+
+Noise: the spread of the *off* runs (quartiles, as a share of their median) and
+the 1-minute load average before and after each series are printed: a figure
+is only as good as the off runs are stable.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -52,9 +51,23 @@ from typing import Any
 from chaosiq_core.testing import ServerProcess, Team, executable, run_chaos, start_server
 
 OTHERS = "safeguards,verification"
+VARIANTS = ("off", "base", "new")
+REPO = Path(__file__).resolve().parent.parent
+PLUGINS = ("publisher", "teams", "safeguards", "verification")
+BASE_SOURCES = ("chaosiq_core", "chaoscloud", *(f"plugins/{p}/chaosiq_{p}" for p in PLUGINS))
 
 
 # ------------------------------------------------------------------ set-up
+
+
+def baseline_path(rev: str, into: Path) -> str:
+    """Extract the baseline's Python sources; the ``PYTHONPATH`` that puts them first."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, *BASE_SOURCES], check=True,
+                             capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    paths = [into, *(into / "plugins" / p for p in PLUGINS)]
+    return os.pathsep.join(str(p) for p in paths)
 
 
 def sign_in(home: Path, url: str, team: Team) -> Path:
@@ -89,340 +102,293 @@ def expected_events(n: int) -> int:
     return 2 + 8 + 2 + 2 * n + 4
 
 
-class CountingRelay:
-    """A TCP relay that counts the connections opened through it."""
-
-    def __init__(self, port: int) -> None:
-        self.target = port
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            upstream = socket.create_connection(("127.0.0.1", self.target))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-
-# -------------------------------------------------------------------- runs
-
-
-BYTECODE_ENV: dict[str, str] = {}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def chaos_run(settings: Path, exp: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
-    journal = exp.with_suffix(".journal.json")
-    cmd = [executable("chaos"), "--no-version-check", "--settings", str(settings), "run",
-           "--journal-path", str(journal), str(exp)]  # fmt: skip
-    t = time.perf_counter()
-    full_env = {**os.environ, **BYTECODE_ENV, **env}
-    r = subprocess.run(cmd, env=full_env, capture_output=True, text=True, cwd=exp.parent)
-    wall = time.perf_counter() - t
-    assert r.returncode == 0, r.stderr[-2000:]
-    return wall, json.loads(journal.read_text())
-
-
-def team_events(team: Team, journal: dict[str, Any]) -> int:
-    ext = next(e for e in journal["extensions"] if e["name"] == "chaosiq")
-    path = f"/experiments/{ext['experiment_id']}/executions/{ext['execution_id']}/events?limit=1"
-    return int(team.api("GET", path).json()["total"])
-
-
 class Bench:
-    def __init__(self, server: ServerProcess, tmp: Path, label: str) -> None:
-        self.server, self.label = server, label
+    """The three variants against one server."""
+
+    def __init__(self, server: ServerProcess, tmp: Path, label: str, base_path: str, bytecode: dict) -> None:
+        self.server = server
         self.team = server.new_team()
-        self.home = tmp / f"home-{label}"
-        self.settings = sign_in(self.home, server.url, self.team)
-        self.data = tmp / f"data-{label}"
+        home = tmp / f"home-{label}"
+        self.settings = sign_in(home, server.url, self.team)
         self.off_settings = tmp / "off.yaml"
         self.off_settings.write_text("{}\n")
-        self.env_on = {
-            "HOME": str(self.home),
+        self.data = tmp / f"data-{label}"
+        on = {
+            "HOME": str(home),
             "CHAOSIQ_DATA_DIR": str(self.data),
             "CHAOSIQ_DISABLE_PLUGINS": OTHERS,
+            **bytecode,
         }
-        self.env_off = {"HOME": str(self.home)}
-        # the chaosiq control and core loaded, the publisher not: isolates the publisher's own cost
-        self.env_core = {**self.env_on, "CHAOSIQ_DISABLE_PLUGINS": f"publish,{OTHERS}"}
-        self.delivered: list[float] = []
+        self.env = {
+            "off": {"HOME": str(home), **bytecode},
+            "new": on,
+            "base": {**on, "PYTHONPATH": base_path},
+        }
+        self.delivered: dict[str, list[float]] = {"base": [], "new": []}
 
-    def _run(self, which: str, exp: Path, n: int) -> tuple[float, float, float]:
-        """One run: (wall, journal duration, server CPU seconds during the run)."""
+    def run(self, which: str, exp: Path, n: int) -> float:
+        """One ``chaos run``; its wall time. Checks what the server holds right after the exit."""
+        journal = exp.with_suffix(".journal.json")
         settings = self.off_settings if which == "off" else self.settings
-        env = {"off": self.env_off, "core": self.env_core, "on": self.env_on}[which]
-        cpu0 = cpu_seconds(self.server.proc.pid)
-        wall, journal = chaos_run(settings, exp, env)
-        cpu = cpu_seconds(self.server.proc.pid) - cpu0
-        if which == "on":
-            got = team_events(self.team, journal)  # right after the process exited
-            self.delivered.append(got / expected_events(n))
-            pending = list((self.data / "outbox").glob("*.jsonl")) if (self.data / "outbox").exists() else []
-            assert not pending, f"outbox not empty after a run: {pending}"
-        return wall, journal["duration"], cpu
+        cmd = [executable("chaos"), "--no-version-check", "--settings", str(settings), "run",
+               "--journal-path", str(journal), str(exp)]  # fmt: skip
+        t = time.perf_counter()
+        r = subprocess.run(cmd, env={**os.environ, **self.env[which]}, capture_output=True, text=True,
+                           cwd=exp.parent)  # fmt: skip
+        wall = time.perf_counter() - t
+        assert r.returncode == 0, r.stderr[-2000:]
+        if which != "off":
+            ext = next(e for e in json.loads(journal.read_text())["extensions"] if e["name"] == "chaosiq")
+            path = f"/experiments/{ext['experiment_id']}/executions/{ext['execution_id']}/events?limit=1"
+            self.delivered[which].append(int(self.team.api("GET", path).json()["total"]) / expected_events(n))
+            outbox = self.data / "outbox"
+            assert not (outbox.is_dir() and list(outbox.glob("*.jsonl"))), "outbox not empty after a run"
+        return wall
 
-    def series(self, exps: dict[int, Path], reps: int) -> dict[int, dict[str, Any]]:
-        """Every size in every rep, sizes and off/on order alternating from rep to rep.
-
-        A slope then compares runs made seconds apart: when the 50 and the 200
-        series ran one after the other, a change of the machine's load between
-        the two moved the slope by more than the cost being measured.
-        """
-        keys = ("off", "core", "on")
-        walls = {n: {k: [] for k in keys} for n in exps}
-        dur = {n: {k: [] for k in keys} for n in exps}
-        server_cpu: dict[int, list[float]] = {n: [] for n in exps}
-        loads = [os.getloadavg()[0]]
+    def series(self, exps: dict[int, Path], reps: int) -> dict[int, dict[str, list[float]]]:
+        """Every size and variant in every rep; the order of both rotates from rep to rep."""
+        walls = {n: {v: [] for v in VARIANTS} for n in exps}
         for n, exp in exps.items():  # warm-up: bytecode, page cache, server
-            for which in ("off", "on", "core"):
-                self._run(which, exp, n)
+            for v in VARIANTS:
+                self.run(v, exp, n)
         sizes = list(exps)
         for i in range(reps):
-            order = ("off", "on", "core") if i % 2 == 0 else ("on", "off", "core")
+            order = VARIANTS[i % 3 :] + VARIANTS[: i % 3]
             for n in sizes if i % 2 == 0 else sizes[::-1]:
-                for which in order:
-                    wall, d, cpu = self._run(which, exps[n], n)
-                    walls[n][which].append(wall)
-                    dur[n][which].append(d)
-                    if which == "on":
-                        server_cpu[n].append(cpu)
-        loads.append(os.getloadavg()[0])
-        out: dict[int, dict[str, Any]] = {}
-        for n in exps:
-            w, j = walls[n], dur[n]
-            out[n] = {
-                **{k: statistics.median(v) for k, v in w.items()},
-                "off_min": min(w["off"]),
-                "core_min": min(w["core"]),
-                "on_min": min(w["on"]),
-                "pair_diff": statistics.median([a - b for a, b in zip(w["on"], w["off"], strict=True)]),
-                "duration": {k: statistics.median(v) for k, v in j.items()},
-                "duration_pair_diff": statistics.median(
-                    [a - b for a, b in zip(j["on"], j["off"], strict=True)]
-                ),
-                "server_cpu_ms": statistics.median(server_cpu[n]) * 1000,
-                "load": [round(x, 2) for x in loads],
-                "off_all": w["off"],
-                "core_all": w["core"],
-                "on_all": w["on"],
-                "duration_on_all": j["on"],
-                "duration_off_all": j["off"],
-            }
+                for v in order:
+                    walls[n][v].append(self.run(v, exps[n], n))
+        return walls
+
+    def requests_per_run(self, exp: Path, n: int, runs: int) -> dict[str, list[int]]:
+        """Requests in the server's access log during each run (the bench is its only client then;
+        its own query of the events stored is not counted)."""
+        log = Path(self.server.log_path or "")
+        out: dict[str, list[int]] = {"base": [], "new": []}
+        for i in range(runs):
+            for v in out if i % 2 == 0 else ("new", "base"):
+                time.sleep(0.5)  # the server flushes its access log every 0.2 s
+                before = len(log.read_text().splitlines())
+                self.run(v, exp, n)
+                time.sleep(0.5)
+                lines = log.read_text().splitlines()[before:]
+                mine = [x for x in lines if "access: GET" in x and "/events " in x]  # the bench's query
+                out[v].append(sum("access:" in x for x in lines) - len(mine))
         return out
 
-    def pair(self, exp: Path, n: int, reps: int) -> dict[str, Any]:
-        return self.series({n: exp}, reps)[n]
+
+# ------------------------------------------------------------- in-process
 
 
-def rep_slopes(big: dict[str, Any], small: dict[str, Any], span: int, on: str, off: str) -> list[float]:
-    """Per rep: ((on - off) at the big size - (on - off) at the small size) / span, in ms."""
-    pairs = zip(big[on], big[off], small[on], small[off], strict=True)
-    return [((a - b) - (c - d)) / span * 1000 for a, b, c, d in pairs]
-
-
-def per_event_cost(settings: Path, data: Path, reps: int = 3000) -> dict[str, float]:
-    """Median run-thread time per lifecycle call, in-process (µs)."""
-    os.environ["CHAOSIQ_DATA_DIR"] = str(data)
+def inproc_child(settings: str, data: str, reps: int) -> None:
+    """In a child process: run-thread CPU per lifecycle event through the control bridge."""
+    os.environ["CHAOSIQ_DATA_DIR"] = data
     os.environ["CHAOSIQ_DISABLE_PLUGINS"] = OTHERS
-    from chaosiq_publisher import events as ev
-
     from chaosiq_core import control
     from chaosiq_core import settings as s
 
-    cfg = s.load(settings)
-    exp = json.loads(experiment(data.parent / "inproc.json", 1).read_text())
+    Path(data).mkdir(parents=True, exist_ok=True)
+    exp = json.loads(experiment(Path(data) / "inproc.json", 1).read_text())
     control.reset()
-    control.configure_control(experiment=exp, settings=cfg)
+    control.configure_control(experiment=exp, settings=s.load(Path(settings)))
     run = control.current_run()
     assert run is not None and "publish" in run.data
+    pub = run.data["publish"]
     act = exp["method"][0]
     state = {"activity": act, "status": "succeeded", "output": True, "duration": 0.0001}
-    bridge, enqueue = [], []
-    for _ in range(reps):
-        t = time.perf_counter()
+    for _ in range(200):  # warm-up
         control.before_activity_control(context=act)
-        t1 = time.perf_counter()
         control.after_activity_control(context=act, state=state)
-        t2 = time.perf_counter()
-        bridge += [t1 - t, t2 - t1]
-    pub = run.data["publish"]
+    cpu = time.thread_time()
     for _ in range(reps):
-        t = time.perf_counter()
-        pub.enqueue(ev.ACTIVITY_FINISHED, act, state)
-        enqueue.append(time.perf_counter() - t)
-    t = time.perf_counter()
+        control.before_activity_control(context=act)
+        control.after_activity_control(context=act, state=state)
+    bridge = (time.thread_time() - cpu) / (2 * reps)
+    cpu = time.thread_time()
+    for _ in range(reps):
+        pub.enqueue("activity-finished", act, state)
+    enqueue = (time.thread_time() - cpu) / reps
     pub.finish({"status": "completed"})
-    flush = time.perf_counter() - t
-    return {
-        "bridge_median_us": statistics.median(bridge) * 1e6,
-        "bridge_p99_us": sorted(bridge)[int(len(bridge) * 0.99)] * 1e6,
-        "enqueue_median_us": statistics.median(enqueue) * 1e6,
-        "enqueue_p99_us": sorted(enqueue)[int(len(enqueue) * 0.99)] * 1e6,
-        "events": 3 * reps,
-        "final_flush_s": flush,
-        "delivered": pub.sender.delivered,
-    }
+    print(
+        json.dumps(
+            {"bridge_us": bridge * 1e6, "enqueue_us": enqueue * 1e6, "delivered": pub.sender.delivered}
+        )
+    )
 
 
-def requests_and_connections(server: ServerProcess, tmp: Path, n: int) -> dict[str, int]:
-    relay = CountingRelay(server.port)
-    team = server.new_team()
-    home = tmp / "home-count"
-    settings = sign_in(home, relay.url, team)
-    exp = experiment(tmp / f"count-{n}.json", n)
-    log = Path(server.log_path or "")
-    before = log.read_text().count(team.org_id)
-    relay.connections = 0
-    env = {"HOME": str(home), "CHAOSIQ_DATA_DIR": str(tmp / "data-count"), "CHAOSIQ_DISABLE_PLUGINS": OTHERS}
-    chaos_run(settings, exp, env)
-    time.sleep(0.2)  # let the server write its last access-log line
-    return {"activities": n + 3, "requests": log.read_text().count(team.org_id) - before,
-            "connections": relay.connections}  # fmt: skip
+def inrun_child(settings: str, data: str, reps: int) -> None:
+    """In a child process: chaoslib's ``run_experiment`` of 50 and 200 no-ops, with the chaosiq
+    control and without (plain Chaos Toolkit) alternated; each rep's slope of on - off."""
+    os.environ["CHAOSIQ_DATA_DIR"] = data
+    os.environ["CHAOSIQ_DISABLE_PLUGINS"] = OTHERS
+    import copy
+
+    from chaoslib.control import load_global_controls
+    from chaoslib.experiment import run_experiment
+
+    from chaosiq_core import settings as s
+
+    Path(data).mkdir(parents=True, exist_ok=True)
+    cfg = {"on": s.load(Path(settings)), "off": {}}
+    exps = {n: json.loads(experiment(Path(data) / f"inrun-{n}.json", n).read_text()) for n in (50, 200)}
+    walls: dict[tuple[str, int], list[float]] = {(v, n): [] for v in cfg for n in exps}
+    for i in range(reps + 1):  # the first rep warms up
+        for n in exps:
+            for v in ("on", "off") if i % 2 else ("off", "on"):
+                settings = copy.deepcopy(cfg[v])
+                t = time.perf_counter()
+                load_global_controls(settings)  # as `chaos run` does
+                run_experiment(copy.deepcopy(exps[n]), settings=settings)
+                if i:
+                    walls[(v, n)].append(time.perf_counter() - t)
+    d = {n: [a - b for a, b in zip(walls[("on", n)], walls[("off", n)], strict=True)] for n in exps}
+    slopes = [(x - y) / 150 * 1000 for x, y in zip(d[200], d[50], strict=True)]
+    print(json.dumps({"per_activity_ms": statistics.median(slopes)}))
+
+
+def in_run(bench: Bench, rounds: int, reps: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"base": [], "new": []}
+    for i in range(rounds):
+        for v in ("base", "new") if i % 2 == 0 else ("new", "base"):
+            cmd = [sys.executable, __file__, "--inrun", str(bench.settings), str(bench.data), str(reps)]
+            r = subprocess.run(cmd, env={**os.environ, **bench.env[v]}, capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr[-2000:]
+            out[v].append(json.loads(r.stdout.splitlines()[-1])["per_activity_ms"])
+    return out
+
+
+def per_event(bench: Bench, rounds: int, reps: int) -> dict[str, dict[str, list[float]]]:
+    out: dict[str, dict[str, list[float]]] = {v: {"bridge_us": [], "enqueue_us": []} for v in ("base", "new")}
+    for i in range(rounds):
+        for v in ("base", "new") if i % 2 == 0 else ("new", "base"):
+            cmd = [sys.executable, __file__, "--inproc", str(bench.settings), str(bench.data), str(reps)]
+            r = subprocess.run(cmd, env={**os.environ, **bench.env[v]}, capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr[-2000:]
+            got = json.loads(r.stdout.splitlines()[-1])
+            assert got["delivered"] == 3 * reps + 400 + 1, got  # every event and the journal
+            for k in out[v]:
+                out[v][k].append(got[k])
+    return out
+
+
+# ------------------------------------------------------------------ report
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def quartiles(xs: list[float]) -> list[float]:
+    q = statistics.quantiles(xs, n=4)
+    return [round(q[0], 3), round(q[2], 3)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=15, help="repetitions of the no-op runs")
-    ap.add_argument("--sleep-reps", type=int, default=5, help="repetitions of the 50 x sleep 0.1 run")
-    ap.add_argument("--no-sleep", action="store_true", help="skip the 50 x sleep 0.1 runs")
-    ap.add_argument("--bytecode", choices=("cached", "none"), default="cached")
+    ap.add_argument("--baseline", default="0088ee3", help="the commit to compare with")
+    ap.add_argument("--reps", type=int, default=20, help="reps of the no-op series (0, 50, 200 actions)")
+    ap.add_argument("--sleep-reps", type=int, default=5, help="reps of the 50 x sleep 0.1 runs")
+    ap.add_argument("--inproc-rounds", type=int, default=6, help="alternated child processes per variant")
+    ap.add_argument("--inproc-reps", type=int, default=3000, help="activities per in-process measurement")
+    ap.add_argument("--count-runs", type=int, default=6, help="runs of 50 actions whose requests are counted")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--inrun-reps", type=int, default=20, help="in-process runs per size and variant")
+    ap.add_argument("--inproc", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--inrun", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.inproc:
+        inproc_child(args.inproc[0], args.inproc[1], int(args.inproc[2]))
+        return
+    if args.inrun:
+        inrun_child(args.inrun[0], args.inrun[1], int(args.inrun[2]))
+        return
     tmp = Path(tempfile.mkdtemp(prefix="publish-bench-"))
-    if args.bytecode == "cached":  # as an installed package: compiled once, then read from the cache
-        BYTECODE_ENV.update(PYTHONDONTWRITEBYTECODE="", PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
-    else:
-        BYTECODE_ENV.update(PYTHONDONTWRITEBYTECODE="1")
-    load0 = os.getloadavg()[0]
-    servers = {
-        "0 ms": start_server(tmp / "srv-fast"),
-        "20 ms": start_server(tmp / "srv-slow", "--response-delay-ms", "20"),
-    }
-    results: dict[str, Any] = {"reps": args.reps, "sleep_reps": args.sleep_reps, "bytecode": args.bytecode}
+    base_path = baseline_path(args.baseline, tmp / "baseline")
+    bytecode = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    servers = {0: start_server(tmp / "srv-0"), 20: start_server(tmp / "srv-20", "--response-delay-ms", "20")}
+    res: dict[str, Any] = {"baseline": args.baseline, "reps": args.reps, "sleep_reps": args.sleep_reps}
     try:
-        for label, server in servers.items():
-            b = Bench(server, tmp, label.replace(" ", ""))
-            r: dict[str, Any] = {}
-            noops = b.series({n: experiment(tmp / f"noop-{n}.json", n) for n in (0, 50, 200)}, args.reps)
-            for n, x in noops.items():
-                r[f"noop{n}"] = x
-            slopes = rep_slopes(noops[200], noops[50], 150, "on_all", "off_all")
-            r["rep_per_activity_ms"] = statistics.median(slopes)
-            r["rep_per_activity_iqr_ms"] = [round(q, 3) for q in statistics.quantiles(slopes, n=4)[::2]]
-            in_run = rep_slopes(noops[200], noops[50], 150, "duration_on_all", "duration_off_all")
-            r["rep_in_run_per_activity_ms"] = statistics.median(in_run)
-            r["rep_fixed_ms"] = statistics.median(
-                [(a - b) * 1000 for a, b in zip(noops[0]["on_all"], noops[0]["off_all"], strict=True)]
-            )
-            if not args.no_sleep:
-                r["sleep50"] = b.pair(experiment(tmp / "sleep-50.json", 50, sleep=True), 50, args.sleep_reps)
-                r["sleep_ratio"] = r["sleep50"]["on"] / r["sleep50"]["off"]
-            d = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["off"] for n in (0, 50, 200)}
-            r["per_activity_ms"] = (d[200] - d[50]) / 150 * 1000
-            r["fixed_ms"] = d[0] * 1000
-            c = {n: r[f"noop{n}"]["on"] - r[f"noop{n}"]["core"] for n in (0, 50, 200)}
-            r["publisher_per_activity_ms"] = (c[200] - c[50]) / 150 * 1000
-            r["publisher_fixed_ms"] = c[0] * 1000
-            m = {n: r[f"noop{n}"]["on_min"] - r[f"noop{n}"]["off_min"] for n in (0, 50, 200)}
-            r["per_activity_ms_min"] = (m[200] - m[50]) / 150 * 1000
-            r["fixed_ms_min"] = m[0] * 1000
-            # inside the experiment (journal duration): the run thread's own slowdown
-            j = {n: r[f"noop{n}"]["duration"]["on"] - r[f"noop{n}"]["duration"]["off"] for n in (50, 200)}
-            r["in_run_per_activity_ms"] = (j[200] - j[50]) / 150 * 1000
-            p = {n: r[f"noop{n}"]["pair_diff"] for n in (0, 50, 200)}
-            r["pair_per_activity_ms"] = (p[200] - p[50]) / 150 * 1000
-            r["pair_fixed_ms"] = p[0] * 1000
-            sc = {n: r[f"noop{n}"]["server_cpu_ms"] for n in (0, 50, 200)}
-            r["server_cpu_per_activity_ms"] = (sc[200] - sc[50]) / 150
-            r["server_cpu_fixed_ms"] = sc[0]
-            r["delivered_min"] = min(b.delivered)
-            results[label] = r
-            print(f"[{label}] done: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}",
-                  file=sys.stderr)  # fmt: skip
-        results["per_event"] = per_event_cost(
-            Bench(servers["0 ms"], tmp, "inproc").settings, tmp / "data-inproc"
+        benches = {ms: Bench(srv, tmp, f"{ms}ms", base_path, bytecode) for ms, srv in servers.items()}
+        res["per_event"] = per_event(benches[0], args.inproc_rounds, args.inproc_reps)
+        res["in_run"] = {
+            f"{ms} ms": in_run(b, args.inproc_rounds, args.inrun_reps) for ms, b in benches.items()
+        }
+        for ms, b in benches.items():
+            load = [os.getloadavg()[0]]
+            w = b.series({n: experiment(tmp / f"noop-{n}.json", n) for n in (0, 50, 200)}, args.reps)
+            sleep = b.series({50: experiment(tmp / "sleep-50.json", 50, sleep=True)}, args.sleep_reps)[50]
+            load.append(os.getloadavg()[0])
+            r: dict[str, Any] = {"load": [round(x, 2) for x in load]}
+            for v in ("base", "new"):
+                d = {n: [a - b for a, b in zip(w[n][v], w[n]["off"], strict=True)] for n in w}
+                slopes = [(x - y) / 150 * 1000 for x, y in zip(d[200], d[50], strict=True)]
+                r[v] = {
+                    "per_activity_ms": med(slopes),
+                    "per_activity_quartiles": quartiles(slopes),
+                    "fixed_ms": med(d[0]) * 1000,
+                    "fixed_quartiles_ms": [round(x * 1000, 1) for x in quartiles(d[0])],
+                    "sleep50_ratio": med(sleep[v]) / med(sleep["off"]),
+                    "delivered_min": min(b.delivered[v]),
+                    "runs": len(b.delivered[v]),
+                }
+            r["off_median_s"] = {n: round(med(w[n]["off"]), 4) for n in w}
+            r["off_spread"] = {
+                n: [round(q / med(w[n]["off"]) - 1, 3) for q in quartiles(w[n]["off"])] for n in w
+            }
+            r["sleep50_off_s"] = round(med(sleep["off"]), 3)
+            res[f"{ms} ms"] = r
+            print(f"[{ms} ms] {json.dumps(r)}", file=sys.stderr)
+        res["requests"] = benches[0].requests_per_run(
+            experiment(tmp / "count-50.json", 50), 50, args.count_runs
         )
-        results["count"] = requests_and_connections(servers["0 ms"], tmp, 50)
     finally:
         for s in servers.values():
             s.stop()
-    results["load_avg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(res, indent=2))
         return
-    for label in ("0 ms", "20 ms"):
-        r = results[label]
-        print(f"\n## server latency {label}")
-        print(
-            "| experiment | off (s) | core only (s) | on (s) | on - off (ms) | pair diff (ms) "
-            "| on - core (ms) | in-run on - off (ms) | server CPU (ms) | load |"
-        )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for key in ("noop0", "noop50", "noop200", "sleep50"):
-            if key not in r:
-                continue
-            x = r[key]
-            dd = x["duration"]
-            print(f"| {key} | {x['off']:.3f} | {x['core']:.3f} | {x['on']:.3f} | "
-                  f"{(x['on'] - x['off']) * 1000:.0f} | {x['pair_diff'] * 1000:.0f} | "
-                  f"{(x['on'] - x['core']) * 1000:.0f} | {(dd['on'] - dd['off']) * 1000:.1f} | "
-                  f"{x['server_cpu_ms']:.0f} | {x['load']} |")  # fmt: skip
-        print(
-            f"per activity, median of the reps' own slopes: {r['rep_per_activity_ms']:.3f} ms "
-            f"(quartiles {r['rep_per_activity_iqr_ms']}); in-run {r['rep_in_run_per_activity_ms']:.3f} ms; "
-            f"fixed {r['rep_fixed_ms']:.0f} ms"
-        )
-        print(
-            f"median of pair differences: per activity {r['pair_per_activity_ms']:.3f} ms; "
-            f"fixed {r['pair_fixed_ms']:.0f} ms"
-        )
-        print(
-            f"server CPU during an on run: per activity {r['server_cpu_per_activity_ms']:.3f} ms; "
-            f"at 0 actions {r['server_cpu_fixed_ms']:.0f} ms"
-        )
-        print(
-            f"minimum of the reps: per activity {r['per_activity_ms_min']:.3f} ms; "
-            f"fixed {r['fixed_ms_min']:.0f} ms; in-run per activity {r['in_run_per_activity_ms']:.3f} ms"
-        )
-        print(f"publisher alone: per activity {r['publisher_per_activity_ms']:.3f} ms; "
-              f"fixed {r['publisher_fixed_ms']:.0f} ms")  # fmt: skip
-        print(f"per activity: {r['per_activity_ms']:.3f} ms; fixed: {r['fixed_ms']:.0f} ms; "
-              f"sleep50 ratio {r.get('sleep_ratio', float('nan')):.3f}; "
-              f"delivered by the end (min) {r['delivered_min']:.0%}")  # fmt: skip
-    print("\nper event:", json.dumps(results["per_event"]))
-    print("requests/connections:", json.dumps(results["count"]))
-    print("load:", results["load_avg_1min"], "bytecode:", args.bytecode)
+    report(res)
+
+
+def report(res: dict[str, Any]) -> None:
+    pe = {v: {k: med(x) for k, x in res["per_event"][v].items()} for v in ("base", "new")}
+    rows = [("run-thread CPU per lifecycle event, through the bridge (µs)", "≤ 10",
+             pe["base"]["bridge_us"], pe["new"]["bridge_us"], "{:.2f}"),
+            ("  of which the publisher's enqueue (µs)", "—", pe["base"]["enqueue_us"],
+             pe["new"]["enqueue_us"], "{:.2f}")]  # fmt: skip
+    for ms in (0, 20):
+        r = res[f"{ms} ms"]
+        rows += [
+            (f"whole process, per activity, {ms} ms latency (ms)", "≤ 0.25", r["base"]["per_activity_ms"],
+             r["new"]["per_activity_ms"], "{:.3f}"),
+            (f"fixed cost per run, {ms} ms latency (ms)", f"≤ {50 + 2 * ms}", r["base"]["fixed_ms"],
+             r["new"]["fixed_ms"], "{:.0f}"),
+            (f"50 x sleep 0.1, on ÷ off, {ms} ms latency", "≤ 1.03" if ms == 20 else "—",
+             r["base"]["sleep50_ratio"], r["new"]["sleep50_ratio"], "{:.3f}"),
+            (f"delivered by exit, {ms} ms latency (min over runs)", "100 %", r["base"]["delivered_min"] * 100,
+             r["new"]["delivered_min"] * 100, "{:.0f} %"),
+        ]  # fmt: skip
+    print(f"| goal | target | base ({res['baseline']}) | new | new ÷ base |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, goal, base, new, fmt in rows:
+        ratio = f"{new / base:.2f}" if base else "—"
+        print(f"| {name} | {goal} | {fmt.format(base)} | {fmt.format(new)} | {ratio} |")
+    for ms in (0, 20):
+        ir = {v: med(x) for v, x in res["in_run"][f"{ms} ms"].items()}
+        print(f"| in-process run, per activity, {ms} ms latency (ms) | (≤ 0.25) | {ir['base']:.3f} | "
+              f"{ir['new']:.3f} | {ir['new'] / ir['base']:.2f} |")  # fmt: skip
+    req = res["requests"]
+    print(f"| requests per run of 50 actions, 0 ms | 3-4 | {req['base']} | {req['new']} | — |")
+    print()
+    for ms in (0, 20):
+        r = res[f"{ms} ms"]
+        for v in ("base", "new"):
+            print(f"{ms} ms {v}: per activity quartiles {r[v]['per_activity_quartiles']} ms, "
+                  f"fixed quartiles {r[v]['fixed_quartiles_ms']} ms, {r[v]['runs']} runs")  # fmt: skip
+        print(f"{ms} ms off: medians {r['off_median_s']} s, quartiles ÷ median - 1 {r['off_spread']}, "
+              f"sleep50 {r['sleep50_off_s']} s; load {r['load']}")  # fmt: skip
+    print("in-process run, per activity (ms, one figure per child):", json.dumps(res["in_run"]))
+    print("per event (medians of rounds):", json.dumps({v: {k: [round(x, 2) for x in xs]
+          for k, xs in res["per_event"][v].items()} for v in res["per_event"]}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -318,17 +318,19 @@ class ApiClient:
         except ValueError:
             raise ApiError(f"GET {_path(self.resolve(path))}: the server did not answer JSON") from None
 
-    def capabilities(self) -> frozenset[str]:
-        """API extensions this server offers (``GET /api/v1/capabilities``).
+    def capabilities(self, *, timeout: tuple[float, float] | None = None) -> frozenset[str]:
+        """API extensions this server offers (``GET /api/v1/capabilities``), asked once.
 
         A server that only speaks the original API answers 404: no extensions.
+        Raises :class:`ApiError` when the server cannot be asked now (nothing is
+        remembered then: the next call asks again).
         """
         if self._capabilities is None:
+            resp = self.request("GET", "/api/v1/capabilities", ok=(200, 404, 405), timeout=timeout)
             try:
-                resp = self.request("GET", "/api/v1/capabilities", ok=(200, 404, 405))
                 body = resp.json() if resp.status_code == 200 else {}
                 self._capabilities = frozenset(body.get("capabilities") or ())
-            except (ApiError, ValueError, AttributeError):
+            except (ValueError, AttributeError, TypeError):
                 self._capabilities = frozenset()
         return self._capabilities
 

@@ -84,6 +84,18 @@ def test_original_server_has_no_capabilities(client: ApiClient) -> None:
         assert client.capabilities() == frozenset()
 
 
+def test_capabilities_are_asked_again_when_the_server_could_not_answer(client: ApiClient) -> None:
+    """A server that is down when first asked is not taken for one without extensions."""
+    import requests
+
+    with rm.Mocker() as m:
+        m.get(f"{URL}/api/v1/capabilities", exc=requests.exceptions.ConnectionError)
+        with pytest.raises(ApiError, match="cannot reach"):
+            client.capabilities(timeout=(1, 1))
+        m.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+        assert client.capabilities() == frozenset({"events-batch"})
+
+
 def test_token_never_goes_to_another_host(client: ApiClient) -> None:
     with rm.Mocker() as m:
         m.get(f"{URL}/api/v1/x", status_code=302, headers={"Location": "https://evil.example/steal"})

@@ -6,17 +6,18 @@ Layout: ``<data dir>/outbox/<run id>.jsonl`` (data dir: ``$CHAOSIQ_DATA_DIR`` or
 * ``{"op": "run", ...}`` — first line: server URL, org/team ids, the redacted
   experiment and initial journal (enough to create the execution later);
 * ``{"op": "ids", "experiment_id", "execution_id", "location"}`` — the server ids;
-* ``{"op": "msg", "key", "kind", "method", "path", "json", "headers"}`` — one message
+* ``{"op": "msg", "key", "kind", "method", "json"}`` (plus ``path``, ``headers`` and
+  ``with_execution`` for other plugins' requests) — one :class:`Message`
   (``kind`` ``event``: a CloudEvent whose path is derived from the ids;
   ``journal``: the final journal PUT; anything else: a plugin's request);
 * ``{"op": "done", "keys": [...]}`` — messages the server acknowledged (2xx);
 * ``{"op": "rejected", "keys": [...], "reason"}`` — messages the server refused for good.
 
-The running ``chaos`` process writes a record *before* it sends the message,
-and holds the file's lock (``<file>.lock``, see :mod:`chaosiq_publisher.locks`) for the whole run,
-so ``chaos publish`` never replays a file that is still being written, and two
-``chaos`` processes never share a file. A ``kill -9`` leaves every record that
-was written (a torn last line is ignored). A file with nothing pending is deleted.
+The running ``chaos`` process writes a message *before* it sends it, and holds
+the file's lock (``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos
+publish`` never replays a file that is still being written, and two ``chaos``
+processes never share a file. A ``kill -9`` leaves every record that was
+written (a torn last line is ignored). A file with nothing pending is deleted.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+from filelock import FileLock, Timeout
+
 from chaosiq_core.serialize import dumps
-from chaosiq_publisher.locks import LockTimeout, PathLock
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
@@ -60,6 +63,54 @@ def outbox_files(directory: Path | None = None) -> list[Path]:
         return []
     files = [p for p in d.glob("*.jsonl") if p.is_file()]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def file_lock(path: str | os.PathLike[str]) -> FileLock:
+    """An inter-process lock on ``path``, which any thread of this process may release."""
+    return FileLock(path, mode=0o600, thread_local=False)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One request to the server, as the outbox keeps it: its body is redacted JSON text."""
+
+    key: str
+    """Unique within the run: a CloudEvent's id, ``journal:<run id>``, or a plugin's key."""
+    kind: str
+    """``event``, ``journal``, or another plugin's kind."""
+    method: str
+    body: str
+    """The JSON sent (``json`` in the log): the CloudEvent, the journal, a plugin's body."""
+    path: str | None = None
+    """A plugin request's path (events and the journal have theirs from the execution)."""
+    headers: dict[str, str] | None = None
+    with_execution: bool = False
+    """Sent once the execution exists, its ids added to the body."""
+
+    @property
+    def needs_execution(self) -> bool:
+        return self.kind in ("event", "journal") or self.with_execution
+
+    def record(self) -> bytes:
+        """The message's line in the log."""
+        rec: dict[str, Any] = {"op": "msg", "key": self.key, "kind": self.kind, "method": self.method}
+        if self.path is not None:
+            rec.update(path=self.path, headers=self.headers or {}, with_execution=self.with_execution)
+        rec["json"] = orjson.Fragment(self.body)
+        return orjson.dumps(rec)
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Message:
+        """The message of a ``msg`` line read back from a log."""
+        return cls(
+            key=str(rec["key"]),
+            kind=str(rec.get("kind") or "request"),
+            method=str(rec.get("method") or "POST"),
+            body=dumps(rec.get("json")),
+            path=rec.get("path"),
+            headers=rec.get("headers") or None,
+            with_execution=bool(rec.get("with_execution")),
+        )
 
 
 @dataclass
@@ -113,22 +164,10 @@ def read_log(path: Path) -> OutboxState:
     return state
 
 
-def _line(record: dict[str, Any]) -> str:
-    """One log line; a pre-encoded ``_text`` is spliced in as ``json`` (no re-encoding)."""
-    line = record.get("_line")
-    if line is not None:
-        return line
-    text = record.get("_text")
-    if text is None:
-        return dumps(record) + "\n"
-    head = dumps({k: v for k, v in record.items() if k not in ("json", "_text")})
-    return f'{head[:-1]},"json":{text}}}\n'
-
-
 class RunLog:
     """The append-only log of one run, locked for as long as it is open."""
 
-    def __init__(self, path: Path, lock: PathLock) -> None:
+    def __init__(self, path: Path, lock: FileLock) -> None:
         self.path = path
         self._lock = lock
         self._write_lock = threading.Lock()
@@ -141,33 +180,34 @@ class RunLog:
         d = directory or outbox_dir()
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = d / f"{run_id}.jsonl"
-        lock = PathLock(str(path) + ".lock").acquire(timeout=5)
+        lock = file_lock(str(path) + ".lock")
+        lock.acquire(timeout=5)
         log = cls(path, lock)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        log._fh = os.fdopen(fd, "a", encoding="utf-8")
+        log._fh = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         return log
 
     @classmethod
     def open_existing(cls, path: Path) -> RunLog | None:
         """Lock an existing log for replay; ``None`` when another process holds it."""
+        lock = file_lock(str(path) + ".lock")
         try:
-            lock = PathLock(str(path) + ".lock").acquire(timeout=0)
-        except LockTimeout:
+            lock.acquire(timeout=0)
+        except Timeout:
             return None
         log = cls(path, lock)
-        log._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        log._fh = open(path, "ab")  # noqa: SIM115
         return log
 
-    def append(self, *records: dict[str, Any]) -> bool:
+    def append(self, *records: dict[str, Any] | Message) -> bool:
         """Write records (one line each) and hand them to the OS; ``False`` if the disk refused."""
         if not records:
             return True
-        text = "".join(_line(r) for r in records)
+        lines = [r.record() if isinstance(r, Message) else orjson.dumps(r, default=str) for r in records]
         with self._write_lock:
             if self._fh is None:
                 return False
             try:
-                self._fh.write(text)
+                self._fh.write(b"\n".join(lines) + b"\n")
                 self._fh.flush()
                 return True
             except OSError as exc:

@@ -1,7 +1,7 @@
 """The ``publish`` feature's hook implementations.
 
 Every lifecycle hook only appends to the run's :class:`~chaosiq_publisher.worker.Publisher`
-queue; the network is the worker thread's business.
+queue; encoding and the network are the business of the publisher's own threads.
 """
 
 from __future__ import annotations
@@ -168,11 +168,9 @@ def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
         p.finish(journal)
         # the execution may have been created after after_experiment: the ids go in now
         if isinstance(journal, dict):
-            ext = chaosiq_extension(journal, create=True)
-            if ext is not None:
-                with run.lock:
-                    ext["experiment_id"] = run.experiment_id
-                    ext["execution_id"] = run.execution_id
+            with run.lock:
+                ids = {"experiment_id": run.experiment_id, "execution_id": run.execution_id}
+            (chaosiq_extension(journal, create=True) or {}).update(ids)
 
 
 # ----------------------------------------------------------------- delivery

@@ -13,7 +13,6 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.serialize import to_jsonable
 from chaosiq_core.types import Scope
-from chaosiq_publisher.outbox import RunLog, outbox_files, read_log
-from chaosiq_publisher.sender import Sender, id_from_location
+from chaosiq_publisher.outbox import Message, RunLog, outbox_files, read_log
+from chaosiq_publisher.sender import Sender, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 TIMEOUT = (3.05, 15.0)
@@ -52,14 +51,6 @@ def _client(url: str, settings: dict[str, Any], hooks: Hooks, scope: Scope | Non
     return ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
 
 
-def _timeouts(deadline: float) -> Callable[[], tuple[float, float] | None]:
-    def next_timeout() -> tuple[float, float] | None:
-        left = deadline - time.monotonic()
-        return None if left <= 0 else (min(TIMEOUT[0], left), min(TIMEOUT[1], left))
-
-    return next_timeout
-
-
 def replay_outbox(settings: dict[str, Any], hooks: Hooks, *, deadline_s: float = 120.0) -> ReplayReport:
     """Send every pending message of every run log that no running ``chaos`` holds."""
     report = ReplayReport()
@@ -69,10 +60,7 @@ def replay_outbox(settings: dict[str, Any], hooks: Hooks, *, deadline_s: float =
             report.busy += 1
             report.lines.append(f"{path.name}: skipped, a running `chaos` process is writing it")
             continue
-        try:
-            _replay_one(path, log, settings, hooks, report, deadline_s)
-        finally:
-            pass
+        _replay_one(path, log, settings, hooks, report, deadline_s)
     return report
 
 
@@ -104,8 +92,7 @@ def _replay_one(
         return
     scope = Scope(str(header["org_id"]), str(header["team_id"]))
     sender = Sender(_client(header["url"], settings, hooks, scope), log)
-    sender.add(list(pending.values()))
-    sender.parallel_journal = True
+    sender.add([Message.from_record(m) for m in pending.values()])
     try:
         if state.ids.get("experiment_id") and state.ids.get("execution_id"):
             sender.experiment_id = state.ids["experiment_id"]
@@ -116,7 +103,8 @@ def _replay_one(
                 (m["json"] for m in pending.values() if m.get("kind") == "journal"), header.get("journal")
             )
             sender.create_execution(header.get("experiment") or {}, journal or {}, TIMEOUT)
-        sender.send_pending(_timeouts(time.monotonic() + deadline_s))
+        deadline = time.monotonic() + deadline_s
+        sender.send_pending(lambda: within(deadline, TIMEOUT))
     except ApiError as exc:
         report.lines.append(f"run {name}: {exc}")
     report.delivered += sender.delivered
@@ -136,10 +124,8 @@ def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
     """The final journal of a run whose process died: its first journal, status ``interrupted``."""
     journal = to_jsonable(header["journal"])  # a copy: the header stays as it was read
     journal["status"] = "interrupted"
-    ext = chaosiq_extension(journal, create=True)
-    if ext is not None:
-        ext["finalized_by"] = "chaos publish"
-        ext["reason"] = "the chaos process ended without a final journal"
+    reason = "the chaos process ended without a final journal"
+    (chaosiq_extension(journal, create=True) or {}).update(finalized_by="chaos publish", reason=reason)
     return {"op": "msg", "key": f"journal:{name}", "kind": "journal", "method": "PUT", "json": journal}
 
 
@@ -168,7 +154,7 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     scope = hooks.api_scope(settings)
     if scope is None:
         raise ChaosIQError("no default organization and team: run `chaos signin` (or `chaos team`)")
-    client = _client(url, settings, hooks, scope)
+    sender = Sender(_client(url, settings, hooks, scope), None)
     experiment = journal["experiment"]
     redact = Redactor.for_run(
         experiment,
@@ -182,39 +168,26 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     body_exp = redact(experiment)
     if known_eid:
         chaosiq_extension(body_exp, create=True)["experiment_id"] = known_eid  # type: ignore[index]
-    resp = client.request("POST", "/experiments", json={"experiment": body_exp}, timeout=TIMEOUT)
-    if resp.status_code == 204:
-        eid = id_from_location(resp.headers.get("Content-Location")) or known_eid
-    else:
-        eid = (resp.json() or {}).get("id") or id_from_location(resp.headers.get("Content-Location"))
-    if not eid:
-        raise ChaosIQError("the server did not say which experiment it stored")
     body = redact(journal)
-    location = None
-    if xid:
+    if xid:  # published before: update that execution, if the server still knows it
+        eid = sender.store_experiment(body_exp, TIMEOUT, experiment_id=known_eid)
         try:
-            r = client.request(
+            r = sender.client.request(
                 "PUT", f"/experiments/{eid}/executions/{xid}", json={"journal": body}, timeout=TIMEOUT
             )
-            location = r.headers.get("Content-Location") or client.team(
-                f"/experiments/{eid}/executions/{xid}"
-            )
+            sender.set_ids(eid, str(xid), r.headers.get("Content-Location"))
         except ApiError as exc:
             if exc.status != 404:
                 raise
             xid = None
     if not xid:
-        r = client.request("POST", f"/experiments/{eid}/executions", json={"journal": body}, timeout=TIMEOUT)
-        xid = str((r.json() or {}).get("id") or id_from_location(r.headers.get("Content-Location")) or "")
-        if not xid:
-            raise ChaosIQError("the server did not return the execution's id")
-        location = r.headers.get("Content-Location") or client.team(f"/experiments/{eid}/executions/{xid}")
+        eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
     ext = chaosiq_extension(journal, create=True)
     assert ext is not None
     if ext.get("experiment_id") != eid or ext.get("execution_id") != xid:
         ext["experiment_id"], ext["execution_id"] = str(eid), str(xid)
         _write_json(path, journal)
-    return str(eid), str(xid), client.console_url(location) if location else None
+    return str(eid), str(xid), sender.console_url
 
 
 def _write_json(path: Path, doc: Any) -> None:

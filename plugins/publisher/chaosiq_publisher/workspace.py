@@ -1,4 +1,4 @@
-"""The ``.chaosiq`` workspace file (spec §8): local experiment file → server experiment id.
+"""The ``.chaosiq`` workspace file: local experiment file → server experiment id.
 
 ``.chaosiq`` (YAML) lives beside the experiment file::
 
@@ -28,10 +28,11 @@ import yaml
 
 from chaosiq_core import settings as s
 from chaosiq_core.journal import chaosiq_extension
-from chaosiq_publisher.locks import PathLock
-from chaosiq_publisher.outbox import data_dir
+from chaosiq_publisher.outbox import data_dir, file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
+    from filelock import FileLock
+
     from chaosiq_core.run import Run
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
@@ -51,11 +52,11 @@ def workspace_path(experiment_file: Path) -> Path:
     return experiment_file.parent / FILENAME
 
 
-def _lock(path: Path) -> PathLock:
+def _lock(path: Path) -> FileLock:
     d = data_dir() / "locks"
     d.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:16]
-    return PathLock(d / f"workspace-{digest}.lock")
+    return file_lock(d / f"workspace-{digest}.lock")
 
 
 def load(path: Path) -> dict[str, Any]:

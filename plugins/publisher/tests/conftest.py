@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # for pubhelpers / fakes
+sys.path.insert(0, str(Path(__file__).parent))  # for pubhelpers, fakes, mocked
 
 from chaosiq_core.testing import (  # noqa: F401  (fixtures)
     chaos_home,
@@ -58,3 +58,11 @@ def team_settings(shared_signin, tmp_path: Path):
     dst = tmp_path / "settings.yaml"
     shutil.copy(src, dst)
     return team, dst
+
+
+@pytest.fixture
+def server(requests_mock):
+    """A mocked ChaosIQ server (see ``mocked.mock_server``); the end-to-end modules have their own."""
+    from mocked import mock_server
+
+    return mock_server(requests_mock)

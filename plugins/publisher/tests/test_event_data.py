@@ -1,9 +1,10 @@
-"""An activity event's ``data`` is what the full redaction walk gives, on its fast path too.
+"""What the server receives for a run's events and journal is what the full redaction walk gives.
 
-``Publisher._data`` encodes a clean activity and chaostoolkit-lib's run record
-of it in one pass, testing only secret *values* (the record's keys are
-chaostoolkit-lib's own); anything else goes through the walk. Both must send
-the same document.
+Each event's ``data`` is ``{"context", "state"}`` redacted and encoded once;
+the tests compare what reached the (mocked) server with
+``Redactor.__call__`` (a redacted copy made node by node), for chaostoolkit-lib's
+run records and for documents that are not, and check that a document changed
+during the run is sent as it is when its event is encoded.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import json
 from typing import Any
 
 import pytest
+import requests_mock as rm
 from chaosiq_publisher import events as ev
-from chaosiq_publisher.worker import Publisher, _plain_run
-from test_worker import make_run
+from chaosiq_publisher.worker import Publisher
+from mocked import make_run, sent_events
 
 from chaosiq_core.redaction import MARKER
+from chaosiq_core.testing import wait_until
 
 SECRET = "inline-pw-value"  # a literal of make_run's experiment secrets
 
@@ -46,49 +49,50 @@ CASES = {
     "secret value in an argument": (activity(url=f"http://x/?q={SECRET}"), lambda a: record(a)),
     "unknown member": (activity(), lambda a: record(a, token="t-123456")),
     "another activity": (activity(), lambda a: record(activity(path="/tmp"))),
+    "not a run record": (activity(), lambda a: {"status": "succeeded", "activity": None}),
 }
 
 
-@pytest.fixture
-def pub() -> Publisher:
-    return Publisher(make_run())
+def publisher(experiment: dict[str, Any] | None = None) -> Publisher:
+    """A started publisher; its run's loaded secrets hold ``SECRET``."""
+    run = make_run(flush_deadline=5)
+    if experiment is not None:
+        run.experiment = experiment
+    run.secrets = {"s": {"password": SECRET}}
+    pub = Publisher(run)
+    pub.start()
+    assert run.execution_ready.wait(5)
+    return pub
+
+
+def data(server: rm.Mocker, event_type: str) -> list[Any]:
+    return [json.loads(e["data"]) for e in sent_events(server) if e["type"] == event_type]
+
+
+def everything(server: rm.Mocker) -> str:
+    return "".join(r.text or "" for r in server.request_history)
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_activity_events_carry_what_the_full_walk_gives(pub: Publisher, name: str) -> None:
+def test_activity_events_carry_what_the_full_walk_gives(server: rm.Mocker, data_dir: Any, name: str) -> None:
     act, make_state = CASES[name]
     state = make_state(act)
-    for event_type, st in ((ev.STARTING_ACTIVITY, None), (ev.ACTIVITY_FINISHED, state)):
-        text = pub._data(event_type, act, st)
-        assert json.loads(text) == {"context": pub.redact(act), "state": pub.redact(st)}, event_type
-        assert SECRET not in text
+    pub = publisher()
+    pub.enqueue(ev.STARTING_ACTIVITY, act, None)
+    pub.enqueue(ev.ACTIVITY_FINISHED, act, state)
+    pub.finish(None)
+    assert data(server, ev.STARTING_ACTIVITY) == [{"context": pub.redact(act), "state": None}]
+    assert data(server, ev.ACTIVITY_FINISHED) == [{"context": pub.redact(act), "state": pub.redact(state)}]
+    assert SECRET not in everything(server)
 
 
-def test_only_plain_run_records_take_the_fast_path() -> None:
+def test_redacted_values_are_markers(server: rm.Mocker, data_dir: Any) -> None:
     act = activity()
-    assert _plain_run(record(act), act)
-    assert _plain_run(record(act, status="failed", exception=["Traceback", "ValueError"]), act)
-    assert not _plain_run(record(act, output={"a": 1}), act)  # a document: keys to test
-    assert not _plain_run(record(act, exception=[{"x": 1}]), act)
-    assert not _plain_run(record(act, extra=1), act)  # a member chaostoolkit-lib does not write
-    assert not _plain_run(record(activity(path="/tmp")), act)  # the record of another activity
-    assert not _plain_run(None, act)
-
-
-def test_redacted_values_in_the_fast_path_are_markers(pub: Publisher) -> None:
-    act = activity()
-    data = json.loads(pub._data(ev.ACTIVITY_FINISHED, act, record(act, output=f"got {SECRET}!")))
-    assert data["state"]["output"] == f"got {MARKER}!"
-
-
-# ------------------------------------------ the lists and the journal that hold the records again
-
-
-def run_with(experiment: dict[str, Any]) -> Publisher:
-    """A publisher whose run's secrets are loaded ones (``SECRET``), the experiment as given."""
-    run = make_run()
-    run.experiment, run.secrets = experiment, {"s": {"password": SECRET}}
-    return Publisher(run)
+    pub = publisher()
+    pub.enqueue(ev.ACTIVITY_FINISHED, act, record(act, output=f"got {SECRET}!"))
+    pub.finish(None)
+    (finished,) = data(server, ev.ACTIVITY_FINISHED)
+    assert finished["state"]["output"] == f"got {MARKER}!"
 
 
 def declared(n: int) -> dict[str, Any]:
@@ -96,69 +100,70 @@ def declared(n: int) -> dict[str, Any]:
     return {"title": "t", "method": acts, "rollbacks": [{**activity(), "name": "rb"}]}
 
 
-def full_walk(pub: Publisher, doc: Any) -> Any:
-    return pub.redact(doc)
-
-
-@pytest.mark.parametrize("warm", [True, False], ids=["after-activity-events", "alone"])
 @pytest.mark.parametrize("name", CASES)
-def test_method_and_journal_carry_what_the_full_walk_gives(data_dir: Any, name: str, warm: bool) -> None:
+def test_method_and_journal_carry_what_the_full_walk_gives(
+    server: rm.Mocker, data_dir: Any, name: str
+) -> None:
     act, make_state = CASES[name]
     experiment = declared(3)
     experiment["method"].append(act)
-    pub = run_with(experiment)
-    pub._open_log()
+    pub = publisher(experiment)
     runs = [record(a) for a in experiment["method"][:3]] + [make_state(act)]
     rollbacks = [record(experiment["rollbacks"][0])]
-    if warm:  # as in a run: each activity-finished is encoded before the lists that hold it
-        for r in runs:
-            pub._data(ev.ACTIVITY_FINISHED, r["activity"], r)
-    method = pub._data(ev.METHOD_FINISHED, experiment, runs)
-    assert json.loads(method)["state"] == full_walk(pub, runs)
+    for r in runs:  # as in a run: each activity-finished comes before the lists that hold it
+        pub.enqueue(ev.ACTIVITY_FINISHED, r.get("activity"), r)
+    pub.enqueue(ev.METHOD_FINISHED, experiment, runs)
     journal = {"chaoslib-version": "1.44.0", "experiment": experiment.copy(), "status": "completed",
                "steady_states": {"before": None, "after": None, "during": []}, "run": runs,
                "rollbacks": rollbacks, "node": f"host-{SECRET}"}  # fmt: skip
-    text, _ = pub._journal_text(journal)
-    assert json.loads(text) == full_walk(pub, journal)
-    assert SECRET not in method and SECRET not in text
-    if name == "plain":  # the texts made for the events, spliced in (they come last)
-        assert list(json.loads(text))[-3:] == ["experiment", "run", "rollbacks"]
-    pub.log.close(delete=True)
+    pub.enqueue_final(experiment, journal)
+    pub.finish(journal)
+    (method,) = data(server, ev.METHOD_FINISHED)
+    assert method["state"] == pub.redact(runs)
+    (finished,) = data(server, ev.EXPERIMENT_FINISHED)
+    put = [r for r in server.request_history if r.method == "PUT"][-1].json()["journal"]
+    assert finished["state"] == put == pub.redact(journal)
+    assert SECRET not in everything(server)
 
 
-def test_a_record_changed_after_its_event_is_sent_as_it_is_now(pub: Publisher) -> None:
+def test_a_record_changed_after_its_event_is_sent_as_it_is_now(server: rm.Mocker, data_dir: Any) -> None:
     act = activity()
     run = record(act)
-    pub._data(ev.ACTIVITY_FINISHED, act, run)
+    pub = publisher()
+    pub.enqueue(ev.ACTIVITY_FINISHED, act, run)
+    wait_until(lambda: len(pub.sender.pending) + pub.sender.delivered >= 1, timeout=5)
     run["status"], run["output"] = "failed", f"now with {SECRET}"
-    state = json.loads(pub._data(ev.METHOD_FINISHED, {"title": "t"}, [run]))["state"]
-    assert state == [{**full_walk(pub, run), "status": "failed", "output": f"now with {MARKER}"}]
+    pub.enqueue(ev.METHOD_FINISHED, {"title": "t"}, [run])
+    pub.finish(None)
+    (method,) = data(server, ev.METHOD_FINISHED)
+    assert method["state"] == [{**pub.redact(run), "status": "failed", "output": f"now with {MARKER}"}]
 
 
-def test_activities_of_a_clean_experiment_are_not_tested_again(data_dir: Any) -> None:
-    """The experiment's text needed no redaction before the run: neither do its activities,
-    nor the copies chaostoolkit-lib makes of them (still encoded, not scanned again)."""
-    experiment = declared(2)
-    pub = run_with(experiment)
-    pub._open_log()
-    scanned: list[str] = []
-    original = pub.redact.encode
-    pub.redact.encode = lambda doc: (scanned.append(doc.get("name")), original(doc))[1]  # type: ignore[method-assign]
+def test_a_change_deep_inside_the_experiment_is_sent(server: rm.Mocker, data_dir: Any) -> None:
+    """An activity changed in place during the run (by a control, say): its later events and the
+    lists and journal that hold it say so, and a sensitive key added deep inside is redacted."""
+    experiment = declared(1)
     act = experiment["method"][0]
-    assert json.loads(pub._data(ev.STARTING_ACTIVITY, act, None)) == {"context": act, "state": None}
-    copy = act.copy()
-    assert json.loads(pub._data(ev.ACTIVITY_FINISHED, act, record(act)))["state"]["activity"] == copy
-    assert scanned == []
-    other = {**activity(), "name": "added-during-the-run"}
-    pub._data(ev.STARTING_ACTIVITY, other, None)
-    assert scanned == ["added-during-the-run"]
-    pub.log.close(delete=True)
-
-
-def test_lists_of_other_records_are_encoded_in_full(pub: Publisher) -> None:
-    """A method's list may hold what is not chaostoolkit-lib's record of an activity."""
-    act = activity()
-    runs = [{"status": "succeeded"}, record(act), None, {"activity": None, "status": "failed"}]
-    data = json.loads(pub._data(ev.METHOD_FINISHED, {"title": "t"}, runs))
-    assert "error" not in data
-    assert data["state"] == full_walk(pub, runs)
+    pub = publisher(experiment)
+    pub.enqueue(ev.STARTING_ACTIVITY, act, None)
+    first = record(act)
+    pub.enqueue(ev.ACTIVITY_FINISHED, act, first)
+    pub.enqueue(ev.METHOD_FINISHED, experiment, [first])
+    # wait until those are encoded, so that what follows is a change after them
+    wait_until(lambda: len(pub.sender.pending) + pub.sender.delivered >= 3, timeout=5)
+    act["provider"]["arguments"]["api_key"] = "k-added-later"
+    act["provider"]["arguments"]["path"] = "/changed"
+    pub.enqueue(ev.STARTING_ACTIVITY, act, None)
+    second = record(act)
+    pub.enqueue(ev.ACTIVITY_FINISHED, act, second)
+    pub.enqueue(ev.METHOD_FINISHED, experiment, [first, second])
+    journal = {"experiment": experiment, "run": [first, second], "rollbacks": [], "status": "completed"}
+    pub.enqueue_final(experiment, journal)
+    pub.finish(journal)
+    assert "k-added-later" not in everything(server)
+    started = [d["context"]["provider"]["arguments"] for d in data(server, ev.STARTING_ACTIVITY)]
+    assert started[-1] == {"path": "/changed", "api_key": MARKER}
+    (_, method) = data(server, ev.METHOD_FINISHED)
+    assert [r["activity"]["provider"]["arguments"]["path"] for r in method["state"]] == ["/changed"] * 2
+    (finished,) = data(server, ev.EXPERIMENT_FINISHED)
+    assert finished["state"]["experiment"]["method"][0]["provider"]["arguments"]["path"] == "/changed"

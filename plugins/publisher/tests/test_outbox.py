@@ -82,11 +82,25 @@ def test_files_are_private(data_dir: Path) -> None:
     assert (log.path.stat().st_mode & 0o077) == 0
 
 
-def test_an_event_line_made_by_the_worker_is_the_line_the_log_would_write(data_dir) -> None:
-    from chaosiq_publisher.outbox import _line
-    from chaosiq_publisher.worker import _EVENT_LINE
+def test_a_message_is_read_back_as_it_was_written(data_dir: Path) -> None:
+    from chaosiq_publisher.outbox import Message
 
-    text = '{"specversion":"1.0","id":"K","data":"{\\"x\\": \\"é\\"}"}'
-    record = {"op": "msg", "key": "K", "kind": "event", "method": "POST", "json": None, "_text": text}
-    assert _line(record) == _EVENT_LINE.format("K", text)
-    assert json.loads(_line(record))["json"]["id"] == "K"
+    event = Message("K", "event", "POST", '{"specversion":"1.0","id":"K","data":"{\\"x\\": \\"é\\"}"}')
+    request = Message("R", "verification-run", "PUT", '{"a": 1}', path="/v/r", headers={"X": "y"},
+                      with_execution=True)  # fmt: skip
+    log = RunLog.create("lines")
+    log.append(event, request)
+    log.close()
+    pending = read_log(log.path).pending
+    assert pending["K"]["json"]["data"] == '{"x": "é"}'
+    assert [Message.from_record(m) for m in pending.values()] == [
+        Message(
+            "K",
+            "event",
+            "POST",
+            json.dumps(json.loads(event.body), separators=(",", ":"), ensure_ascii=False),
+        ),
+        Message(
+            "R", "verification-run", "PUT", '{"a":1}', path="/v/r", headers={"X": "y"}, with_execution=True
+        ),
+    ]

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import requests_mock as rm
-from chaosiq_publisher.outbox import RunLog, read_log
+from chaosiq_publisher.outbox import Message, RunLog, read_log
 from chaosiq_publisher.sender import Sender, id_from_location
-from chaosiq_publisher.session import publisher_client
 
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, AuthError
@@ -23,16 +22,17 @@ T = (1.0, 1.0)
 
 @pytest.fixture
 def client() -> ApiClient:
-    return publisher_client(
-        ApiClient(URL, "tok-123", scope=Scope("o", "t"), allow_insecure_http=True, verify_tls=False)
-    )
+    return ApiClient(
+        URL, "tok-123", scope=Scope("o", "t"), allow_insecure_http=True, verify_tls=False
+    ).without_retries()
 
 
-def _events(n: int) -> list[dict]:
-    return [
-        {"op": "msg", "key": f"e{i}", "kind": "event", "method": "POST", "json": {"id": f"e{i}"}}
-        for i in range(n)
-    ]
+def _msg(key: str, kind: str = "event", body: dict | None = None, **kw) -> Message:
+    return Message(key, kind, kw.pop("method", "POST"), json.dumps(body or {"id": key}), **kw)
+
+
+def _events(n: int) -> list[Message]:
+    return [_msg(f"e{i}") for i in range(n)]
 
 
 def _timeout():
@@ -104,12 +104,7 @@ def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: r
     requests_mock.put(EXEC, status_code=204)
     s = Sender(client, None, batch_size=2)
     s.experiment_id, s.execution_id = "E", "X"
-    s.add(
-        [
-            *_events(3),
-            {"op": "msg", "key": "j", "kind": "journal", "method": "PUT", "json": {"status": "completed"}},
-        ]
-    )
+    s.add([*_events(3), _msg("j", "journal", {"status": "completed"}, method="PUT")])
     assert s.send_pending(_timeout)
     assert [len(r.json()) for r in batch.request_history] == [2]  # 2 in a batch, the 3rd alone
     assert single.call_count == 1
@@ -132,7 +127,7 @@ def test_a_journal_failing_does_not_hold_back_events_queued_after_it(
     requests_mock.put(EXEC, status_code=503)
     s = Sender(client, None)
     s.experiment_id, s.execution_id = "E", "X"
-    s.add([{"op": "msg", "key": "journal:r", "kind": "journal", "method": "PUT", "json": {"status": "x"}}])
+    s.add([_msg("journal:r", "journal", {"status": "x"}, method="PUT")])
     s.add(_events(3))
     assert list(s.pending) == ["e0", "e1", "e2", "journal:r"]
     replayed = Sender(client, None)  # `chaos publish` adds a run log's pending messages in one go
@@ -152,7 +147,7 @@ def test_a_batch_stops_at_its_size_in_bytes(
     requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
     batch = requests_mock.post(f"{EXEC}/events/batch", json={})
     requests_mock.post(f"{EXEC}/events", status_code=201)
-    big = [{**e, "json": {"id": e["key"], "data": "x" * 600}} for e in _events(5)]
+    big = [_msg(f"e{i}", body={"id": f"e{i}", "data": "x" * 600}) for i in range(5)]
     monkeypatch.setattr(sender, "MAX_BATCH_CHARS", 1500)  # two of these events per batch
     s = Sender(client, None)
     s.experiment_id, s.execution_id = "E", "X"
@@ -237,10 +232,9 @@ def test_requests_with_execution_wait_for_it_and_carry_its_ids(
     done = requests_mock.post(f"{TEAM}/verifications/v/runs/r/finished", status_code=204)
     s = Sender(client, None)
     s.add([
-        {"op": "msg", "key": "a", "kind": "verification-run", "method": "PUT",
-         "path": "/verifications/v/runs/r", "json": {"status": "started"}},
-        {"op": "msg", "key": "b", "kind": "verification-finished", "method": "POST",
-         "path": "/verifications/v/runs/r/finished", "json": {"status": "completed"}, "with_execution": True},
+        _msg("a", "verification-run", {"status": "started"}, method="PUT", path="/verifications/v/runs/r"),
+        _msg("b", "verification-finished", {"status": "completed"}, path="/verifications/v/runs/r/finished",
+             with_execution=True),
     ])  # fmt: skip
     assert s.send_pending(_timeout) is False  # no execution yet: only the first could go
     assert start.call_count == 1 and done.call_count == 0 and list(s.pending) == ["b"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import statistics
 import threading
 import time
 from pathlib import Path
@@ -15,63 +14,26 @@ import requests_mock as rm
 from chaosiq_publisher import events as ev
 from chaosiq_publisher.outbox import outbox_files, read_log
 from chaosiq_publisher.worker import Publisher
+from mocked import EXEC, TEAM, make_run, sent_events
 
-from chaosiq_core.api import ApiClient
-from chaosiq_core.manager import make_hooks
-from chaosiq_core.run import Run
 from chaosiq_core.testing import SilentServer, wait_until
-from chaosiq_core.types import Outgoing, Scope
-
-URL = "http://chaosiq.test:8080"
-TEAM = f"{URL}/api/v1/organizations/o/teams/t"
-EXEC = f"{TEAM}/experiments/E/executions/X"
+from chaosiq_core.types import Outgoing
 
 
-def make_run(url: str = URL, **options: Any) -> Run:
-    settings = {"controls": {"chaosiq-cloud": {"options": {"publish": {"flush_deadline": 0.5, **options}}}}}
-    client = ApiClient(url, "tok", scope=Scope("o", "t"), allow_insecure_http=True, verify_tls=False)
-    experiment = {"title": "t", "secrets": {"s": {"password": "inline-pw-value"}}, "method": []}
-    return Run(settings=settings, experiment=experiment, hooks=make_hooks({}, load_entrypoints=False),
-               client=client)  # fmt: skip
-
-
-@pytest.fixture
-def server(requests_mock: rm.Mocker) -> rm.Mocker:
-    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
-    requests_mock.post(f"{TEAM}/executions", status_code=404)  # an original server: two requests
-    requests_mock.post(f"{TEAM}/experiments", status_code=201, json={"id": "E"})
-    requests_mock.post(f"{TEAM}/experiments/E/executions", status_code=201, json={"id": "X"},
-                       headers={"Content-Location": EXEC})  # fmt: skip
-    requests_mock.post(f"{EXEC}/events/batch", json={})
-    requests_mock.post(f"{EXEC}/events", status_code=201, json={})
-    requests_mock.put(EXEC, status_code=204)
-    return requests_mock
-
-
-def sent_events(server: rm.Mocker) -> list[dict]:
-    out: list[dict] = []
-    for r in server.request_history:
-        if r.path.endswith("/events/batch"):
-            out.extend(r.json())
-        elif r.path.endswith("/events"):
-            out.append(r.json())
-    return out
-
-
-def test_enqueue_costs_the_run_thread_under_100_microseconds(server: rm.Mocker, data_dir: Path) -> None:
+def test_enqueue_costs_the_run_thread_under_10_microseconds_of_cpu(server: rm.Mocker, data_dir: Path) -> None:
+    """The run thread's CPU time per event (not wall time: it does not count waiting for the GIL
+    or a core, so a busy machine does not change it)."""
     run = make_run(flush_deadline=10)
     pub = Publisher(run)
     pub.start()
     activity = {"type": "action", "name": "a", "provider": {"type": "python", "module": "os", "func": "x"}}
     state = {"status": "succeeded", "output": None, "duration": 0.001}
-    costs = []
+    cpu = time.thread_time()
     for _ in range(2000):
-        t = time.perf_counter()
         pub.enqueue(ev.ACTIVITY_FINISHED, activity, state)
-        costs.append(time.perf_counter() - t)
+    per_event = (time.thread_time() - cpu) / 2000
     pub.finish({"status": "completed"})
-    median = statistics.median(costs)
-    assert median < 100e-6, f"median enqueue {median * 1e6:.1f} µs"
+    assert per_event < 10e-6, f"{per_event * 1e6:.1f} µs of CPU per enqueue"
     assert len(sent_events(server)) == 2000
     assert outbox_files() == []
 
@@ -133,53 +95,50 @@ def test_the_final_journal_is_on_its_way_before_the_last_events_are_encoded(
     assert outbox_files() == []
 
 
-def test_the_last_events_are_on_their_way_while_they_are_written_to_the_log(
-    server: rm.Mocker, data_dir: Path
-) -> None:
-    """At the end of a run the server stores the last batch while the worker writes it to
-    the outbox (it used to write it first); delivered, it leaves nothing pending."""
-    posted = threading.Event()
-
-    def batch(request: Any, context: Any) -> dict:
-        posted.set()
-        return {"received": len(request.json()), "stored": len(request.json())}
-
-    server.post(f"{EXEC}/events/batch", json=batch)
-    run = make_run(flush_deadline=10, linger=5)  # the event is taken at the end of the run
+def test_every_message_is_in_the_outbox_before_it_is_sent(server: rm.Mocker, data_dir: Path) -> None:
+    """The outbox is a write-ahead log, at the end of a run too: whatever the server receives
+    was on disk first (a crash while it answers loses nothing)."""
+    run = make_run(flush_deadline=10, linger=5)  # the last event is taken at the end of the run
     pub = Publisher(run)
+    unlogged: list[str] = []
+
+    def check(request: Any, context: Any) -> dict:
+        logged = pub.log.path.read_text() if pub.log is not None else ""
+        sent = request.json() if request.path.endswith("/batch") else [request.json()]
+        unlogged.extend(e["id"] for e in sent if e["id"] not in logged)
+        context.status_code = 201
+        return {}
+
+    server.post(f"{EXEC}/events/batch", json=check)
+    server.post(f"{EXEC}/events", json=check)
     pub.start()
-    assert run.execution_ready.wait(5) and pub.log is not None
-    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "a"}, None)
-    waited: list[bool] = []
-    append = pub.log.append
-
-    def slow_append(*records: dict[str, Any]) -> bool:
-        if any(r.get("kind") == "event" for r in records):
-            waited.append(posted.wait(5))
-        return append(*records)
-
-    pub.log.append = slow_append  # type: ignore[method-assign]
+    assert run.execution_ready.wait(5)
+    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "during"}, None)
+    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "last"}, None)
     pub.finish({"status": "completed"})
-    assert waited == [True]
-    assert [e["type"] for e in sent_events(server)] == ["starting-activity"]
-    assert pub.sender.delivered == 2 and not pub.sender.pending
+    assert [json.loads(e["data"])["context"]["name"] for e in sent_events(server)] == ["during", "last"]
+    assert unlogged == []
+    assert pub.sender.delivered == 3 and not pub.sender.pending
     assert outbox_files() == []
 
 
-def test_a_journal_snapshot_is_taken_when_enqueued(server: rm.Mocker, data_dir: Path) -> None:
-    """``enqueue_snapshot``: what the journal held then is sent, not what it became."""
+def test_the_final_journal_is_sent_as_it_was_when_the_run_finished(server: rm.Mocker, data_dir: Path) -> None:
+    """What the journal held at the end of the run is sent, not what it became after
+    (the plugin writes the ids into it then, and Chaos Toolkit writes the file)."""
     run = make_run()
     pub = Publisher(run)
     pub.start()
     journal = {"status": "completed", "run": [{"name": "a"}], "secret": "inline-pw-value"}
-    pub.enqueue_snapshot(ev.EXPERIMENT_FINISHED, run.experiment, journal)
+    pub.enqueue_final(run.experiment, journal)
+    pub.finish(journal)
     journal["run"].append({"name": "added later"})
     journal["status"] = "changed later"
-    pub.finish(None)
     (finished,) = [e for e in sent_events(server) if e["type"] == "experiment-finished"]
     data = json.loads(finished["data"])
     assert data["state"]["status"] == "completed" and data["state"]["run"] == [{"name": "a"}]
-    assert "inline-pw-value" not in finished["data"]
+    put = [r for r in server.request_history if r.method == "PUT"][-1].json()["journal"]
+    assert put["status"] == "completed" and put["run"] == [{"name": "a"}]
+    assert "inline-pw-value" not in finished["data"] and put["secret"] == "***REDACTED***"
 
 
 def test_experiment_finished_carries_the_final_journal_encoded_once(
@@ -302,3 +261,18 @@ def test_a_batch_refused_during_the_run_is_sent_again_one_by_one(server: rm.Mock
     assert sorted(set(names)) == ["a", "b", "poison"]
     assert pub.sender.rejected == 1
     assert pub.sender.delivered >= 2
+
+
+def test_undecodable_text_is_logged_and_sent_like_any_other(server: rm.Mocker, data_dir: Path) -> None:
+    """An output or a journal holding undecodable bytes (a lone surrogate, as Python decodes
+    them from file names) is written to the outbox and sent escaped: nothing of the run is lost."""
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    pub.enqueue(ev.ACTIVITY_FINISHED, {"name": "a"}, {"output": "file-\udc80.txt"})
+    pub.finish({"status": "completed", "node": "host-\ud800"})
+    (event,) = sent_events(server)
+    assert json.loads(event["data"])["state"]["output"] == "file-\udc80.txt"
+    put = [r for r in server.request_history if r.method == "PUT"][-1].json()["journal"]
+    assert put["node"] == "host-\ud800" and put["status"] == "completed"
+    assert pub.sender.delivered == 2 and outbox_files() == []
