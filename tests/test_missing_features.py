@@ -167,7 +167,12 @@ def test_a_missing_feature_can_be_disabled_and_is_listed(bare_venv: Path, tmp_pa
     result = chaos(bare_venv, "enable", "safeguards", settings=settings, cwd=tmp_path, home=tmp_path)
     one_error_line(result, 2, "not installed: pip install chaosiq-safeguards")
     result = chaos(bare_venv, "disable", "nonesuch", settings=settings, cwd=tmp_path, home=tmp_path)
-    one_error_line(result, 2, "unknown feature 'nonesuch'")
+    one_error_line(
+        result,
+        2,
+        "unknown feature 'nonesuch' (installed features: publish, teams, verification, "
+        "publish's workspace toggle)",
+    )
 
 
 def test_fail_closed_holds_when_the_control_is_declared_in_the_experiment_only(
