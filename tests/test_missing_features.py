@@ -142,6 +142,30 @@ def test_verify_warns_too(bare_venv: Path, tmp_path: Path) -> None:
     assert len(lines) == 1 and "'safeguards' feature is on in your settings" in lines[0], result.stderr
 
 
+def test_fail_closed_refuses_to_verify(bare_venv: Path, tmp_path: Path) -> None:
+    """`chaos verify` is held to `on_error: fail-closed` like `chaos run` (docs/safeguards.md)."""
+    settings = write_settings(
+        tmp_path, {"safeguards": "on", "verification": "on"}, {"safeguards": {"on_error": "fail-closed"}}
+    )
+    doc = json.loads(experiment(tmp_path).read_text())
+    doc["extensions"] = [
+        {
+            "name": "chaosiq",
+            "verification": {"id": "v", "frequency-of-measurement": 0.2, "duration-of-conditions": 0},
+        }
+    ]
+    source = tmp_path / "verification.json"
+    source.write_text(json.dumps(doc))
+    result = chaos(bare_venv, "verify", str(source), settings=settings, cwd=tmp_path, home=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stderr
+    assert "'safeguards' feature is on in your settings but is not installed" in errors[0]
+    assert "fail-closed" in errors[0]
+    assert not (tmp_path / "the-action-ran").exists()  # the conditions were never applied
+
+
 def test_a_missing_feature_can_be_disabled_and_is_listed(bare_venv: Path, tmp_path: Path) -> None:
     settings = write_settings(tmp_path, {"safeguards": "on", "slack": "on"})
 
