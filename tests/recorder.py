@@ -42,8 +42,9 @@ runtime:
 """
 
 
-def install(site: Path, *plugins: str) -> Path:
-    """Install the plugins of ``third_party_plugin/<name>/`` (default: ``recorder``) in ``site``.
+def install(site: Path, *plugins: str | Path) -> Path:
+    """Install the plugins of ``third_party_plugin/<name>/`` (default: ``recorder``), or of
+    the folders given as paths, in ``site``.
 
     ``site`` is a ``PYTHONPATH`` entry: each plugin's modules are copied there
     with the ``.dist-info`` its own ``pyproject.toml`` describes (name,
@@ -52,7 +53,7 @@ def install(site: Path, *plugins: str) -> Path:
     """
     site.mkdir(parents=True, exist_ok=True)
     for plugin in plugins or ("recorder",):
-        folder = HERE / plugin
+        folder = plugin if isinstance(plugin, Path) else HERE / plugin
         project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
         for module in folder.glob("*.py"):
             shutil.copy(module, site / module.name)
