@@ -28,6 +28,36 @@ EXPERIMENT: dict[str, Any] = small_experiment(
     description="one probe, a background action, a foreground action, one rollback",
 )
 
+MAIN_THREAD_HOOKS: list[tuple[str, str | None]] = [
+    ("imported", None),
+    ("settings_loaded", None),
+    ("loading_experiment", None),
+    ("experiment_loaded", None),
+    ("run_configured", None),
+    ("run_started", None),
+    ("before_experiment", None),
+    ("before_hypothesis", None),
+    ("before_activity", "root-exists"),
+    ("after_activity", "root-exists"),
+    ("after_hypothesis", None),
+    ("before_method", None),
+    ("before_activity", "fg-exists"),
+    ("after_activity", "fg-exists"),
+    ("after_method", None),
+    ("before_hypothesis", None),
+    ("before_activity", "root-exists"),
+    ("after_activity", "root-exists"),
+    ("after_hypothesis", None),
+    ("before_rollback", None),
+    ("before_activity", "rb-exists"),
+    ("after_activity", "rb-exists"),
+    ("after_rollback", None),
+    ("after_experiment", None),
+    ("run_finished", None),
+]
+"""What the recorder logs on the main thread for EXPERIMENT (the background action's
+hooks fire on a pool thread): the same with or without the experiment's own controls."""
+
 CONTROL_SETTINGS = """\
 controls:
   chaosiq-cloud:

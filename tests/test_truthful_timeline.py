@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recorder import CONTROL_SETTINGS, install, read_log, write_experiment
+from recorder import CONTROL_SETTINGS, MAIN_THREAD_HOOKS, install, read_log, write_experiment
 
 from chaosiq_core.testing import Team, run_chaos
 
@@ -101,33 +101,7 @@ def test_phases_of_an_experiment_with_its_own_controls(world: dict[str, Any]) ->
     journal, log = _run(world, "--rollback-strategy", "always", controls=own_control())
     assert journal["status"] == "completed"
     main = [(e["hook"], e.get("name")) for e in log if e["main"]]
-    assert main == [
-        ("imported", None),
-        ("settings_loaded", None),
-        ("loading_experiment", None),
-        ("experiment_loaded", None),
-        ("run_configured", None),
-        ("run_started", None),
-        ("before_experiment", None),
-        ("before_hypothesis", None),
-        ("before_activity", "root-exists"),
-        ("after_activity", "root-exists"),
-        ("after_hypothesis", None),
-        ("before_method", None),
-        ("before_activity", "fg-exists"),
-        ("after_activity", "fg-exists"),
-        ("after_method", None),
-        ("before_hypothesis", None),
-        ("before_activity", "root-exists"),
-        ("after_activity", "root-exists"),
-        ("after_hypothesis", None),
-        ("before_rollback", None),
-        ("before_activity", "rb-exists"),
-        ("after_activity", "rb-exists"),
-        ("after_rollback", None),
-        ("after_experiment", None),
-        ("run_finished", None),
-    ]
+    assert main == MAIN_THREAD_HOOKS
     # The phases closed by the bridge carry the runs, as chaostoolkit-lib's controls would.
     assert next(e for e in log if e["hook"] == "after_method")["runs"] == ["bg-sleep", "fg-exists"]
     assert next(e for e in log if e["hook"] == "after_rollback")["runs"] == ["rb-exists"]
