@@ -21,7 +21,7 @@ import pytest
 import yaml
 from core_helpers import one_error_line
 
-from chaosiq_core.testing import exists_activity, small_experiment
+from chaosiq_core.testing import small_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,6 +89,20 @@ def experiment(folder: Path) -> Path:
     return path
 
 
+def verification(folder: Path) -> Path:
+    """The experiment of :func:`experiment` as a short verification."""
+    doc = json.loads(experiment(folder).read_text())
+    doc["extensions"] = [
+        {
+            "name": "chaosiq",
+            "verification": {"id": "v", "frequency-of-measurement": 0.2, "duration-of-conditions": 0},
+        }
+    ]
+    path = folder / "verification.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
 def warnings(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if "WARNING" in line]
 
@@ -127,15 +141,7 @@ def test_fail_closed_refuses_to_start(bare_venv: Path, tmp_path: Path) -> None:
 
 def test_verify_warns_too(bare_venv: Path, tmp_path: Path) -> None:
     settings = write_settings(tmp_path, {"safeguards": "on", "verification": "on"})
-    doc = small_experiment("a short verification", [exists_activity("noop")])
-    doc["extensions"] = [
-        {
-            "name": "chaosiq",
-            "verification": {"id": "v", "frequency-of-measurement": 0.2, "duration-of-conditions": 0},
-        }
-    ]
-    source = tmp_path / "verification.json"
-    source.write_text(json.dumps(doc))
+    source = verification(tmp_path)
     result = chaos(bare_venv, "verify", str(source), settings=settings, cwd=tmp_path, home=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = warnings(result)
@@ -147,15 +153,7 @@ def test_fail_closed_refuses_to_verify(bare_venv: Path, tmp_path: Path) -> None:
     settings = write_settings(
         tmp_path, {"safeguards": "on", "verification": "on"}, {"safeguards": {"on_error": "fail-closed"}}
     )
-    doc = json.loads(experiment(tmp_path).read_text())
-    doc["extensions"] = [
-        {
-            "name": "chaosiq",
-            "verification": {"id": "v", "frequency-of-measurement": 0.2, "duration-of-conditions": 0},
-        }
-    ]
-    source = tmp_path / "verification.json"
-    source.write_text(json.dumps(doc))
+    source = verification(tmp_path)
     result = chaos(bare_venv, "verify", str(source), settings=settings, cwd=tmp_path, home=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -80,7 +80,8 @@ def world(tmp_path: Path, chaos_home: Path) -> dict[str, Any]:
     return {"dir": tmp_path, "settings": settings, "log": log, "env": env}
 
 
-def _run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _journal_of_run(world: dict[str, Any], *args: str, **changes: Any) -> dict[str, Any]:
+    """The real `chaos run` of the recorder's experiment (with ``changes``): its journal."""
     journal = world["dir"] / "journal.json"
     result = run_chaos(
         "run",
@@ -94,7 +95,12 @@ def _run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[dict[str, A
         timeout=60,
     )
     assert "Traceback" not in result.stderr, result.stderr
-    return json.loads(journal.read_text()), read_log(world["log"])
+    loaded: dict[str, Any] = json.loads(journal.read_text())
+    return loaded
+
+
+def _run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    return _journal_of_run(world, *args, **changes), read_log(world["log"])
 
 
 def test_phases_of_an_experiment_with_its_own_controls(world: dict[str, Any]) -> None:
@@ -177,20 +183,7 @@ def published(signed_in: Path, chaosiq_team: Team, tmp_path: Path) -> dict[str, 
 
 def _published_run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[str, list[str]]:
     """Run, then read the execution's stored events back through the API: (status, event types)."""
-    journal_path = world["dir"] / "journal.json"
-    result = run_chaos(
-        "run",
-        "--journal-path",
-        str(journal_path),
-        *args,
-        str(write_experiment(world["dir"], **changes)),
-        settings=world["settings"],
-        env=world["env"],
-        cwd=world["dir"],
-        timeout=60,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    journal = json.loads(journal_path.read_text())
+    journal = _journal_of_run(world, *args, **changes)
     ext = next(e for e in journal["extensions"] if e["name"] == "chaosiq")
     events = world["team"].events(ext["execution_id"])
     assert event_problems(events) == [], [e["type"] for e in events]
