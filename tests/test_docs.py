@@ -94,3 +94,17 @@ def test_the_check_finds_each_kind_of_citation(tmp_path: Path) -> None:
     public = tmp_path / "public.md"
     public.write_text("CloudEvents HTTP binding, §3.1\n")
     assert citations(public, tmp_path) == []
+
+
+def test_the_console_colours_are_the_ones_docs_console_md_names() -> None:
+    """docs/console.md names each timeline bar's and verification lane's colour: the ones drawn."""
+    from chaosiq_server.console import timeline, vchart
+
+    page = (ROOT / "docs" / "console.md").read_text()
+    named = {"#2e9d5b": "green", "#e0a100": "amber", "#d0342c": "red", "#2f6fd6": "blue", "#8a8f98": "grey"}
+    for outcome, label in timeline.OUTCOME_LABELS.items():
+        word = named[timeline.COLOURS[outcome]]
+        said = "still running" if outcome == "running" else label
+        assert re.search(rf"\*\*{word}\*\*( \(pulsing\))? {said}", page), (outcome, word, said)
+    for key, label, colour in vchart.LANES:
+        assert f"**{label.lower()}** ({named[colour]})" in page, (key, named[colour])
