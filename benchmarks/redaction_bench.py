@@ -17,8 +17,6 @@ ratio:
 
 * ``encode`` of a small clean event (an activity and its run record, ~600
   bytes of JSON): the path of nearly every event;
-* ``holds_secret_value`` on that event's text (the worker's test of a spliced
-  record);
 * ``encode`` of the same event with a secret in its output (the full walk);
 * ``encode`` of the same event with a sensitive key in its output (walked, no
   secret value in it);
@@ -120,7 +118,6 @@ def compare(module: types.ModuleType, backslash: bool, reps: int, more: int = 0)
     assert "p@ss" not in new.encode(dirty)[0]
     cases = [
         (f"encode, small clean event ({len(text)} B)", lambda r: r.encode(clean), reps),
-        ("holds_secret_value, its text", lambda r: r.holds_secret_value(text), reps),
         ("encode, event with a secret", lambda r: r.encode(dirty), reps // 4),
         ("encode, event with a cookie", lambda r: r.encode(keyed), reps // 4),
         (

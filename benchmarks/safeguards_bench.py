@@ -30,19 +30,12 @@ from pathlib import Path
 
 import requests
 
+from chaosiq_core import testing
 from chaosiq_core.testing import Team, executable, run_chaos, start_server, wait_until
 
 
 def sign_in(home: Path, team: Team) -> Path:
-    settings = home / ".chaostoolkit" / "settings.yaml"
-    settings.parent.mkdir(parents=True, exist_ok=True)
-    r = run_chaos(
-        "signin", "--url", team.server.url, "--token", team.token,
-        "--org", team.org_name, "--team", team.team_name, settings=settings,
-        env={"HOME": str(home)},
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return settings
+    return testing.sign_in(team, home / ".chaostoolkit" / "settings.yaml", env={"HOME": str(home)})
 
 
 def noop_experiment(path: Path, n: int) -> Path:

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chaosiq_core.testing import run_chaos, start_server
+from chaosiq_core.testing import run_chaos, sign_in, start_server
 
 FREQ, CONDITIONS, WARM_UP, COOL_DOWN = 0.5, 5.0, 2.0, 2.0
 
@@ -119,20 +119,7 @@ def main() -> None:
         if not args.no_server:
             server = start_server(tmp / "server")
             team = server.new_team()
-            settings = tmp / "home" / ".chaostoolkit" / "settings.yaml"
-            r = run_chaos(
-                "signin",
-                "--url",
-                server.url,
-                "--token",
-                team.token,
-                "--org",
-                team.org_name,
-                "--team",
-                team.team_name,
-                settings=settings,
-            )
-            assert r.returncode == 0, r.stderr
+            settings = sign_in(team, tmp / "home" / ".chaostoolkit" / "settings.yaml")
             run_chaos("enable", "publish", settings=settings)
             modes.append(("publishing to chaosiq-server", settings))
         try:

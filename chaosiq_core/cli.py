@@ -135,7 +135,15 @@ def _known_feature(name: str, settings: dict[str, Any], enabling: bool) -> str:
         return name
     if name in KNOWN_DISTRIBUTIONS:
         raise UsageError(f"the '{name}' feature is not installed: pip install {KNOWN_DISTRIBUTIONS[name]}")
-    choices = ", ".join(sorted(installed | set(LEGACY_TOGGLES))) or "none"
+    if not installed:
+        raise UsageError(
+            f"unknown feature '{name}' (no feature is installed: pip install 'chaosiq-core[all]')"
+        )
+    # the original's toggles that live inside an installed feature (`workspace` in `publish`)
+    toggles = [
+        f"{owner}'s {toggle} toggle" for toggle, owner in sorted(LEGACY_TOGGLES.items()) if owner in installed
+    ]
+    choices = ", ".join([*sorted(installed), *toggles])
     raise UsageError(f"unknown feature '{name}' (installed features: {choices})")
 
 

@@ -305,26 +305,23 @@ class Redactor:
         """True when the JSON ``text`` surely needs no redaction (what :meth:`encode` tests)."""
         return not self._needs_walk(text)
 
-    def holds_secret_value(self, text: str) -> bool:
-        """True when ``text`` (JSON text, or any text) may hold a secret value in one of its forms.
+    def _needs_walk(self, text: str) -> bool:
+        """True when ``text`` holds a sensitive key name, ``experiment_path`` or a form of a secret.
 
-        The value test alone, no key names. It may say True for a text the walk
-        leaves as it is (a number inside a string, a value split across two JSON
-        strings), never False for one it would change.
+        The value test may say True for a text the walk leaves as it is (a number
+        inside a string, a value split across two JSON strings), never False for
+        one it would change. Loops, not any(...): no generator per call (run for every event).
         """
+        low = text.lower()
+        if '"experiment_path"' in low:
+            return True
+        for key in self._keys:
+            if key in low:
+                return True
         for anchor, pattern in self._checks:  # noqa: SIM110  (a loop: no generator per event)
             if anchor in text and pattern.search(text) is not None:
                 return True
         return False
-
-    def _needs_walk(self, text: str) -> bool:
-        low = text.lower()
-        if '"experiment_path"' in low:
-            return True
-        for key in self._keys:  # a loop, not any(...): no generator per call (run for every event)
-            if key in low:
-                return True
-        return self.holds_secret_value(text)
 
     def redact_text(self, text: str) -> str:
         """``text`` with every form of every secret value replaced by :data:`MARKER`."""

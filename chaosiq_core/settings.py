@@ -1,6 +1,6 @@
 """Read and write the Chaos Toolkit settings file in the original ChaosIQ layout.
 
-The layout (reference/chaosiq-cloud-spec.md §2)::
+The layout the original's ``chaos signin`` wrote, kept so that either reads the other's file::
 
     auths:
       <host[:port]>: {type: bearer, value: <token>}

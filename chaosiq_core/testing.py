@@ -313,24 +313,21 @@ def chaosiq_team(chaosiq_server: ServerProcess) -> Team:
     return chaosiq_server.new_team()
 
 
+def sign_in(team: Team, settings: Path, env: dict[str, str] | None = None) -> Path:
+    """Write ``settings`` with the real ``chaos signin`` to ``team``'s server, org and team."""
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    result = run_chaos(
+        "signin", "--url", team.server.url, "--token", team.token,
+        "--org", team.org_name, "--team", team.team_name, settings=settings, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    return settings
+
+
 @pytest.fixture
 def signed_in(chaos_home: Path, chaosiq_team: Team) -> Path:
     """Settings made by the real ``chaos signin`` against ``chaosiq_team``."""
-    settings = chaos_home / ".chaostoolkit" / "settings.yaml"
-    result = run_chaos(
-        "signin",
-        "--url",
-        chaosiq_team.server.url,
-        "--token",
-        chaosiq_team.token,
-        "--org",
-        chaosiq_team.org_name,
-        "--team",
-        chaosiq_team.team_name,
-        settings=settings,
-    )
-    assert result.returncode == 0, result.stderr + result.stdout
-    return settings
+    return sign_in(chaosiq_team, chaos_home / ".chaostoolkit" / "settings.yaml")
 
 
 # ------------------------------------------------------------ fake servers

@@ -28,6 +28,36 @@ EXPERIMENT: dict[str, Any] = small_experiment(
     description="one probe, a background action, a foreground action, one rollback",
 )
 
+MAIN_THREAD_HOOKS: list[tuple[str, str | None]] = [
+    ("imported", None),
+    ("settings_loaded", None),
+    ("loading_experiment", None),
+    ("experiment_loaded", None),
+    ("run_configured", None),
+    ("run_started", None),
+    ("before_experiment", None),
+    ("before_hypothesis", None),
+    ("before_activity", "root-exists"),
+    ("after_activity", "root-exists"),
+    ("after_hypothesis", None),
+    ("before_method", None),
+    ("before_activity", "fg-exists"),
+    ("after_activity", "fg-exists"),
+    ("after_method", None),
+    ("before_hypothesis", None),
+    ("before_activity", "root-exists"),
+    ("after_activity", "root-exists"),
+    ("after_hypothesis", None),
+    ("before_rollback", None),
+    ("before_activity", "rb-exists"),
+    ("after_activity", "rb-exists"),
+    ("after_rollback", None),
+    ("after_experiment", None),
+    ("run_finished", None),
+]
+"""What the recorder logs on the main thread for EXPERIMENT (the background action's
+hooks fire on a pool thread): the same with or without the experiment's own controls."""
+
 CONTROL_SETTINGS = """\
 controls:
   chaosiq-cloud:
@@ -42,8 +72,9 @@ runtime:
 """
 
 
-def install(site: Path, *plugins: str) -> Path:
-    """Install the plugins of ``third_party_plugin/<name>/`` (default: ``recorder``) in ``site``.
+def install(site: Path, *plugins: str | Path) -> Path:
+    """Install the plugins of ``third_party_plugin/<name>/`` (default: ``recorder``), or of
+    the folders given as paths, in ``site``.
 
     ``site`` is a ``PYTHONPATH`` entry: each plugin's modules are copied there
     with the ``.dist-info`` its own ``pyproject.toml`` describes (name,
@@ -52,7 +83,7 @@ def install(site: Path, *plugins: str) -> Path:
     """
     site.mkdir(parents=True, exist_ok=True)
     for plugin in plugins or ("recorder",):
-        folder = HERE / plugin
+        folder = plugin if isinstance(plugin, Path) else HERE / plugin
         project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
         for module in folder.glob("*.py"):
             shutil.copy(module, site / module.name)

@@ -96,8 +96,11 @@ def test_unknown_feature(settings: Path, cli_env: dict) -> None:
     before = snapshot(settings)
     for verb in ("enable", "disable"):
         line = one_error_line(run_chaos(verb, "nosuch", settings=settings, env=cli_env), 2)
-        assert line.startswith("Error: unknown feature 'nosuch' (installed features: ")
-        assert "teams" in line
+        # what `chaos features` lists, and the original's `workspace` flag as what it is
+        assert line == (
+            "Error: unknown feature 'nosuch' (installed features: publish, safeguards, teams, "
+            "verification, publish's workspace toggle)"
+        )
     one_error_line(run_chaos("disable", "core", settings=settings, env=cli_env), 2, "cannot be toggled")
     assert snapshot(settings) == before
 
@@ -116,6 +119,18 @@ def test_known_feature_not_installed_says_what_to_install(
         == "Error: the 'publish' feature is not installed: pip install chaosiq-publisher"
     )
     assert snapshot(settings) == before
+
+
+def test_unknown_feature_when_none_is_installed(settings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No installed feature, so no toggle of one either: the line says what to install."""
+    from chaosiq_core.cli import disable
+
+    monkeypatch.setattr(manager, "entry_points", lambda: [])
+    result = CliRunner().invoke(disable, ["nosuch"], obj={"settings_path": str(settings)})
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: unknown feature 'nosuch' (no feature is installed: pip install 'chaosiq-core[all]')"
+    )
 
 
 def _signin(server_url: str, token: str, settings: Path, env: dict, *extra: str):

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from recorder import CONTROL_SETTINGS, install, read_log, write_experiment
+from recorder import CONTROL_SETTINGS, MAIN_THREAD_HOOKS, install, read_log, write_experiment
 
 from chaosiq_core.testing import run_chaos
 
@@ -51,33 +51,7 @@ def test_hooks_follow_the_run_in_order(world: dict) -> None:
     _, journal, log = _run(world, "--rollback-strategy", "always", experiment=write_experiment(world["dir"]))
     assert journal["status"] == "completed"
     main = [(e["hook"], e.get("name")) for e in log if e["main"]]
-    assert main == [
-        ("imported", None),
-        ("settings_loaded", None),
-        ("loading_experiment", None),
-        ("experiment_loaded", None),
-        ("run_configured", None),
-        ("run_started", None),
-        ("before_experiment", None),
-        ("before_hypothesis", None),
-        ("before_activity", "root-exists"),
-        ("after_activity", "root-exists"),
-        ("after_hypothesis", None),
-        ("before_method", None),
-        ("before_activity", "fg-exists"),
-        ("after_activity", "fg-exists"),
-        ("after_method", None),
-        ("before_hypothesis", None),
-        ("before_activity", "root-exists"),
-        ("after_activity", "root-exists"),
-        ("after_hypothesis", None),
-        ("before_rollback", None),
-        ("before_activity", "rb-exists"),
-        ("after_activity", "rb-exists"),
-        ("after_rollback", None),
-        ("after_experiment", None),
-        ("run_finished", None),
-    ]
+    assert main == MAIN_THREAD_HOOKS
     # The background action's hooks fire on its pool thread, where chaostoolkit-lib
     # passes no settings: both arrive, in order, and it succeeded.
     background = [(e["hook"], e.get("status")) for e in log if not e["main"]]

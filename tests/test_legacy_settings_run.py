@@ -11,7 +11,7 @@ EXPERIMENT = small_experiment("legacy settings still publish", [exists_activity(
 
 
 def legacy_settings(team: Team) -> str:
-    """The layout `chaos signin` of chaosiq-cloud 0.16 wrote (spec §2.1), keys sorted as yaml.dump does."""
+    """The layout `chaos signin` of chaosiq-cloud 0.16 wrote, keys sorted as yaml.dump does."""
     host = team.server.url.split("://", 1)[1]
     return f"""auths:
   {host}:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from core_helpers import one_error_line
 
-from chaosiq_core.testing import exists_activity, small_experiment
+from chaosiq_core.testing import small_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,6 +89,20 @@ def experiment(folder: Path) -> Path:
     return path
 
 
+def verification(folder: Path) -> Path:
+    """The experiment of :func:`experiment` as a short verification."""
+    doc = json.loads(experiment(folder).read_text())
+    doc["extensions"] = [
+        {
+            "name": "chaosiq",
+            "verification": {"id": "v", "frequency-of-measurement": 0.2, "duration-of-conditions": 0},
+        }
+    ]
+    path = folder / "verification.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
 def warnings(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if "WARNING" in line]
 
@@ -127,19 +141,27 @@ def test_fail_closed_refuses_to_start(bare_venv: Path, tmp_path: Path) -> None:
 
 def test_verify_warns_too(bare_venv: Path, tmp_path: Path) -> None:
     settings = write_settings(tmp_path, {"safeguards": "on", "verification": "on"})
-    doc = small_experiment("a short verification", [exists_activity("noop")])
-    doc["extensions"] = [
-        {
-            "name": "chaosiq",
-            "verification": {"id": "v", "frequency-of-measurement": 0.2, "duration-of-conditions": 0},
-        }
-    ]
-    source = tmp_path / "verification.json"
-    source.write_text(json.dumps(doc))
+    source = verification(tmp_path)
     result = chaos(bare_venv, "verify", str(source), settings=settings, cwd=tmp_path, home=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = warnings(result)
     assert len(lines) == 1 and "'safeguards' feature is on in your settings" in lines[0], result.stderr
+
+
+def test_fail_closed_refuses_to_verify(bare_venv: Path, tmp_path: Path) -> None:
+    """`chaos verify` is held to `on_error: fail-closed` like `chaos run` (docs/safeguards.md)."""
+    settings = write_settings(
+        tmp_path, {"safeguards": "on", "verification": "on"}, {"safeguards": {"on_error": "fail-closed"}}
+    )
+    source = verification(tmp_path)
+    result = chaos(bare_venv, "verify", str(source), settings=settings, cwd=tmp_path, home=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stderr
+    assert "'safeguards' feature is on in your settings but is not installed" in errors[0]
+    assert "fail-closed" in errors[0]
+    assert not (tmp_path / "the-action-ran").exists()  # the conditions were never applied
 
 
 def test_a_missing_feature_can_be_disabled_and_is_listed(bare_venv: Path, tmp_path: Path) -> None:
@@ -167,7 +189,12 @@ def test_a_missing_feature_can_be_disabled_and_is_listed(bare_venv: Path, tmp_pa
     result = chaos(bare_venv, "enable", "safeguards", settings=settings, cwd=tmp_path, home=tmp_path)
     one_error_line(result, 2, "not installed: pip install chaosiq-safeguards")
     result = chaos(bare_venv, "disable", "nonesuch", settings=settings, cwd=tmp_path, home=tmp_path)
-    one_error_line(result, 2, "unknown feature 'nonesuch'")
+    one_error_line(
+        result,
+        2,
+        "unknown feature 'nonesuch' (installed features: publish, teams, verification, "
+        "publish's workspace toggle)",
+    )
 
 
 def test_fail_closed_holds_when_the_control_is_declared_in_the_experiment_only(

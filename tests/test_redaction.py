@@ -68,7 +68,6 @@ def test_every_form_of_a_secret_is_redacted(secret: str, form: str) -> None:
     red = Redactor([secret])
     written = forms(secret)[form]
     doc = {"output": f"error: {written} (end)", "list": [written], "nested": {"exception": [f"E: {written}"]}}
-    assert red.holds_secret_value(dumps(doc))
     text, clean = red.encode(doc)
     assert not clean
     assert leaks(text, secret) == []
@@ -249,7 +248,7 @@ def test_no_text_makes_the_search_slow() -> None:
     start = time.perf_counter()
     for text in texts:
         red.redact_text(text)
-        red.holds_secret_value(text)
+        red.is_clean(text)
     assert time.perf_counter() - start < 2.0
 
 

@@ -67,7 +67,7 @@ def test_flags_quoted_strings_and_yaml_booleans(tmp_path: Path, raw: str, enable
     path = tmp_path / "settings.yaml"
     path.write_text(f"controls:\n  chaosiq-cloud:\n    features:\n      publish: {raw}\n")
     data = s.load(path)
-    # An unquoted `off` is the YAML boolean false: the original took it as on (W14).
+    # An unquoted `off` is the YAML boolean false: the original took it as on.
     assert s.is_feature_enabled(data, "publish") is enabled
     assert ("publish" in s.disabled_features(data)) is (not enabled)
 

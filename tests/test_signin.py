@@ -108,7 +108,7 @@ def test_choices_that_cannot_be_made_fail_clearly(
 
 
 def test_no_organization_at_all(fake_chaosiq: FakeServer, chaos_home: Path, cli_env: dict) -> None:
-    """The original prompted forever on an empty list (W20)."""
+    """The original prompted forever on an empty list."""
     fake_chaosiq.orgs.clear()
     settings = chaos_home / "s.yaml"
     one_error_line(

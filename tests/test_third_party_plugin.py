@@ -75,13 +75,18 @@ def test_features_table_names_the_third_party(tmp_path: Path, chaos_home: Path) 
     assert row == ["recorder", "chaosiq-recorder", "0.3.0", "yes", "loaded"]
 
 
-def test_a_plugin_that_fails_to_import_is_skipped_with_one_warning(tmp_path: Path, chaos_home: Path) -> None:
-    site = install(tmp_path / "site")
+def install_broken(site: Path) -> Path:
+    """Add to ``site`` the distribution chaosiq-broken, whose feature `broken` fails to import."""
     (site / "chaosiq_broken.py").write_text("import a_module_that_does_not_exist\n")
     info = site / "chaosiq_broken-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: chaosiq-broken\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[chaosiq]\nbroken = chaosiq_broken\n")
+    return site
+
+
+def test_a_plugin_that_fails_to_import_is_skipped_with_one_warning(tmp_path: Path, chaos_home: Path) -> None:
+    site = install_broken(install(tmp_path / "site"))
     log = tmp_path / "hooks.jsonl"
     env = _env(chaos_home, site, log)
     settings = tmp_path / "settings.yaml"
@@ -157,12 +162,7 @@ def test_a_wrapper_sees_no_exception_from_a_failing_plugin(tmp_path: Path, chaos
 def test_a_broken_plugin_the_settings_require_stops_the_run_before_it_starts(
     tmp_path: Path, chaos_home: Path
 ) -> None:
-    site = install(tmp_path / "site")
-    (site / "chaosiq_broken.py").write_text("import a_module_that_does_not_exist\n")
-    info = site / "chaosiq_broken-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: chaosiq-broken\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[chaosiq]\nbroken = chaosiq_broken\n")
+    site = install_broken(install(tmp_path / "site"))
     log = tmp_path / "hooks.jsonl"
     settings = tmp_path / "settings.yaml"
     data = yaml.safe_load(CONTROL_SETTINGS)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recorder import CONTROL_SETTINGS, install, read_log, write_experiment
+from recorder import CONTROL_SETTINGS, MAIN_THREAD_HOOKS, install, read_log, write_experiment
 
 from chaosiq_core.testing import Team, run_chaos
 
@@ -80,7 +80,8 @@ def world(tmp_path: Path, chaos_home: Path) -> dict[str, Any]:
     return {"dir": tmp_path, "settings": settings, "log": log, "env": env}
 
 
-def _run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _journal_of_run(world: dict[str, Any], *args: str, **changes: Any) -> dict[str, Any]:
+    """The real `chaos run` of the recorder's experiment (with ``changes``): its journal."""
     journal = world["dir"] / "journal.json"
     result = run_chaos(
         "run",
@@ -94,40 +95,19 @@ def _run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[dict[str, A
         timeout=60,
     )
     assert "Traceback" not in result.stderr, result.stderr
-    return json.loads(journal.read_text()), read_log(world["log"])
+    loaded: dict[str, Any] = json.loads(journal.read_text())
+    return loaded
+
+
+def _run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    return _journal_of_run(world, *args, **changes), read_log(world["log"])
 
 
 def test_phases_of_an_experiment_with_its_own_controls(world: dict[str, Any]) -> None:
     journal, log = _run(world, "--rollback-strategy", "always", controls=own_control())
     assert journal["status"] == "completed"
     main = [(e["hook"], e.get("name")) for e in log if e["main"]]
-    assert main == [
-        ("imported", None),
-        ("settings_loaded", None),
-        ("loading_experiment", None),
-        ("experiment_loaded", None),
-        ("run_configured", None),
-        ("run_started", None),
-        ("before_experiment", None),
-        ("before_hypothesis", None),
-        ("before_activity", "root-exists"),
-        ("after_activity", "root-exists"),
-        ("after_hypothesis", None),
-        ("before_method", None),
-        ("before_activity", "fg-exists"),
-        ("after_activity", "fg-exists"),
-        ("after_method", None),
-        ("before_hypothesis", None),
-        ("before_activity", "root-exists"),
-        ("after_activity", "root-exists"),
-        ("after_hypothesis", None),
-        ("before_rollback", None),
-        ("before_activity", "rb-exists"),
-        ("after_activity", "rb-exists"),
-        ("after_rollback", None),
-        ("after_experiment", None),
-        ("run_finished", None),
-    ]
+    assert main == MAIN_THREAD_HOOKS
     # The phases closed by the bridge carry the runs, as chaostoolkit-lib's controls would.
     assert next(e for e in log if e["hook"] == "after_method")["runs"] == ["bg-sleep", "fg-exists"]
     assert next(e for e in log if e["hook"] == "after_rollback")["runs"] == ["rb-exists"]
@@ -203,20 +183,7 @@ def published(signed_in: Path, chaosiq_team: Team, tmp_path: Path) -> dict[str, 
 
 def _published_run(world: dict[str, Any], *args: str, **changes: Any) -> tuple[str, list[str]]:
     """Run, then read the execution's stored events back through the API: (status, event types)."""
-    journal_path = world["dir"] / "journal.json"
-    result = run_chaos(
-        "run",
-        "--journal-path",
-        str(journal_path),
-        *args,
-        str(write_experiment(world["dir"], **changes)),
-        settings=world["settings"],
-        env=world["env"],
-        cwd=world["dir"],
-        timeout=60,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    journal = json.loads(journal_path.read_text())
+    journal = _journal_of_run(world, *args, **changes)
     ext = next(e for e in journal["extensions"] if e["name"] == "chaosiq")
     events = world["team"].events(ext["execution_id"])
     assert event_problems(events) == [], [e["type"] for e in events]

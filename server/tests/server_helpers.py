@@ -1,4 +1,4 @@
-"""Builders for what the original chaosiq-cloud client sends (spec §4.3, §4.4),
+"""Builders for what the original chaosiq-cloud client sends (its calls and CloudEvents),
 seeding, and the `serve` subprocess helpers shared by the server tests."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Replays the original client's request sequence (spec §4.3, §5.3, §7.3)."""
+"""Replays the original client's request sequences (`chaos run`, `chaos verify`; letters of docs/api.md)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_signin_probe_and_listing(env):
 
 
 def test_chaos_run_sequence(env):
-    """§5.3: experiment, execution, 20 events each followed by a policies GET, final PUT."""
+    """`chaos run`: experiment, execution, 20 events each followed by a policies GET, final PUT."""
     c, a = env.client, env.a
     h = a.headers
     exp = experiment()
@@ -185,7 +185,7 @@ def test_safeguard_denial_and_stop(env):
 
 
 def test_verification_run_sequence(env):
-    """§7.3: execution, run start (L), events (M), finished (N)."""
+    """`chaos verify`: execution, run start (L), events (M), finished (N)."""
     c, a = env.client, env.a
     h = a.headers
     exp = experiment()

@@ -124,7 +124,7 @@ def test_publish_journal_creates_then_updates_with_the_journal_status(
     eid, xid = run_ids(exp)  # written back into the file
     (xn,) = executions_of(team, eid)
     assert xn["id"] == xid and xid in r.stdout
-    assert xn["status"] == "completed"  # never "running" (W9)
+    assert xn["status"] == "completed"  # the original's `chaos publish` left "running"
     # a second publish updates the same execution
     r = run_chaos("publish", str(journal), settings=settings, env=env)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -82,7 +82,7 @@ def test_204_reads_the_id_from_content_location(client: ApiClient, requests_mock
     )
     requests_mock.post(
         f"{TEAM}/experiments/E/executions", status_code=201, json={"id": "X"}
-    )  # no location (W7)
+    )  # no Content-Location: the original raised KeyError here
     s = Sender(client, None)
     eid, xid, location = s.create_execution({"title": "t"}, {}, T)
     assert (eid, xid) == ("E", "X")

@@ -21,6 +21,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,9 @@ def end_leftovers(grace: float = 1.0, pid: int | None = None) -> dict[int, str]:
     """
     root = pid or os.getpid()
     targets: list[Any]
+    alive: Callable[[Any], bool]
+    terminate: Callable[[Any], None]
+    kill: Callable[[Any], None]
     if psutil is not None:
         targets = _children(root)
         names = {proc.pid: _name(proc) for proc in targets}

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from chaosiq_core.testing import executable
+from chaosiq_core.testing import executable, exists_activity
 
 
 def action(name: str, seconds: float, background: bool = False) -> dict[str, Any]:
@@ -29,17 +29,7 @@ def action(name: str, seconds: float, background: bool = False) -> dict[str, Any
 
 def file_probe(path: Path, name: str = "no-stop-file") -> dict[str, Any]:
     """A safeguard probe that says stop once ``path`` exists."""
-    return {
-        "type": "probe",
-        "name": name,
-        "tolerance": False,
-        "provider": {
-            "type": "python",
-            "module": "os.path",
-            "func": "exists",
-            "arguments": {"path": str(path)},
-        },
-    }
+    return exists_activity(name, str(path), kind="probe", tolerance=False)
 
 
 def experiment(

@@ -121,15 +121,9 @@ def own_server(tmp_path: Path) -> Any:
 
 
 def _sign_in(tmp_path: Path, team: Team) -> Path:
-    from chaosiq_core.testing import run_chaos
+    from chaosiq_core.testing import sign_in
 
-    settings = tmp_path / "settings.yaml"
-    result = run_chaos(
-        "signin", "--url", team.server.url, "--token", team.token,
-        "--org", team.org_name, "--team", team.team_name, settings=settings,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return settings
+    return sign_in(team, tmp_path / "settings.yaml")
 
 
 @pytest.mark.usefixtures("chaos_home")

@@ -80,6 +80,7 @@ def override_scope(settings: dict[str, Any]) -> Scope | None:
         logger.warning("chaosiq: a team was asked for (%s) but no organization is known", team_wanted)
         return None
     teams = org.get("teams") or []
+    team: dict[str, Any] | None
     if team_wanted:
         team = _find(teams, team_wanted) or {"id": team_wanted}
     else:

@@ -1,8 +1,8 @@
 """Choosing an organization and a team: listing them, matching ``--org``/``--team``, prompting.
 
 Every failure is a :class:`~chaosiq_core.errors.ChaosIQError` with one clear
-line (the original looped forever on an empty list and crashed when nothing
-was chosen: W19, W20).
+line (the original looped forever on an empty list and crashed with a
+TypeError when no organization was chosen).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def test_failed_selection_is_one_line_and_changes_nothing(
 
 
 def test_team_without_a_default_org(settings: Path, teams_env: dict) -> None:
-    """The original crashed with a TypeError here (W19)."""
+    """The original crashed with a TypeError here."""
     data = yaml.safe_load(settings.read_text())
     data["controls"]["chaosiq-cloud"]["provider"]["arguments"]["organizations"] = []
     settings.write_text(yaml.safe_dump(data))

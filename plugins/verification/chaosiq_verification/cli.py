@@ -14,7 +14,8 @@ def _vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
     from chaoslib import convert_vars
 
     try:
-        return convert_vars(list(value))
+        converted: dict[str, Any] = convert_vars(list(value))
+        return converted
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

@@ -10,7 +10,7 @@ from chaosiq_verification.progress import Progress
 from chaosiq_verification.reporting import ServerReporter
 
 
-class VerificationEvents(RunEventHandler):
+class VerificationEvents(RunEventHandler):  # type: ignore[misc]  # chaostoolkit-lib has no type information
     """Turns run events into the verification-run event categories and progress."""
 
     def __init__(self, reporter: ServerReporter, progress: Progress) -> None:

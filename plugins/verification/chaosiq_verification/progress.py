@@ -116,10 +116,9 @@ class RichProgress(LogProgress):
             # Chaos Toolkit's console handler keeps the stream it was created with:
             # point it at rich's proxy so log lines print above the live line.
             for handler in logging.getLogger("chaostoolkit").handlers:
-                console_handler = isinstance(handler, logging.StreamHandler) and not isinstance(
-                    handler, logging.FileHandler
-                )
-                if console_handler and handler.stream is original and sys.stderr is not original:
+                if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+                    continue
+                if handler.stream is original and sys.stderr is not original:
                     handler.setStream(sys.stderr)
                     self._moved.append((handler, original))
         except Exception as exc:  # never let the display break a run

@@ -81,17 +81,7 @@ def process_action(name: str, path: str, *arguments: str) -> dict[str, Any]:
 
 def stop_file_probe(path: Path) -> dict[str, Any]:
     """A local safeguard probe that says stop once ``path`` exists."""
-    return {
-        "type": "probe",
-        "name": "no-stop-file",
-        "tolerance": False,
-        "provider": {
-            "type": "python",
-            "module": "os.path",
-            "func": "exists",
-            "arguments": {"path": str(path)},
-        },
-    }
+    return exists_activity("no-stop-file", str(path), kind="probe", tolerance=False)
 
 
 def local_settings(path: Path, **safeguards: Any) -> Path:

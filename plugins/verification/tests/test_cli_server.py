@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chaosiq_core.testing import Team, run_chaos, start_server, wait_until
+from chaosiq_core.testing import Team, run_chaos, sign_in, start_server, wait_until
 
 from .conftest import enable_features, journal_ext, process_action, set_options, verification_doc, write_doc
 
@@ -185,20 +185,7 @@ def test_server_down_at_the_start_loses_nothing(tmp_path: Path, chaos_home: Path
     server = start_server(tmp_path / "srv")
     try:
         team = server.new_team()
-        settings = chaos_home / ".chaostoolkit" / "settings.yaml"
-        signin = run_chaos(
-            "signin",
-            "--url",
-            server.url,
-            "--token",
-            team.token,
-            "--org",
-            team.org_name,
-            "--team",
-            team.team_name,
-            settings=settings,
-        )
-        assert signin.returncode == 0, signin.stderr
+        settings = sign_in(team, chaos_home / ".chaostoolkit" / "settings.yaml")
         enable_features(settings, "publish", "verification")
     finally:
         server.stop()

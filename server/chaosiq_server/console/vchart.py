@@ -46,7 +46,7 @@ class Chart:
 
 
 def sample_outcome(state: Any) -> str:
-    """Spec §7.5: ``steady_state_met`` False → deviated, True → met, else not run."""
+    """A journal measurement: ``steady_state_met`` False → deviated, True → met, else not run."""
     met = state.get("steady_state_met") if isinstance(state, dict) else None
     if met is True:
         return "met"
@@ -125,7 +125,7 @@ def build_chart(run: dict[str, Any], events: list[dict[str, Any]], now: datetime
             chart.phases.append(opened[kind])
         elif kind in opened:
             span = opened.pop(kind)
-            # Spec §7.3: the conditions last `duration-of-conditions` after the method ends.
+            # `chaos verify` holds the conditions `duration-of-conditions` after the method ends.
             extra = durations.get("duration-of-conditions", 0.0) if kind == "conditions" else 0.0
             span.end = when + timedelta(seconds=extra)
             if kind == "conditions" and sampling_done is not None:

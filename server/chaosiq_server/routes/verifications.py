@@ -1,4 +1,4 @@
-"""Verifications and verification runs (spec §7)."""
+"""Verifications and verification runs: what `chaos verify` creates and reports to."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Replays what a ``chaos run`` publishes (spec §5.3) and what ``chaos verify``
-sends (spec §7.3/§7.4), through the HTTP API, with controlled timestamps."""
+"""Replays what a ``chaos run`` publishes and what ``chaos verify`` sends (its run,
+events and results), through the HTTP API, with controlled timestamps."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ def _number(value: Any) -> float | None:
 
 def status_must_be(value: Any = None, expected: int = 200) -> bool:
     """``True`` when the status code equals ``expected``."""
-    return value == expected
+    return bool(value == expected)
 
 
 def status_in_range(value: Any = None, lower: int = 100, upper: int = 600) -> bool:
