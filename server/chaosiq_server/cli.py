@@ -43,10 +43,14 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
+        from .db import DatabaseRefused
+
         try:
             return func(*args, **kwargs)
         except click.ClickException:
             raise
+        except DatabaseRefused as exc:
+            raise click.ClickException(str(exc)) from exc
         except IntegrityError as exc:
             raise click.ClickException(f"conflict: {_first_line(exc.orig or exc)}") from exc
         except ArgumentError as exc:
@@ -66,12 +70,14 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else exc.__class__.__name__
 
 
-def _store(database_url: str | None) -> Any:
+def _store(database_url: str | None, *, create: bool = False) -> Any:
+    """The store of an initialised database (migrated to this version); only
+    ``init`` and ``org create`` make a new one (``create=True``)."""
     from .db import Database
     from .store import Store
 
     db = Database(database_url or default_database_url(), pool_size=1)
-    db.migrate()
+    db.migrate(create=create)
     return Store(db)
 
 
@@ -97,7 +103,7 @@ def main() -> None:
 @friendly_errors
 def init(database_url: str | None, org_name: str, team_name: str, token_name: str, as_json: bool) -> None:
     """Create/migrate the database, an organization, a team and a token."""
-    store = _store(database_url)
+    store = _store(database_url, create=True)
     org = store.organizations.find(org_name)
     if org is None or org["name"] != org_name:
         org = store.organizations.create(org_name)
@@ -141,6 +147,13 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     type=click.FloatRange(0),
     help="Delay every API response (to emulate network latency).",
 )
+@click.option(
+    "--init",
+    "create",
+    is_flag=True,
+    help="Create the database if there is none (default: refuse to start without one, "
+    "so a lost database is not silently replaced by an empty one).",
+)
 @friendly_errors
 def serve(
     database_url: str | None,
@@ -150,8 +163,12 @@ def serve(
     log_format: str,
     max_body_size: int,
     response_delay_ms: float,
+    create: bool,
 ) -> None:
-    """Run the API server (migrates the database first)."""
+    """Run the API server (migrates the database first).
+
+    It serves only a database that `init` created (or `--init` now): a missing
+    SQLite file or a database without the server's tables is refused."""
     import uvicorn
 
     from .db import Database
@@ -165,7 +182,7 @@ def serve(
     )
     setup_logging(log_format)
     db = Database(settings.database_url, pool_size=1)
-    db.migrate()
+    db.migrate(create=create)
     db.dispose()
     os.environ.update(settings.to_env())
     uvicorn.run(
@@ -265,7 +282,7 @@ def org() -> None:
 def org_create(database_url: str | None, name: str, as_json: bool) -> None:
     """Create an organization."""
     _require_name(name)
-    created = _store(database_url).organizations.create(name)
+    created = _store(database_url, create=True).organizations.create(name)
     _emit(created, as_json, f"{created['id']}  {created['name']}")
 
 

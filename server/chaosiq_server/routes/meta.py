@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..schemas import Capabilities, Health
@@ -33,10 +34,14 @@ async def console_root(principal: Auth) -> Response:
     return Response(content=b'{"name":"chaosiq-server"}', media_type="application/json")
 
 
-@router.get("/health", response_model=Health)
-async def health() -> Health:
-    """Liveness probe (no authentication)."""
-    return Health(status="ok")
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(request: Request) -> Response:
+    """Liveness probe (no authentication): 503 once the database this server
+    serves is lost (its SQLite file deleted or replaced while serving)."""
+    lost = request.app.state.db.lost()
+    if lost is not None:
+        return JSONResponse({"status": "lost", "detail": lost}, status_code=503)
+    return JSONResponse({"status": "ok"})
 
 
 @router.get(API + "/capabilities", response_model=Capabilities, responses=ERRORS)
