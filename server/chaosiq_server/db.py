@@ -229,16 +229,45 @@ class NotInitialised(DatabaseRefused):
     """No server schema where one is required."""
 
 
+class SchemaTooNew(DatabaseRefused):
+    """The database was migrated by a newer chaosiq-server."""
+
+
+# Key of the PostgreSQL advisory lock held while migrating ("chaosiq" in ASCII).
+MIGRATION_LOCK = 0x63_68_61_6F_73_69_71
+
+
 def migrate(engine: Engine, *, create: bool = True, missing: str = "no chaosiq-server database") -> None:
     """Bring the schema to the newest revision (idempotent); with ``create=False``
-    refuse a database that has no schema yet (:class:`NotInitialised`)."""
+    refuse a database that has no schema yet (:class:`NotInitialised`).
+
+    Servers starting at once migrate one after the other: on PostgreSQL under a
+    transaction-scoped advisory lock (``pg_advisory_xact_lock``, released at
+    commit), on SQLite in a ``BEGIN IMMEDIATE`` transaction; the next one finds
+    the schema current and does nothing. A schema revision this code does not
+    know (a newer server migrated it) is refused (:class:`SchemaTooNew`)."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from . import __version__
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        if not create and MigrationContext.configure(conn).get_current_revision() is None:
+    dialect = engine.dialect.name
+    begin = engine.execution_options(sqlite_immediate=True) if dialect == "sqlite" else engine
+    with begin.begin() as conn:
+        if dialect == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is None and not create:
             raise NotInitialised(missing)
+        script = ScriptDirectory.from_config(cfg)
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaTooNew(
+                f"the database's schema (revision {current}) is newer than this chaosiq-server "
+                f"{__version__} (newest revision {script.get_current_head()}): upgrade chaosiq-server"
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
