@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -18,10 +19,11 @@ from .auth import Authenticator
 from .binary_mode import BinaryModeEvents
 from .config import Settings
 from .console import mount as mount_console
-from .db import Database
+from .db import Database, schema_head
 from .errors import BadInput, Conflict, NotFound, StorageUnavailable
 from .ingest import EventFrontDoor
 from .log import flush_logs
+from .metrics import RunningExecutions
 from .middleware import AccessLog, BodySizeLimit, NulInUrl, ResponseDelay
 from .routes import API_ROUTERS, meta
 from .storage import RETRY_AFTER_S, unavailable_reason
@@ -60,6 +62,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.db = db
     app.state.store = Store(db)
     app.state.auth = Authenticator(app.state.store.tokens)
+    app.state.schema_head = schema_head()
+    app.state.metrics_registry = CollectorRegistry(auto_describe=True)
+    app.state.metrics_registry.register(RunningExecutions(app.state.store.executions.count_running))
 
     # API routes first: an API request matches without trying the console's
     # routes. None of them is ``/``, so the console still answers ``GET /``

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -169,6 +172,10 @@ def serve(
 
     It serves only a database that `init` created (or `--init` now): a missing
     SQLite file or a database without the server's tables is refused."""
+    # Before anything imports prometheus-client (metrics.py): the workers add up
+    # their metrics in this directory.
+    metrics_dir = _multiprocess_metrics_dir(workers)
+
     import uvicorn
 
     from .db import Database
@@ -199,6 +206,26 @@ def serve(
         server_header=False,
         timeout_keep_alive=30,
     )
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics_dir(workers: int) -> str | None:
+    """With several workers, prometheus-client's multiprocess directory: the one
+    in ``PROMETHEUS_MULTIPROC_DIR`` (emptied of a previous run's files), else a
+    new temporary one (returned, removed at exit)."""
+    from .config import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return None
+    if workers == 1:
+        return None
+    made = tempfile.mkdtemp(prefix="chaosiq-server-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made
 
 
 def _importable(module: str) -> bool:

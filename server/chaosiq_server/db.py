@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from .errors import StorageUnavailable
+from .metrics import POOL_IN_USE
 from .storage import FileWatch, unavailable_reason
 
 log = logging.getLogger("chaosiq_server.db")
@@ -76,6 +77,8 @@ class Database:
             if parsed.get_backend_name() == "postgresql":
                 kwargs["pool_pre_ping"] = True
             self.engine = create_engine(url, **kwargs)
+        event.listen(self.engine, "checkout", _checked_out)
+        event.listen(self.engine, "checkin", _checked_in)
 
     def watch_file(self) -> None:
         """Serve this SQLite file only: from now on, a write after the file was
@@ -177,6 +180,13 @@ class Database:
             raise NotInitialised(self._no_database())
         migrate(self.engine, create=create, missing=self._no_database())
 
+    def schema_revision(self) -> str | None:
+        """The database's schema revision (None: no schema)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
     def _no_database(self) -> str:
         where = self.sqlite_path or make_url(self.url).render_as_string(hide_password=True)
         return (
@@ -186,6 +196,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _checked_out(*_args: Any) -> None:
+    POOL_IN_USE.inc()
+
+
+def _checked_in(*_args: Any) -> None:
+    POOL_IN_USE.dec()
 
 
 def _tune_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
@@ -270,6 +288,13 @@ def migrate(engine: Engine, *, create: bool = True, missing: str = "no chaosiq-s
             )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def schema_head() -> str | None:
+    """The newest schema revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def throwaway_engine(url: str) -> Engine:

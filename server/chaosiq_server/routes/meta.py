@@ -8,6 +8,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..errors import StorageUnavailable
+from ..metrics import exposition
 from ..schemas import Capabilities, Health
 from .deps import API, ERRORS, Auth
 from .json_route import JsonRoute
@@ -42,6 +44,32 @@ async def health(request: Request) -> Response:
     if lost is not None:
         return JSONResponse({"status": "lost", "detail": lost}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/ready", response_model=Health, responses={503: {"model": Health}})
+def ready(request: Request) -> Response:
+    """Readiness probe (no authentication): 200 when the database answers and its
+    schema is the one this server's code needs, else 503 saying why."""
+    db = request.app.state.db
+    lost = db.lost()
+    if lost is not None:
+        return JSONResponse({"status": "lost", "detail": lost}, status_code=503)
+    try:
+        revision = db.schema_revision()
+    except StorageUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "detail": exc.detail}, status_code=503)
+    head = request.app.state.schema_head
+    if revision != head:
+        detail = f"the database's schema is at revision {revision}, this server needs {head}"
+        return JSONResponse({"status": "schema-mismatch", "detail": detail}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics, text format (no authentication: see docs/server.md)."""
+    body, content_type = exposition(request.app.state.metrics_registry)
+    return Response(body, media_type=content_type)
 
 
 @router.get(API + "/capabilities", response_model=Capabilities, responses=ERRORS)
