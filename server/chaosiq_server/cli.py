@@ -35,6 +35,24 @@ def database_option(func: F) -> F:
     )(func)
 
 
+ENV_PREFIX = "CHAOSIQ_SERVER_"
+
+
+class EnvConfigured(click.Command):
+    """A command each of whose options can also be set by the environment:
+    ``--some-option`` by ``CHAOSIQ_SERVER_SOME_OPTION`` (a flag by ``1``/``true``/
+    ``yes`` or ``0``/``false``/``no``), shown in ``--help``. A flag given on the
+    command line wins. Options added later get theirs without more code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, click.Option) and not param.envvar:
+                longest = max(param.opts, key=len).lstrip("-")
+                param.envvar = ENV_PREFIX + longest.upper().replace("-", "_")
+                param.show_envvar = True
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
@@ -131,7 +149,7 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     )
 
 
-@main.command()
+@main.command(cls=EnvConfigured)
 @database_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
@@ -152,7 +170,6 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
 )
 @click.option(
     "--init",
-    "create",
     is_flag=True,
     help="Create the database if there is none (default: refuse to start without one, "
     "so a lost database is not silently replaced by an empty one).",
@@ -166,7 +183,7 @@ def serve(
     log_format: str,
     max_body_size: int,
     response_delay_ms: float,
-    create: bool,
+    init: bool,
 ) -> None:
     """Run the API server (migrates the database first).
 
@@ -189,7 +206,7 @@ def serve(
     )
     setup_logging(log_format)
     db = Database(settings.database_url, pool_size=1)
-    db.migrate(create=create)
+    db.migrate(create=init)
     db.dispose()
     os.environ.update(settings.to_env())
     uvicorn.run(
