@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -249,6 +250,61 @@ def _importable(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+# ------------------------------------------------------------------- retention
+class Age(click.ParamType):
+    """An age such as ``90d``: a whole number of s, m, h, d or w."""
+
+    name = "AGE"
+    UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower()
+        if len(text) < 2 or text[-1] not in self.UNITS or not text[:-1].isdigit() or int(text[:-1]) == 0:
+            self.fail(f"{value!r} is not an age such as 90d, 12h, 2w (s, m, h, d, w)", param, ctx)
+        return timedelta(**{self.UNITS[text[-1]]: int(text[:-1])})
+
+
+@main.command()
+@database_option
+@click.option(
+    "--older-than", required=True, type=Age(), help="e.g. 90d: finished and not updated for that long."
+)
+@click.option("--team", "teams", multiple=True, help="Only this team (id or name; repeatable).")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted, delete nothing.")
+@json_option
+@friendly_errors
+def prune(
+    database_url: str | None, older_than: timedelta, teams: tuple[str, ...], dry_run: bool, as_json: bool
+) -> None:
+    """Delete finished executions older than --older-than, with their events.
+
+    Deletes in short transactions: a server ingesting meanwhile keeps going."""
+    from .db import utc_iso
+
+    store = _store(database_url)
+    team_ids = None
+    if teams:
+        team_ids = []
+        for ref in teams:
+            found = store.teams.find(ref)
+            if found is None:
+                raise click.ClickException(f"no such team: {ref}")
+            team_ids.append(found["id"])
+    before = utc_iso(datetime.now(timezone.utc) - older_than)
+    found_runs = store.retention.candidates(before, team_ids)
+    events = sum(run.events_count for run in found_runs)
+    if not dry_run:
+        events = sum(store.retention.delete(run.id) for run in found_runs)
+    verb = "would delete" if dry_run else "deleted"
+    _emit(
+        {"executions": len(found_runs), "events": events, "before": before, "dry_run": dry_run},
+        as_json,
+        f"{verb} {len(found_runs)} finished executions and {events} events (last updated before {before})",
+    )
 
 
 # ---------------------------------------------------------------------- tokens

@@ -28,7 +28,12 @@ CHECKPOINT_EVERY = 5000
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_iso(datetime.now(timezone.utc))
+
+
+def utc_iso(when: datetime) -> str:
+    """A UTC time as the server stores it (text that sorts as time)."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_id() -> str:

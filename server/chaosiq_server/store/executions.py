@@ -205,6 +205,10 @@ class Executions:
             raise NotFound("execution")
         self._remember(xid, team_id, found)
 
+    def forget(self, xid: str) -> None:
+        """Drop ``xid`` from the cache (the next check looks it up)."""
+        self._known.pop(xid, None)
+
     def clear_cache(self) -> None:
         """Forget every execution (the next request about each looks it up again)."""
         self._known.clear()
