@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -66,6 +67,7 @@ def friendly_errors(func: F) -> F:
         from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
         from .db import DatabaseRefused
+        from .errors import StorageUnavailable
 
         try:
             return func(*args, **kwargs)
@@ -73,6 +75,8 @@ def friendly_errors(func: F) -> F:
             raise
         except DatabaseRefused as exc:
             raise click.ClickException(str(exc)) from exc
+        except StorageUnavailable as exc:
+            raise click.ClickException(f"database unavailable: {exc.detail}") from exc
         except IntegrityError as exc:
             raise click.ClickException(f"conflict: {_first_line(exc.orig or exc)}") from exc
         except ArgumentError as exc:
@@ -114,6 +118,9 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
 @click.version_option(package_name="chaosiq-server")
 def main() -> None:
     """Administer and run a self-hosted ChaosIQ-compatible server."""
+    # An admin command says what went wrong in its one `Error:` line; the server's
+    # log lines are for `serve` (setup_logging replaces this handler).
+    logging.getLogger("chaosiq_server").addHandler(logging.NullHandler())
 
 
 @main.command()

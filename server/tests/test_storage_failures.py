@@ -214,3 +214,22 @@ def test_deleted_file_is_detected_and_not_replaced_on_restart(
     fresh = start_server(sqlite_url, tmp_path / "fresh.log", "--init")
     stop_server(fresh)
     assert served.db_path.exists()
+
+
+def test_admin_command_on_a_read_only_database_is_one_line(sqlite_url: str) -> None:
+    seed(sqlite_url)
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    os.chmod(path, 0o444)
+    try:
+        r = subprocess.run(
+            [*server_cmd(), "org", "create", "acme", "--database-url", sqlite_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=_without_root_file_override,
+        )
+    finally:
+        os.chmod(path, 0o644)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert "database unavailable" in line and "read-only" in line, line
