@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -18,12 +19,14 @@ from .auth import Authenticator
 from .binary_mode import BinaryModeEvents
 from .config import Settings
 from .console import mount as mount_console
-from .db import Database
-from .errors import BadInput, Conflict, NotFound
+from .db import Database, schema_head
+from .errors import BadInput, Conflict, NotFound, StorageUnavailable
 from .ingest import EventFrontDoor
 from .log import flush_logs
+from .metrics import RunningExecutions
 from .middleware import AccessLog, BodySizeLimit, NulInUrl, ResponseDelay
 from .routes import API_ROUTERS, meta
+from .storage import RETRY_AFTER_S, unavailable_reason
 from .store import Store
 
 log = logging.getLogger("chaosiq_server.app")
@@ -37,6 +40,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
+    db.watch_file()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
@@ -58,6 +62,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.db = db
     app.state.store = Store(db)
     app.state.auth = Authenticator(app.state.store.tokens)
+    app.state.schema_head = schema_head()
+    app.state.metrics_registry = CollectorRegistry(auto_describe=True)
+    app.state.metrics_registry.register(RunningExecutions(app.state.store.executions.count_running))
 
     # API routes first: an API request matches without trying the console's
     # routes. None of them is ``/``, so the console still answers ``GET /``
@@ -114,10 +121,34 @@ def _install_handlers(app: FastAPI) -> None:
     async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(StorageUnavailable)
+    async def _unavailable(request: Request, exc: StorageUnavailable) -> Response:
+        return _unavailable_answer(request, exc.detail)
+
     @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+    async def _crash(request: Request, exc: Exception) -> Response:
+        why = unavailable_reason(exc)  # a database error raised outside Database.read/write
+        if why is not None:
+            return _unavailable_answer(request, why)
         log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc, exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def _unavailable_answer(request: Request, detail: str) -> Response:
+    """503 with ``Retry-After``: a console page for a browser, else JSON."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    message = f"the server cannot store or read data now: {detail}; retry later"
+    path = request.url.path
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if wants_page and not path.startswith("/api/") and not path.endswith(".json"):
+        from .console.views import render
+
+        response: Response = render(
+            request, "error.html", {"title": "Service unavailable", "message": message}, status_code=503
+        )
+        response.headers.update(headers)
+        return response
+    return JSONResponse({"detail": message}, status_code=503, headers=headers)
 
 
 def app_factory() -> FastAPI:

@@ -105,4 +105,8 @@ class BinaryModeEvents:
         if body is None:
             return  # the client went away
         structured, event = to_structured(scope, body)
-        await self.app(structured, replay_body(event, receive), send)
+        try:
+            await self.app(structured, replay_body(event, receive), send)
+        finally:
+            if "route" in structured:  # the route that answered, for the metrics (metrics.py)
+                scope["route"] = structured["route"]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -32,6 +37,24 @@ def database_option(func: F) -> F:
     )(func)
 
 
+ENV_PREFIX = "CHAOSIQ_SERVER_"
+
+
+class EnvConfigured(click.Command):
+    """A command each of whose options can also be set by the environment:
+    ``--some-option`` by ``CHAOSIQ_SERVER_SOME_OPTION`` (a flag by ``1``/``true``/
+    ``yes`` or ``0``/``false``/``no``), shown in ``--help``. A flag given on the
+    command line wins. Options added later get theirs without more code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, click.Option) and not param.envvar:
+                longest = max(param.opts, key=len).lstrip("-")
+                param.envvar = ENV_PREFIX + longest.upper().replace("-", "_")
+                param.show_envvar = True
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
@@ -43,10 +66,17 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
+        from .db import DatabaseRefused
+        from .errors import StorageUnavailable
+
         try:
             return func(*args, **kwargs)
         except click.ClickException:
             raise
+        except DatabaseRefused as exc:
+            raise click.ClickException(str(exc)) from exc
+        except StorageUnavailable as exc:
+            raise click.ClickException(f"database unavailable: {exc.detail}") from exc
         except IntegrityError as exc:
             raise click.ClickException(f"conflict: {_first_line(exc.orig or exc)}") from exc
         except ArgumentError as exc:
@@ -66,12 +96,14 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else exc.__class__.__name__
 
 
-def _store(database_url: str | None) -> Any:
+def _store(database_url: str | None, *, create: bool = False) -> Any:
+    """The store of an initialised database (migrated to this version); only
+    ``init`` and ``org create`` make a new one (``create=True``)."""
     from .db import Database
     from .store import Store
 
     db = Database(database_url or default_database_url(), pool_size=1)
-    db.migrate()
+    db.migrate(create=create)
     return Store(db)
 
 
@@ -86,6 +118,9 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
 @click.version_option(package_name="chaosiq-server")
 def main() -> None:
     """Administer and run a self-hosted ChaosIQ-compatible server."""
+    # An admin command says what went wrong in its one `Error:` line; the server's
+    # log lines are for `serve` (setup_logging replaces this handler).
+    logging.getLogger("chaosiq_server").addHandler(logging.NullHandler())
 
 
 @main.command()
@@ -97,7 +132,7 @@ def main() -> None:
 @friendly_errors
 def init(database_url: str | None, org_name: str, team_name: str, token_name: str, as_json: bool) -> None:
     """Create/migrate the database, an organization, a team and a token."""
-    store = _store(database_url)
+    store = _store(database_url, create=True)
     org = store.organizations.find(org_name)
     if org is None or org["name"] != org_name:
         org = store.organizations.create(org_name)
@@ -122,7 +157,7 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     )
 
 
-@main.command()
+@main.command(cls=EnvConfigured)
 @database_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
@@ -141,6 +176,12 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     type=click.FloatRange(0),
     help="Delay every API response (to emulate network latency).",
 )
+@click.option(
+    "--init",
+    is_flag=True,
+    help="Create the database if there is none (default: refuse to start without one, "
+    "so a lost database is not silently replaced by an empty one).",
+)
 @friendly_errors
 def serve(
     database_url: str | None,
@@ -150,8 +191,16 @@ def serve(
     log_format: str,
     max_body_size: int,
     response_delay_ms: float,
+    init: bool,
 ) -> None:
-    """Run the API server (migrates the database first)."""
+    """Run the API server (migrates the database first).
+
+    It serves only a database that `init` created (or `--init` now): a missing
+    SQLite file or a database without the server's tables is refused."""
+    # Before anything imports prometheus-client (metrics.py): the workers add up
+    # their metrics in this directory.
+    metrics_dir = _multiprocess_metrics_dir(workers)
+
     import uvicorn
 
     from .db import Database
@@ -165,7 +214,7 @@ def serve(
     )
     setup_logging(log_format)
     db = Database(settings.database_url, pool_size=1)
-    db.migrate()
+    db.migrate(create=init)
     db.dispose()
     os.environ.update(settings.to_env())
     uvicorn.run(
@@ -182,12 +231,87 @@ def serve(
         server_header=False,
         timeout_keep_alive=30,
     )
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics_dir(workers: int) -> str | None:
+    """With several workers, prometheus-client's multiprocess directory: the one
+    in ``PROMETHEUS_MULTIPROC_DIR`` (emptied of a previous run's files), else a
+    new temporary one (returned, removed at exit)."""
+    from .config import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return None
+    if workers == 1:
+        return None
+    made = tempfile.mkdtemp(prefix="chaosiq-server-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made
 
 
 def _importable(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+# ------------------------------------------------------------------- retention
+class Age(click.ParamType):
+    """An age such as ``90d``: a whole number of s, m, h, d or w."""
+
+    name = "AGE"
+    UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower()
+        if len(text) < 2 or text[-1] not in self.UNITS or not text[:-1].isdigit() or int(text[:-1]) == 0:
+            self.fail(f"{value!r} is not an age such as 90d, 12h, 2w (s, m, h, d, w)", param, ctx)
+        return timedelta(**{self.UNITS[text[-1]]: int(text[:-1])})
+
+
+@main.command()
+@database_option
+@click.option(
+    "--older-than", required=True, type=Age(), help="e.g. 90d: finished and not updated for that long."
+)
+@click.option("--team", "teams", multiple=True, help="Only this team (id or name; repeatable).")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted, delete nothing.")
+@json_option
+@friendly_errors
+def prune(
+    database_url: str | None, older_than: timedelta, teams: tuple[str, ...], dry_run: bool, as_json: bool
+) -> None:
+    """Delete finished executions older than --older-than, with their events.
+
+    Deletes in short transactions: a server ingesting meanwhile keeps going."""
+    from .db import utc_iso
+
+    store = _store(database_url)
+    team_ids = None
+    if teams:
+        team_ids = []
+        for ref in teams:
+            found = store.teams.find(ref)
+            if found is None:
+                raise click.ClickException(f"no such team: {ref}")
+            team_ids.append(found["id"])
+    before = utc_iso(datetime.now(timezone.utc) - older_than)
+    found_runs = store.retention.candidates(before, team_ids)
+    events = sum(run.events_count for run in found_runs)
+    if not dry_run:
+        events = sum(store.retention.delete(run.id) for run in found_runs)
+    verb = "would delete" if dry_run else "deleted"
+    _emit(
+        {"executions": len(found_runs), "events": events, "before": before, "dry_run": dry_run},
+        as_json,
+        f"{verb} {len(found_runs)} finished executions and {events} events (last updated before {before})",
+    )
 
 
 # ---------------------------------------------------------------------- tokens
@@ -265,7 +389,7 @@ def org() -> None:
 def org_create(database_url: str | None, name: str, as_json: bool) -> None:
     """Create an organization."""
     _require_name(name)
-    created = _store(database_url).organizations.create(name)
+    created = _store(database_url, create=True).organizations.create(name)
     _emit(created, as_json, f"{created['id']}  {created['name']}")
 
 

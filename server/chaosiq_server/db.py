@@ -15,6 +15,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from .errors import StorageUnavailable
+from .metrics import POOL_IN_USE
+from .storage import FileWatch, unavailable_reason
+
+log = logging.getLogger("chaosiq_server.db")
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # SQLite: pages of WAL written (roughly: event rows + other writes) before a
 # background checkpoint copies the WAL into the database file.
@@ -22,7 +28,12 @@ CHECKPOINT_EVERY = 5000
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_iso(datetime.now(timezone.utc))
+
+
+def utc_iso(when: datetime) -> str:
+    """A UTC time as the server stores it (text that sorts as time)."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_id() -> str:
@@ -45,11 +56,15 @@ class Database:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._pending_checkpoint = 0
         self._checkpointing = threading.Lock()
+        self.file_watch: FileWatch | None = None
+        self.sqlite_path: Path | None = None
+        self._failing: str | None = None  # why writes fail now (logged once)
         if self.is_sqlite:
             database = parsed.database
             on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
             if on_disk:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                self.sqlite_path = Path(database).expanduser().absolute()
+                self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(
                 url,
                 connect_args={"check_same_thread": False, "timeout": 30},
@@ -67,22 +82,78 @@ class Database:
             if parsed.get_backend_name() == "postgresql":
                 kwargs["pool_pre_ping"] = True
             self.engine = create_engine(url, **kwargs)
+        event.listen(self.engine, "checkout", _checked_out)
+        event.listen(self.engine, "checkin", _checked_in)
+
+    def watch_file(self) -> None:
+        """Serve this SQLite file only: from now on, a write after the file was
+        deleted or replaced is refused (see ``storage.py``)."""
+        if self.sqlite_path is not None:
+            self.file_watch = FileWatch(self.sqlite_path)
+            self.file_watch.arm()
+
+    def lost(self) -> str | None:
+        """Why the database this server serves is gone, or None."""
+        return self.file_watch.check() if self.file_watch is not None else None
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except Exception as exc:
+            failure = self._unavailable(exc)
+            if failure is None or failure is exc:
+                raise
+            raise failure from exc
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction, committed on normal exit, rolled back on error."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self._write_lock, self._write_engine.begin() as conn:
-            yield conn
-        self.note_writes()
+        """A write transaction, committed on normal exit, rolled back on error.
+
+        Raises :class:`StorageUnavailable` (503) when the database cannot store
+        it: disk full, read-only, unreachable, or the SQLite file lost."""
+        watch = self.file_watch
+        try:
+            if watch is not None and (why := watch.writable()):
+                raise StorageUnavailable(why)
+            if self._write_lock is None:
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with self._write_lock, self._write_engine.begin() as conn:
+                    yield conn
+            # Committed into the file we serve, not into a deleted or replaced one.
+            if watch is not None and (why := watch.check()):
+                raise StorageUnavailable(why)
+        except Exception as exc:
+            failure = self._unavailable(exc)
+            if failure is None or failure is exc:
+                raise
+            raise failure from exc
+        if self._failing is not None:
+            log.warning("the database takes writes again (was: %s)", self._failing)
+            self._failing = None
+        if self._write_lock is not None:
+            self.note_writes()
+
+    def _unavailable(self, exc: Exception) -> StorageUnavailable | None:
+        """``exc`` as a :class:`StorageUnavailable` when it means the database
+        cannot serve now (logged once per cause), else None."""
+        if isinstance(exc, StorageUnavailable):
+            failure = exc
+        else:
+            why = unavailable_reason(exc)
+            if why is None:
+                return None
+            failure = StorageUnavailable(why)
+        if failure.detail != self._failing:
+            self._failing = failure.detail
+            if self.file_watch is None or self.file_watch.lost != failure.detail:  # logged by the watch
+                orig = getattr(exc, "orig", None) or exc
+                cause = "" if orig is failure else f" ({type(orig).__name__}: {orig})"
+                log.error("requests that need the database get 503: %s%s", failure.detail, cause)
+        return failure
 
     def note_writes(self, weight: int = 1) -> None:
         """Count committed work; past ``CHECKPOINT_EVERY`` start a background
@@ -106,11 +177,38 @@ class Database:
         finally:
             self._checkpointing.release()
 
-    def migrate(self) -> None:
-        migrate(self.engine)
+    def migrate(self, *, create: bool = True) -> None:
+        """Bring the schema to the newest revision. With ``create=False``, a
+        database without the server's schema (a SQLite file that does not
+        exist, an empty PostgreSQL database) is refused: ``init`` makes one."""
+        if not create and self.sqlite_path is not None and not self.sqlite_path.exists():
+            raise NotInitialised(self._no_database())
+        migrate(self.engine, create=create, missing=self._no_database())
+
+    def schema_revision(self) -> str | None:
+        """The database's schema revision (None: no schema)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def _no_database(self) -> str:
+        where = self.sqlite_path or make_url(self.url).render_as_string(hide_password=True)
+        return (
+            f"no chaosiq-server database at {where}: `chaosiq-server init` creates one "
+            "(or `serve --init`); if there was one, restore it from a backup"
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _checked_out(*_args: Any) -> None:
+    POOL_IN_USE.inc()
+
+
+def _checked_in(*_args: Any) -> None:
+    POOL_IN_USE.dec()
 
 
 def _tune_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
@@ -146,14 +244,62 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+class DatabaseRefused(Exception):
+    """The server will not use this database (one clear line for the CLI)."""
+
+
+class NotInitialised(DatabaseRefused):
+    """No server schema where one is required."""
+
+
+class SchemaTooNew(DatabaseRefused):
+    """The database was migrated by a newer chaosiq-server."""
+
+
+# Key of the PostgreSQL advisory lock held while migrating ("chaosiq" in ASCII).
+MIGRATION_LOCK = 0x63_68_61_6F_73_69_71
+
+
+def migrate(engine: Engine, *, create: bool = True, missing: str = "no chaosiq-server database") -> None:
+    """Bring the schema to the newest revision (idempotent); with ``create=False``
+    refuse a database that has no schema yet (:class:`NotInitialised`).
+
+    Servers starting at once migrate one after the other: on PostgreSQL under a
+    transaction-scoped advisory lock (``pg_advisory_xact_lock``, released at
+    commit), on SQLite in a ``BEGIN IMMEDIATE`` transaction; the next one finds
+    the schema current and does nothing. A schema revision this code does not
+    know (a newer server migrated it) is refused (:class:`SchemaTooNew`)."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from . import __version__
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    dialect = engine.dialect.name
+    begin = engine.execution_options(sqlite_immediate=True) if dialect == "sqlite" else engine
+    with begin.begin() as conn:
+        if dialect == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is None and not create:
+            raise NotInitialised(missing)
+        script = ScriptDirectory.from_config(cfg)
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaTooNew(
+                f"the database's schema (revision {current}) is newer than this chaosiq-server "
+                f"{__version__} (newest revision {script.get_current_head()}): upgrade chaosiq-server"
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def schema_head() -> str | None:
+    """The newest schema revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def throwaway_engine(url: str) -> Engine:

@@ -24,3 +24,12 @@ class Conflict(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class StorageUnavailable(Exception):
+    """The database cannot take writes (disk full, read-only, unreachable, or its
+    file lost): 503 with ``Retry-After``, so clients keep what they sent and retry."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
@@ -53,6 +54,7 @@ class EventFrontDoor:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.answered = 0  # requests this door answered itself (tests, benchmarks)
+        self.route = self._route()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = (
@@ -98,4 +100,10 @@ class EventFrontDoor:
             log.debug("event front door hands %s to the app: %r", scope["path"], exc)
             return None
         self.answered += 1
+        scope["route"] = self.route  # the route's template, for the metrics
         return response
+
+    @staticmethod
+    def _route() -> Any:
+        """The ``post_event`` route of the events router (its template is the label)."""
+        return next(r for r in events.router.routes if getattr(r, "endpoint", None) is events.post_event)

@@ -1,4 +1,4 @@
-"""Pure ASGI middlewares: NUL in the URL, body-size limit, response delay, access log."""
+"""Pure ASGI middlewares: NUL in the URL, body-size limit, response delay, access log and request metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .log import ACCESS_LOGGER
+from .metrics import record_request, route_of
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 
@@ -144,8 +145,10 @@ class AccessLog:
         try:
             await self.app(scope, receive, tracking_send)
         finally:
+            seconds = time.perf_counter() - start
+            record_request(scope["method"], route_of(scope), status, seconds)
             if access_log.isEnabledFor(logging.INFO):
-                ms = (time.perf_counter() - start) * 1000.0
+                ms = seconds * 1000.0
                 info: dict[str, Any] = {
                     "method": scope["method"],
                     "path": scope["path"],

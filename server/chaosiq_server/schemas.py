@@ -128,6 +128,7 @@ class IdOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+    detail: str | None = None
 
 
 class Capabilities(BaseModel):

@@ -13,6 +13,7 @@ attribute is the repository of one aggregate and holds every query about it:
                    timeline (``events.py``, ``event_writer.py``)
 ``policies``       safeguard policies of an execution (``policies.py``)
 ``verifications``  verifications, runs, run events (``verifications.py``)
+``retention``      deleting old finished executions (``retention.py``)
 =================  ===========================================================
 
 Repositories open their own transactions (``db.read()`` / ``db.write()``); a
@@ -30,6 +31,7 @@ from .experiments import Experiments
 from .organizations import Organizations, Teams
 from .paging import Page
 from .policies import Policies
+from .retention import Retention
 from .tokens import TeamRef, TokenInfo, Tokens
 from .verifications import Verifications
 
@@ -47,6 +49,7 @@ class Store:
         self.events = Events(db, self.executions)
         self.policies = Policies(db, self.executions)
         self.verifications = Verifications(db, self.executions)
+        self.retention = Retention(db)
 
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from ..db import Database
+from ..metrics import EVENTS_INGESTED
 
 EVENT_COLUMNS = ("execution_id", "event_id", "type", "source", "time", "time_key", "data", "received_at")
 Row = tuple[Any, ...]  # values in EVENT_COLUMNS order
@@ -146,7 +147,9 @@ class EventWriter:
             finally:
                 cur.close()
         self.groups += 1
-        self.db.note_writes(sum(counts))
+        stored = sum(counts)
+        EVENTS_INGESTED.inc(stored)
+        self.db.note_writes(stored)
         return counts
 
 

@@ -82,7 +82,14 @@ class Events:
             self.executions.check(team_id, xid, eid)  # a cached or short indexed read
         else:
             await run_in_threadpool(self.executions.check, team_id, xid, eid)
-        return await self.writer.submit(xid, prepare_events(xid, events))
+        try:
+            return await self.writer.submit(xid, prepare_events(xid, events))
+        except Exception:
+            # The cache may hold an execution deleted since (by `prune`, in another
+            # process): then the insert broke its foreign key. Look again: 404.
+            self.executions.forget(xid)
+            await run_in_threadpool(self.executions.check, team_id, xid, eid)
+            raise
 
     def add(self, team_id: str, eid: str | None, xid: str, events: list[dict[str, Any]]) -> int:
         """:meth:`store` without the event loop, in its own transaction (CLI, tests)."""

@@ -170,6 +170,14 @@ class Executions:
             ).first()
         return (row.team_id, row.experiment_id) if row is not None else None
 
+    def count_running(self) -> int:
+        """Executions of every team whose status is ``running`` (the metrics)."""
+        with self.db.read() as conn:
+            t = m.executions
+            return conn.execute(
+                select(func.count()).select_from(t).where(t.c.status == "running")
+            ).scalar_one()
+
     # ---------------------------------------------------------- ownership checks
     def cached(self, team_id: str, xid: str, eid: str | None) -> bool:
         """True when ``xid`` is known (from the cache, no query) to be the team's
@@ -196,6 +204,10 @@ class Executions:
         if found is None:
             raise NotFound("execution")
         self._remember(xid, team_id, found)
+
+    def forget(self, xid: str) -> None:
+        """Drop ``xid`` from the cache (the next check looks it up)."""
+        self._known.pop(xid, None)
 
     def clear_cache(self) -> None:
         """Forget every execution (the next request about each looks it up again)."""

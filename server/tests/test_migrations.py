@@ -1,0 +1,90 @@
+"""Migrations: several servers starting at once migrate the schema exactly once,
+and a server older than the database's schema refuses to start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from server_helpers import PG_ENV, PG_SKIP, free_port, reset_postgres, seed, server_cmd, wait_healthy
+from sqlalchemy import create_engine, text
+
+# `chaosiq-server serve …` (argv[3:]) once the modules it needs are imported
+# (it then creates the file argv[1]) and the file argv[2] exists: processes
+# whose imports take different times begin migrating within a millisecond.
+AT_ONCE = """
+import sys, time
+import alembic.command, alembic.runtime.migration, alembic.script, psycopg, uvicorn
+import chaosiq_server.cli, chaosiq_server.db, chaosiq_server.models
+from pathlib import Path
+Path(sys.argv[1]).touch()
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+chaosiq_server.cli.main(sys.argv[3:])
+"""
+
+
+def _serve(url: str, port: int) -> list[str]:
+    return ["serve", "--init", "--database-url", url, "--port", str(port)]
+
+
+@pytest.mark.postgres
+def test_servers_started_at_once_on_an_empty_postgres_both_serve(tmp_path: Path) -> None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(PG_SKIP)
+    for attempt in range(3):  # a race: three tries
+        reset_postgres(url)
+        ports = [free_port(), free_port()]
+        logs = [tmp_path / f"s{attempt}-{i}.log" for i in range(2)]
+        go = tmp_path / f"go{attempt}"
+        ready = [log.with_suffix(".ready") for log in logs]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", AT_ONCE, str(r), str(go), *_serve(url, port)],
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+            for port, log, r in zip(ports, logs, ready, strict=True)
+        ]
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready):
+            assert all(p.poll() is None for p in procs) and time.monotonic() < deadline
+            time.sleep(0.01)
+        go.touch()
+        try:
+            for port, proc, log in zip(ports, procs, logs, strict=True):
+                try:
+                    wait_healthy(f"http://127.0.0.1:{port}", proc, deadline_s=60)
+                except RuntimeError as exc:
+                    raise AssertionError(f"{exc}: {log.read_text()[-2000:]}") from exc
+                assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        engine.dispose()
+        assert len(versions) == 1
+
+
+def test_a_server_older_than_the_schema_refuses_to_start(db_url: str) -> None:
+    seed(db_url)
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_a_newer_server'"))
+    engine.dispose()
+    for command in (["serve", "--port", "0"], ["token", "list"], ["init"]):
+        r = subprocess.run(
+            [*server_cmd(), *command, "--database-url", db_url], capture_output=True, text=True, timeout=60
+        )
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        (line,) = r.stderr.strip().splitlines()
+        assert "0099_from_a_newer_server" in line and "newer than this chaosiq-server" in line, line
