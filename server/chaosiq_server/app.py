@@ -24,6 +24,8 @@ from .ingest import EventFrontDoor
 from .log import flush_logs
 from .middleware import AccessLog, BodySizeLimit, NulInUrl, ResponseDelay
 from .routes import API_ROUTERS, meta
+from .secret_key import from_text as secret_key_from_text
+from .secret_key import load as load_secret_key
 from .store import Store
 
 log = logging.getLogger("chaosiq_server.app")
@@ -58,6 +60,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.db = db
     app.state.store = Store(db)
     app.state.auth = Authenticator(app.state.store.tokens)
+    if settings.secret_key:
+        app.state.secret_key = secret_key_from_text(settings.secret_key, "the settings")
+    else:
+        app.state.secret_key = load_secret_key(settings.database_url)
+    if app.state.secret_key.created:
+        log.warning("generated a new secret key: %s (mode 0600)", app.state.secret_key.source)
 
     # API routes first: an API request matches without trying the console's
     # routes. None of them is ``/``, so the console still answers ``GET /``

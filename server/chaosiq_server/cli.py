@@ -105,6 +105,7 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     if team is None:
         team = store.teams.create(org["id"], team_name)
     secret, token = store.tokens.create(token_name, [team["id"]])
+    _secret_key(database_url)
     data = {
         "organization": {"id": org["id"], "name": org["name"]},
         "team": {"id": team["id"], "name": team["name"]},
@@ -167,6 +168,7 @@ def serve(
     db = Database(settings.database_url, pool_size=1)
     db.migrate()
     db.dispose()
+    _secret_key(settings.database_url, announce=True)
     os.environ.update(settings.to_env())
     uvicorn.run(
         "chaosiq_server.app:app_factory",
@@ -182,6 +184,26 @@ def serve(
         server_header=False,
         timeout_keep_alive=30,
     )
+
+
+def _secret_key(database_url: str | None, announce: bool = False) -> None:
+    """Make sure the console's secret key exists (``secret_key.py``); say where it comes from
+    (``serve``: in its log; ``init``: on stderr, so ``--json`` output stays one document)."""
+    import logging
+
+    from .secret_key import SecretKeyError, load
+
+    try:
+        key = load(database_url or default_database_url())
+    except SecretKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    log = logging.getLogger("chaosiq_server.serve")
+    if key.created and announce:
+        log.warning("generated a new secret key for console sessions: %s (mode 0600)", key.source)
+    elif key.created:
+        click.echo(f"generated a new secret key for console sessions: {key.source} (mode 0600)", err=True)
+    elif announce:
+        log.info("console sessions are signed with the secret key from %s", key.source)
 
 
 def _importable(module: str) -> bool:
