@@ -142,6 +142,15 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     type=click.FloatRange(0),
     help="Delay every API response (to emulate network latency).",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    envvar="CHAOSIQ_SERVER_FORWARDED_ALLOW_IPS",
+    show_envvar=True,
+    default="",
+    callback=lambda _ctx, _param, value: _forwarded_allow_ips(value),
+    help="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+    "and X-Forwarded-Proto are believed (default: none, not even loopback; '*': any peer).",
+)
 @friendly_errors
 def serve(
     database_url: str | None,
@@ -151,6 +160,7 @@ def serve(
     log_format: str,
     max_body_size: int,
     response_delay_ms: float,
+    forwarded_allow_ips: str,
 ) -> None:
     """Run the API server (migrates the database first)."""
     import uvicorn
@@ -183,7 +193,33 @@ def serve(
         log_config=None,
         server_header=False,
         timeout_keep_alive=30,
+        # Forwarded headers only from the proxies the operator named: uvicorn's own
+        # default believes them from loopback, so a local client could pick its address.
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or "",
     )
+
+
+def _forwarded_allow_ips(value: str) -> str:
+    """``--forwarded-allow-ips``: every item an IP address or network, or ``*`` alone."""
+    import ipaddress
+
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    if items == ["*"]:
+        return "*"
+    out = []
+    for item in items:
+        try:
+            out.append(
+                str(ipaddress.ip_network(item, strict=False))
+                if "/" in item
+                else str(ipaddress.ip_address(item))
+            )
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+            ) from None
+    return ",".join(out)
 
 
 def _secret_key(database_url: str | None, announce: bool = False) -> None:
