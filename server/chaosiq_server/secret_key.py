@@ -22,7 +22,7 @@ import logging
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -43,7 +43,7 @@ class SecretKeyError(Exception):
 class SecretKey:
     """The key and where it came from (for the start-up log; never the key itself)."""
 
-    value: bytes
+    value: bytes = field(repr=False)  # never in a log line or a traceback's locals
     source: str
     created: bool = False
 
@@ -79,8 +79,8 @@ def from_text(text: str, source: str, created: bool = False) -> SecretKey:
     return SecretKey(text.encode("utf-8"), source, created)
 
 
-def load(database_url: str, *, create: bool = True, environ: dict[str, str] | None = None) -> SecretKey:
-    """The server's key: from the environment, else the key file (created if missing and ``create``)."""
+def load(database_url: str, *, environ: dict[str, str] | None = None) -> SecretKey:
+    """The server's key: from the environment, else the key file (created if missing)."""
     env = os.environ if environ is None else environ
     if env.get(ENV_SECRET_KEY):
         return from_text(env[ENV_SECRET_KEY], f"the environment variable {ENV_SECRET_KEY}")
@@ -88,11 +88,7 @@ def load(database_url: str, *, create: bool = True, environ: dict[str, str] | No
     try:
         return _read(path)
     except FileNotFoundError:
-        if not create:
-            raise SecretKeyError(
-                f"no secret key: {path} does not exist (run `chaosiq-server init`)"
-            ) from None
-    return _create(path)
+        return _create(path)
 
 
 def _read(path: Path, created: bool = False) -> SecretKey:
