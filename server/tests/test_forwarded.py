@@ -58,6 +58,9 @@ def test_a_rotating_x_forwarded_for_from_an_untrusted_peer_is_ignored(serve: Ser
     base = serve().base  # loopback is not trusted by default
     codes = [_wrong_sign_in(base, {"X-Forwarded-For": f"10.0.0.{n}"}) for n in range(1, MAX_FAILURES + 3)]
     assert codes == [401] * MAX_FAILURES + [429, 429]
+    # nor is its X-Forwarded-Proto: the console does not think it is served over HTTPS
+    page = httpx.get(base + "/signin", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert page.headers["set-cookie"].startswith("ciq_signin_csrf=")
 
 
 def test_a_trusted_proxys_forwarded_address_is_the_client(serve: Servers) -> None:
@@ -69,6 +72,12 @@ def test_a_trusted_proxys_forwarded_address_is_the_client(serve: Servers) -> Non
     assert _wrong_sign_in(base, {"X-Forwarded-For": "10.9.9.10"}) == 401  # another client still may
     # the proxy's own address (no header) is a client of its own too
     assert _wrong_sign_in(base, {}) == 401
+    # a TLS-terminating proxy's X-Forwarded-Proto: the cookies are for HTTPS only
+    page = httpx.get(base + "/signin", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert (
+        page.headers["set-cookie"].startswith("__Host-ciq_signin_csrf=")
+        and "Secure" in page.headers["set-cookie"]
+    )
 
 
 def test_a_bad_forwarded_allow_ips_is_one_clear_line(sqlite_url: str) -> None:

@@ -64,11 +64,10 @@ def secret_key_of(request: Request) -> SecretKey:
 
 
 def is_https(request: Request) -> bool:
-    """Whether the browser talks HTTPS to us (directly, or to a proxy that says so).
-
-    ``X-Forwarded-Proto`` is read even from an untrusted peer: it only makes cookies
-    stricter (``Secure``, ``__Host-``), and a cross-site form cannot set it."""
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    """Whether the browser talks HTTPS to us: directly, or through a proxy named by
+    ``serve --forwarded-allow-ips`` that says ``X-Forwarded-Proto: https`` (uvicorn
+    sets the scheme from it for those proxies only)."""
+    return request.url.scheme == "https"
 
 
 def cookie_names(request: Request) -> session.CookieNames:
