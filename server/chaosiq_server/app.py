@@ -26,6 +26,8 @@ from .log import flush_logs
 from .metrics import RunningExecutions
 from .middleware import AccessLog, BodySizeLimit, NulInUrl, ResponseDelay
 from .routes import API_ROUTERS, meta
+from .secret_key import from_text as secret_key_from_text
+from .secret_key import load as load_secret_key
 from .storage import RETRY_AFTER_S, unavailable_reason
 from .store import Store
 
@@ -65,6 +67,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.state.schema_head = schema_head()
     app.state.metrics_registry = CollectorRegistry(auto_describe=True)
     app.state.metrics_registry.register(RunningExecutions(app.state.store.executions.count_running))
+    if settings.secret_key:
+        app.state.secret_key = secret_key_from_text(settings.secret_key, "the settings")
+    else:
+        app.state.secret_key = load_secret_key(settings.database_url)
+    if app.state.secret_key.created:
+        log.warning("generated a new secret key: %s (mode 0600)", app.state.secret_key.source)
 
     # API routes first: an API request matches without trying the console's
     # routes. None of them is ``/``, so the console still answers ``GET /``

@@ -140,6 +140,7 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     if team is None:
         team = store.teams.create(org["id"], team_name)
     secret, token = store.tokens.create(token_name, [team["id"]])
+    _secret_key(database_url)
     data = {
         "organization": {"id": org["id"], "name": org["name"]},
         "team": {"id": team["id"], "name": team["name"]},
@@ -182,6 +183,13 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     help="Create the database if there is none (default: refuse to start without one, "
     "so a lost database is not silently replaced by an empty one).",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    default="",
+    callback=lambda _ctx, _param, value: _forwarded_allow_ips(value),
+    help="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+    "and X-Forwarded-Proto are believed (default: none, not even loopback; '*': any peer).",
+)
 @friendly_errors
 def serve(
     database_url: str | None,
@@ -192,6 +200,7 @@ def serve(
     max_body_size: int,
     response_delay_ms: float,
     init: bool,
+    forwarded_allow_ips: str,
 ) -> None:
     """Run the API server (migrates the database first).
 
@@ -216,6 +225,7 @@ def serve(
     db = Database(settings.database_url, pool_size=1)
     db.migrate(create=init)
     db.dispose()
+    _secret_key(settings.database_url, announce=True)
     os.environ.update(settings.to_env())
     uvicorn.run(
         "chaosiq_server.app:app_factory",
@@ -230,6 +240,10 @@ def serve(
         log_config=None,
         server_header=False,
         timeout_keep_alive=30,
+        # Forwarded headers only from the proxies the operator named: uvicorn's own
+        # default believes them from loopback, so a local client could pick its address.
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or "",
     )
     if metrics_dir is not None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -251,6 +265,48 @@ def _multiprocess_metrics_dir(workers: int) -> str | None:
     made = tempfile.mkdtemp(prefix="chaosiq-server-metrics-")
     os.environ[MULTIPROC_ENV] = made
     return made
+
+
+def _forwarded_allow_ips(value: str) -> str:
+    """``--forwarded-allow-ips``: every item an IP address or network, or ``*`` alone."""
+    import ipaddress
+
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    if items == ["*"]:
+        return "*"
+    out = []
+    for item in items:
+        try:
+            out.append(
+                str(ipaddress.ip_network(item, strict=False))
+                if "/" in item
+                else str(ipaddress.ip_address(item))
+            )
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+            ) from None
+    return ",".join(out)
+
+
+def _secret_key(database_url: str | None, announce: bool = False) -> None:
+    """Make sure the console's secret key exists (``secret_key.py``); say where it comes from
+    (``serve``: in its log; ``init``: on stderr, so ``--json`` output stays one document)."""
+    import logging
+
+    from .secret_key import SecretKeyError, load
+
+    try:
+        key = load(database_url or default_database_url())
+    except SecretKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    log = logging.getLogger("chaosiq_server.serve")
+    if key.created and announce:
+        log.warning("generated a new secret key for console sessions: %s (mode 0600)", key.source)
+    elif key.created:
+        click.echo(f"generated a new secret key for console sessions: {key.source} (mode 0600)", err=True)
+    elif announce:
+        log.info("console sessions are signed with the secret key from %s", key.source)
 
 
 def _importable(module: str) -> bool:

@@ -34,6 +34,9 @@ class Settings:
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     response_delay_ms: float = 0.0
     log_format: str = "text"
+    # The console's signing key; None: CHAOSIQ_SERVER_SECRET_KEY or the key file (secret_key.py).
+    # Never passed on through to_env().
+    secret_key: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:

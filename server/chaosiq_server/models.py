@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -57,6 +58,33 @@ token_teams = Table(
     metadata,
     Column("token_id", ID, ForeignKey("tokens.id"), primary_key=True),
     Column("team_id", ID, ForeignKey("teams.id"), primary_key=True),
+)
+
+# Console sessions: the cookie holds a random id signed with the server's secret
+# key; only the SHA-256 of the id is stored. Deleted on sign-out and when the
+# token is revoked.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", ID, ForeignKey("tokens.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Index("ix_console_sessions_token", "token_id"),
+    Index("ix_console_sessions_expires", "expires_at"),
+)
+
+# Failed console sign-ins per client address (the sign-in rate limit, shared by
+# every server process on the database). ``at`` is a Unix time in seconds.
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("address", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_signin_failures_address_at", "address", "at"),
+    Index("ix_signin_failures_at", "at"),
+    sqlite_autoincrement=True,
 )
 
 experiments = Table(

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for server_helpers
 
-from server_helpers import PG_ENV, PG_SKIP, Env, make_env, reset_postgres
+from server_helpers import PG_ENV, PG_SKIP, PG_TEST_SECRET_KEY, Env, make_env, reset_postgres
 
 
 @pytest.fixture(
@@ -21,14 +21,18 @@ from server_helpers import PG_ENV, PG_SKIP, Env, make_env, reset_postgres
         pytest.param("postgresql", marks=pytest.mark.postgres),
     ]
 )
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Storage backends: every test using this runs on SQLite and PostgreSQL."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Storage backends: every test using this runs on SQLite and PostgreSQL.
+
+    On PostgreSQL the console's secret key comes from the environment (inherited by
+    ``serve`` subprocesses), so no test writes a key file in the user's data directory."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'chaosiq.db'}"
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(PG_SKIP)
     reset_postgres(url)
+    monkeypatch.setenv("CHAOSIQ_SERVER_SECRET_KEY", PG_TEST_SECRET_KEY)
     return url
 
 

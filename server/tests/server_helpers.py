@@ -143,6 +143,11 @@ class Env:
     url: str
 
 
+# PostgreSQL has no file to keep a key file beside: its tests give the key in the
+# environment (as replicas do), never in the user's data directory.
+PG_TEST_SECRET_KEY = "test-secret-key-for-postgresql-tests-only"
+
+
 def make_env(url: str, **settings: Any) -> Iterator[Env]:
     a, b = seed(url)
     app = create_app(Settings(database_url=url, **settings))

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from .auth import ConsoleNotFound, CsrfRejected, SignInRequired, optional_user
+from .auth import ConsoleNotFound, CrossOriginRejected, CsrfRejected, SignInRequired, optional_user
 
 STATIC = Path(__file__).parent / "static"
 
@@ -62,5 +62,20 @@ def mount(app: FastAPI) -> None:
             user=optional_user(request),
         )
 
+    @app.exception_handler(CrossOriginRejected)
+    async def _cross_origin(request: Request, _exc: CrossOriginRejected) -> Response:
+        return render(
+            request,
+            "error.html",
+            {"title": "Form refused", "message": CROSS_ORIGIN_MESSAGE},
+            status_code=403,
+            user=optional_user(request),
+        )
 
-__all__ = ["mount"]
+
+CROSS_ORIGIN_MESSAGE = (
+    "This form was not sent from a page of this console (it came from another site, "
+    "or without an Origin header): refused. Open the console and send it from there."
+)
+
+__all__ = ["CROSS_ORIGIN_MESSAGE", "mount"]

@@ -1,14 +1,19 @@
-"""Who is signed in to the console: the cookie → token → teams, and CSRF checks."""
+"""Who is signed in to the console (the cookie → session → token → teams), and the
+checks every console form gets: same origin (``require_same_origin``) and CSRF."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 
+from ..secret_key import SecretKey
 from ..store import Store, TeamRef, TokenInfo
 from . import session
+
+log = logging.getLogger("chaosiq_server.console")
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -29,10 +34,15 @@ class CsrfRejected(Exception):
     """A form came without the CSRF token of the session (HTML 403)."""
 
 
+class CrossOriginRejected(Exception):
+    """A form was posted from another origin, or with neither Origin nor Referer (HTML 403)."""
+
+
 @dataclass(frozen=True)
 class ConsoleUser:
     token: TokenInfo
     csrf: str
+    session_id: str
 
     @property
     def name(self) -> str:
@@ -49,18 +59,30 @@ def store_of(request: Request) -> Store:
     return request.app.state.store
 
 
+def secret_key_of(request: Request) -> SecretKey:
+    return request.app.state.secret_key
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser talks HTTPS to us: directly, or through a proxy named by
+    ``serve --forwarded-allow-ips`` that says ``X-Forwarded-Proto: https`` (uvicorn
+    sets the scheme from it for those proxies only)."""
+    return request.url.scheme == "https"
+
+
+def cookie_names(request: Request) -> session.CookieNames:
+    return session.cookie_names(is_https(request))
+
+
 def optional_user(request: Request) -> ConsoleUser | None:
-    data = session.parse_cookie(request.cookies.get(session.SESSION_COOKIE))
-    if data is None:
+    key = secret_key_of(request)
+    session_id = session.session_id_of(key, request.cookies.get(cookie_names(request).session))
+    if session_id is None:
         return None
-    token = store_of(request).tokens.live_by_id(data.token_id)
+    token = store_of(request).sessions.live_token(session_id)
     if token is None:
         return None
-    cookie = request.cookies[session.SESSION_COOKIE]
-    verified = session.verify_cookie(cookie, token.token_hash)
-    if verified is None:
-        return None
-    return ConsoleUser(token, session.csrf_token(token.token_hash, verified.nonce))
+    return ConsoleUser(token, session.csrf_token(key, session_id), session_id)
 
 
 def current_user(request: Request) -> ConsoleUser:
@@ -86,9 +108,57 @@ async def read_form(request: Request) -> dict[str, str]:
 async def checked_form(request: Request, user: ConsoleUser) -> dict[str, str]:
     """The form, or :class:`CsrfRejected` unless it carries this session's CSRF token."""
     form = await read_form(request)
-    if not session.check_csrf(user.csrf, form.get("csrf_token")):
+    if not session.check_csrf(secret_key_of(request), user.session_id, form.get("csrf_token")):
         raise CsrfRejected()
     return form
+
+
+def _origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-cased, the default port left out; None if unusable."""
+    if not url or len(url) > 2048:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host:
+        return None
+    if port is None or port == {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}" if ":" not in host else f"{scheme}://[{host}]"
+    return f"{scheme}://{host}:{port}" if ":" not in host else f"{scheme}://[{host}]:{port}"
+
+
+def console_origin(request: Request) -> str | None:
+    """The origin the browser sees this console at: its scheme and the ``Host`` it sent."""
+    host = request.headers.get("host")
+    if not host:
+        return None
+    return _origin(f"{'https' if is_https(request) else request.url.scheme}://{host}")
+
+
+def require_same_origin(request: Request) -> None:
+    """Every state-changing console request must come from a page of this console.
+
+    The ``Origin`` header decides; without it, the ``Referer`` (our pages send it:
+    ``Referrer-Policy: same-origin``). A request with neither is refused too: every
+    browser sends ``Origin`` with a form ``POST`` (``null`` from a page that hides
+    its origin, refused as well), so only a script does not, and scripts use the
+    API with a bearer token. Safe methods (GET, HEAD) change nothing and pass."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    sent = request.headers.get("origin")
+    claimed = _origin(sent) if sent is not None else _origin(request.headers.get("referer"))
+    expected = console_origin(request)
+    if claimed is None or expected is None or claimed != expected:
+        log.warning(
+            "console %s %s refused: origin %r is not this console's %r",
+            request.method,
+            request.url.path,
+            (sent if sent is not None else request.headers.get("referer") or "")[:200],
+            expected,
+        )
+        raise CrossOriginRejected()
 
 
 def safe_next(value: str | None) -> str | None:

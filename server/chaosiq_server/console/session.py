@@ -1,96 +1,86 @@
-"""Console sessions and CSRF tokens, with no server-side state.
+"""Console session cookies and CSRF tokens, signed with the server's secret key.
 
-The session cookie holds ``token_id.expiry.nonce`` and an HMAC signature whose key
-is derived from the token's stored SHA-256 digest (never the token itself). So:
+A session lives on the server (``store/sessions.py``: deleted at sign-out and
+when its token is revoked); the cookie holds only its random id and an
+HMAC of the id under the server's secret key (``secret_key.py``, never in the
+database). So a cookie cannot be made from the database's contents, and a
+cookie replayed after sign-out finds no session.
 
-* every worker process (and a restarted server) can verify it without a shared
-  secret or a sessions table;
-* revoking the API token ends its console sessions at once (the lookup fails);
-* forging a cookie needs the digest, i.e. read access to the database.
-
-CSRF tokens are an HMAC of the session nonce under the same key (synchroniser
-token pattern). The sign-in form, which has no session yet, uses a double-submit
-cookie instead.
+* Forms of a session carry an HMAC of the session id (synchroniser token).
+* The sign-in form, which has no session yet, carries an HMAC of a random
+  nonce held in a cookie: a cookie planted by another site (cookies are shared
+  by every port of a host) holds no nonce the attacker has a token for, unless
+  he fetched a pair himself; that case is refused by the Origin check every
+  console form gets (``auth.require_same_origin``).
+* Over HTTPS both cookies are ``__Host-`` prefixed: a browser then accepts
+  them only from this origin over TLS, so no other port or subdomain can
+  plant one.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
-import time
 from dataclasses import dataclass
+
+from ..secret_key import SecretKey
 
 SESSION_COOKIE = "ciq_session"
 SIGNIN_CSRF_COOKIE = "ciq_signin_csrf"
+HOST_PREFIX = "__Host-"
 SESSION_TTL_SECONDS = 12 * 3600
-_KEY_CONTEXT = b"chaosiq-console-session-v1"
+COOKIE_MAX = 200
 
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def session_key(token_hash: str) -> bytes:
-    """The signing key of every session of one token."""
-    return hmac.new(token_hash.encode("ascii"), _KEY_CONTEXT, hashlib.sha256).digest()
-
-
-def _sign(key: bytes, message: str) -> str:
-    return _b64(hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest())
+_SESSION = "console-session"
+_CSRF = "console-csrf"
+_SIGNIN_CSRF = "console-signin-csrf"
 
 
 @dataclass(frozen=True)
-class SessionData:
-    """What a verified cookie says."""
-
-    token_id: str
-    expires: int
-    nonce: str
+class CookieNames:
+    session: str
+    signin_csrf: str
+    signin_path: str
 
 
-def parse_cookie(value: str | None) -> SessionData | None:
-    """Split a cookie without verifying it (verification needs the token digest)."""
-    if not value or len(value) > 400:
+def cookie_names(secure: bool) -> CookieNames:
+    """Over HTTPS the ``__Host-`` names (which require ``Secure`` and ``Path=/``)."""
+    if secure:
+        return CookieNames(HOST_PREFIX + SESSION_COOKIE, HOST_PREFIX + SIGNIN_CSRF_COOKIE, "/")
+    return CookieNames(SESSION_COOKIE, SIGNIN_CSRF_COOKIE, "/signin")
+
+
+def session_cookie(key: SecretKey, session_id: str) -> str:
+    """The cookie value of a session: its id and the id's signature."""
+    return f"{session_id}.{key.sign(_SESSION, session_id)}"
+
+
+def session_id_of(key: SecretKey, value: str | None) -> str | None:
+    """The session id a cookie holds, if the server's key signed it."""
+    if not value or len(value) > COOKIE_MAX:
         return None
-    parts = value.split(".")
-    if len(parts) != 4:
+    session_id, _, signature = value.partition(".")
+    if not session_id or not key.verify(_SESSION, session_id, signature):
         return None
-    token_id, expires, nonce, _sig = parts
-    if not expires.isdigit() or not token_id or not nonce:
-        return None
-    return SessionData(token_id, int(expires), nonce)
+    return session_id
 
 
-def make_cookie(token_id: str, token_hash: str, now: float | None = None) -> str:
-    """A fresh signed session cookie value for ``token_id``."""
-    expires = int((now if now is not None else time.time()) + SESSION_TTL_SECONDS)
-    body = f"{token_id}.{expires}.{secrets.token_urlsafe(16)}"
-    return f"{body}.{_sign(session_key(token_hash), body)}"
-
-
-def verify_cookie(value: str, token_hash: str, now: float | None = None) -> SessionData | None:
-    """The session if ``value`` is signed for this token and not expired."""
-    data = parse_cookie(value)
-    if data is None:
-        return None
-    body, _, sig = value.rpartition(".")
-    if not hmac.compare_digest(sig, _sign(session_key(token_hash), body)):
-        return None
-    if data.expires < (now if now is not None else time.time()):
-        return None
-    return data
-
-
-def csrf_token(token_hash: str, nonce: str) -> str:
+def csrf_token(key: SecretKey, session_id: str) -> str:
     """The CSRF token every form of this session must send back."""
-    return _sign(session_key(token_hash), f"csrf:{nonce}")
+    return key.sign(_CSRF, session_id)
 
 
-def check_csrf(expected: str, sent: str | None) -> bool:
-    return bool(sent) and hmac.compare_digest(expected, str(sent))
-
-
-def new_signin_csrf() -> str:
+def new_signin_nonce() -> str:
     return secrets.token_urlsafe(24)
+
+
+def signin_csrf_token(key: SecretKey, nonce: str) -> str:
+    """The sign-in form's CSRF token for the nonce in the browser's cookie."""
+    return key.sign(_SIGNIN_CSRF, nonce)
+
+
+def check_signin_csrf(key: SecretKey, nonce: str | None, sent: str | None) -> bool:
+    return bool(nonce) and len(nonce or "") <= COOKIE_MAX and key.verify(_SIGNIN_CSRF, str(nonce), sent)
+
+
+def check_csrf(key: SecretKey, session_id: str, sent: str | None) -> bool:
+    return key.verify(_CSRF, session_id, sent)

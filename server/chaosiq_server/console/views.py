@@ -19,13 +19,16 @@ from .auth import (
     ConsoleNotFound,
     ConsoleUser,
     checked_form,
+    cookie_names,
     current_user,
+    is_https,
     optional_user,
     read_form,
+    require_same_origin,
     safe_next,
+    secret_key_of,
     store_of,
 )
-from .ratelimit import FailedSignins
 from .timefmt import show_duration, show_time
 
 log = logging.getLogger("chaosiq_server.console")
@@ -37,7 +40,9 @@ templates.env.filters["duration"] = show_duration
 templates.env.filters["compact_json"] = pages.compact_json
 templates.env.globals["tree_depth"] = pages.TREE_DEPTH
 
-router = APIRouter(include_in_schema=False)
+# Every console route checks the origin of state-changing requests (a POST from
+# another site is refused before anything else runs); GET and HEAD pass.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
 User = Annotated[ConsoleUser, Depends(current_user)]
 
 SECURITY_HEADERS = {
@@ -70,10 +75,6 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-def _cookie_secure(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-
-
 # ------------------------------------------------------------------ root
 @router.get("/")
 def root(request: Request) -> Response:
@@ -102,7 +103,11 @@ def _signin_page(
     command: str | None = None,
 ) -> Response:
     """The sign-in form; ``error`` is plain text, ``command`` a command shown after it as code."""
-    csrf = request.cookies.get(session.SIGNIN_CSRF_COOKIE) or session.new_signin_csrf()
+    names = cookie_names(request)
+    nonce = request.cookies.get(names.signin_csrf) or ""
+    if not nonce or len(nonce) > session.COOKIE_MAX:
+        nonce = session.new_signin_nonce()
+    csrf = session.signin_csrf_token(secret_key_of(request), nonce)
     response = render(
         request,
         "signin.html",
@@ -110,13 +115,13 @@ def _signin_page(
         status_code=status_code,
     )
     response.set_cookie(
-        session.SIGNIN_CSRF_COOKIE,
-        csrf,
+        names.signin_csrf,
+        nonce,
         max_age=3600,
         httponly=True,
         samesite="lax",
-        secure=_cookie_secure(request),
-        path="/signin",
+        secure=is_https(request),
+        path=names.signin_path,
     )
     return response
 
@@ -128,18 +133,12 @@ def signin_form(request: Request, next: str | None = None) -> Response:
     return _signin_page(request, None, safe_next(next))
 
 
-def _failed_signins(request: Request) -> FailedSignins:
-    """The app's count of failed sign-ins (one per app: tests and workers count apart)."""
-    state = request.app.state
-    if getattr(state, "failed_signins", None) is None:
-        state.failed_signins = FailedSignins()
-    return state.failed_signins
-
-
 @router.post("/signin")
 async def signin(request: Request) -> Response:
+    # The TCP peer, or the address a proxy trusted with --forwarded-allow-ips forwarded
+    # (uvicorn's proxy-headers middleware rewrites it only for those).
     address = request.client.host if request.client else "unknown"
-    failures = _failed_signins(request)
+    failures = store_of(request).signins
     wait = failures.retry_after(address)
     if wait:
         log.warning("console sign-in refused: too many failed attempts from %s", address)
@@ -155,8 +154,9 @@ async def signin(request: Request) -> Response:
         response.headers["Retry-After"] = str(wait)
         return response
     form = await read_form(request)
-    expected = request.cookies.get(session.SIGNIN_CSRF_COOKIE)
-    if not expected or not session.check_csrf(expected, form.get("csrf_token")):
+    names = cookie_names(request)
+    nonce = request.cookies.get(names.signin_csrf)
+    if not session.check_signin_csrf(secret_key_of(request), nonce, form.get("csrf_token")):
         return render(
             request,
             "error.html",
@@ -183,17 +183,22 @@ async def signin(request: Request) -> Response:
             command="chaosiq-server token create",
         )
     failures.succeeded(address)
+    store = store_of(request)
+    previous = optional_user(request)
+    if previous is not None:  # signing in again: the old session ends, a new id is made
+        store.sessions.end(previous.session_id)
+    session_id = store.sessions.create(info.id, session.SESSION_TTL_SECONDS)
     response = redirect(next_url or "/")
     response.set_cookie(
-        session.SESSION_COOKIE,
-        session.make_cookie(info.id, info.token_hash),
+        names.session,
+        session.session_cookie(secret_key_of(request), session_id),
         max_age=session.SESSION_TTL_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=_cookie_secure(request),
+        secure=is_https(request),
         path="/",
     )
-    response.delete_cookie(session.SIGNIN_CSRF_COOKIE, path="/signin")
+    response.delete_cookie(names.signin_csrf, path=names.signin_path, secure=is_https(request), httponly=True)
     log.info("console sign-in with token %s", info.id)
     return response
 
@@ -201,8 +206,12 @@ async def signin(request: Request) -> Response:
 @router.post("/signout")
 async def signout(request: Request, user: User) -> Response:
     await checked_form(request, user)
+    store_of(request).sessions.end(user.session_id)
     response = redirect("/signin?signed_out=1")
-    response.delete_cookie(session.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(
+        cookie_names(request).session, path="/", secure=is_https(request), httponly=True, samesite="lax"
+    )
+    log.info("console sign-out of token %s", user.token.id)
     return response
 
 

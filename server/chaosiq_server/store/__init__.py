@@ -11,6 +11,8 @@ attribute is the repository of one aggregate and holds every query about it:
 ``executions``     executions and journals; the id → team cache (``executions.py``)
 ``events``         an execution's CloudEvents: group-committed writes, the
                    timeline (``events.py``, ``event_writer.py``)
+``sessions``       console sessions (``sessions.py``)
+``signins``        failed console sign-ins per address (``signins.py``)
 ``policies``       safeguard policies of an execution (``policies.py``)
 ``verifications``  verifications, runs, run events (``verifications.py``)
 ``retention``      deleting old finished executions (``retention.py``)
@@ -32,6 +34,8 @@ from .organizations import Organizations, Teams
 from .paging import Page
 from .policies import Policies
 from .retention import Retention
+from .sessions import Sessions
+from .signins import FailedSignins
 from .tokens import TeamRef, TokenInfo, Tokens
 from .verifications import Verifications
 
@@ -44,6 +48,8 @@ class Store:
         self.organizations = Organizations(db)
         self.teams = Teams(db)
         self.tokens = Tokens(db)
+        self.sessions = Sessions(db)
+        self.signins = FailedSignins(db)
         self.experiments = Experiments(db)
         self.executions = Executions(db)
         self.events = Events(db, self.executions)

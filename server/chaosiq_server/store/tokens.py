@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from .. import models as m
 from ..db import Database, new_id, utcnow
@@ -79,13 +79,14 @@ class Tokens:
         return secret, {"id": token_id, "name": name, "teams": teams}
 
     def revoke(self, token_id: str) -> bool:
-        """True if a live token was revoked."""
+        """True if a live token was revoked. Its console sessions end in the same transaction."""
         with self.db.write() as conn:
             res = conn.execute(
                 update(m.tokens)
                 .where(m.tokens.c.id == token_id, m.tokens.c.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
+            conn.execute(delete(m.console_sessions).where(m.console_sessions.c.token_id == token_id))
         return res.rowcount > 0
 
     def list(self) -> list[dict[str, Any]]:
@@ -110,10 +111,6 @@ class Tokens:
     def live_by_hash(self, token_hash: str) -> TokenInfo | None:
         """The live token whose digest is ``token_hash`` (API authentication, console sign-in)."""
         return self._live(m.tokens.c.token_hash == token_hash)
-
-    def live_by_id(self, token_id: str) -> TokenInfo | None:
-        """The token with this id unless it was revoked (console sessions)."""
-        return self._live(m.tokens.c.id == token_id)
 
     def _live(self, where: Any) -> TokenInfo | None:
         with self.db.read() as conn:

@@ -43,6 +43,23 @@ def sign_in(client: Any, token: str) -> Any:
     )
 
 
+ORIGIN = "http://testserver"  # the TestClient's base URL: a browser sends its page's origin
+
+
+@pytest.fixture
+def lite(lite: Any) -> Any:
+    """The ``lite`` env whose client sends ``Origin`` as a browser does with every form."""
+    lite.client.headers["Origin"] = ORIGIN
+    return lite
+
+
+@pytest.fixture
+def env(env: Any) -> Any:
+    """The ``env`` env whose client sends ``Origin`` as a browser does with every form."""
+    env.client.headers["Origin"] = ORIGIN
+    return env
+
+
 @pytest.fixture
 def console(lite: Any) -> Any:
     """The ``lite`` env, signed in to the console as tenant ``a``."""
@@ -77,6 +94,7 @@ class ConsoleSession:
 
         self.team = team
         self.http = requests.Session()
+        self.http.headers["Origin"] = team.server.url  # as a browser sends it with a form
         form = self.http.get(team.server.url + "/signin", timeout=10)
         resp = self.http.post(
             team.server.url + "/signin",

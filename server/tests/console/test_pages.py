@@ -42,7 +42,7 @@ def test_wrong_token_is_refused_with_a_clear_message(lite: Any) -> None:
 
 
 def test_repeated_wrong_tokens_are_slowed_down(lite: Any) -> None:
-    from chaosiq_server.console.ratelimit import MAX_FAILURES
+    from chaosiq_server.store.signins import MAX_FAILURES
 
     for _ in range(MAX_FAILURES):
         assert sign_in(lite.client, "ciq_guess").status_code == 401
@@ -54,7 +54,7 @@ def test_repeated_wrong_tokens_are_slowed_down(lite: Any) -> None:
 
 
 def test_a_good_sign_in_clears_the_failures(lite: Any) -> None:
-    from chaosiq_server.console.ratelimit import MAX_FAILURES
+    from chaosiq_server.store.signins import MAX_FAILURES
 
     for _ in range(MAX_FAILURES - 1):
         assert sign_in(lite.client, "ciq_typo").status_code == 401
@@ -64,11 +64,12 @@ def test_a_good_sign_in_clears_the_failures(lite: Any) -> None:
         assert sign_in(lite.client, "ciq_typo").status_code == 401
 
 
-def test_the_failure_window_slides() -> None:
-    from chaosiq_server.console.ratelimit import FailedSignins
+def test_the_failure_window_slides(lite: Any) -> None:
+    from chaosiq_server.db import Database
+    from chaosiq_server.store.signins import FailedSignins
 
     now = [100.0]
-    limiter = FailedSignins(limit=2, window=60, clock=lambda: now[0])
+    limiter = FailedSignins(Database(lite.url, pool_size=1), limit=2, window=60, clock=lambda: now[0])
     limiter.failed("a")
     now[0] += 30
     limiter.failed("a")
