@@ -185,7 +185,10 @@ def _target(header: dict[str, Any], settings: dict[str, Any]) -> str:
     org_id, team_id = header.get("org_id"), header.get("team_id")
     org = next((o for o in s.organizations(settings) if isinstance(o, dict) and o.get("id") == org_id), {})
     team = next((x for x in org.get("teams") or [] if isinstance(x, dict) and x.get("id") == team_id), {})
-    label = lambda item, ident: f"'{item['name']}' ({ident})" if item.get("name") else f"'{ident}'"  # noqa: E731
+
+    def label(item: dict[str, Any], ident: Any) -> str:
+        return f"'{item['name']}' ({ident})" if item.get("name") else f"'{ident}'"
+
     return f"team {label(team, team_id)} of organization {label(org, org_id)} at {header.get('url')}"
 
 
@@ -195,7 +198,7 @@ def entries(settings: dict[str, Any]) -> list[str]:
     for path in outbox_files():
         state = read_log(path)
         h = state.header
-        experiment = h.get("experiment") if isinstance(h.get("experiment"), dict) else {}
+        experiment: dict[str, Any] = h["experiment"] if isinstance(h.get("experiment"), dict) else {}
         kinds = [m.get("kind") for m in state.pending.values()]
         busy = RunLog.open_existing(path)
         if busy is not None:

@@ -242,7 +242,7 @@ class Sender:
                 self.pending[m.key] = m
                 if m.kind == "journal":
                     self._journal_key = m.key
-            if self._journal_key in self.pending:
+            if self._journal_key is not None and self._journal_key in self.pending:
                 self.pending.move_to_end(self._journal_key)
 
     def pending_kinds(self) -> list[str]:
@@ -324,8 +324,8 @@ class Sender:
     def _send(self, messages: list[Message], t: Timeout) -> None:
         first = messages[0]
         if len(messages) > 1:
-            body = orjson.dumps([orjson.Fragment(m.body) for m in messages])
-            self._request("POST", self._execution_path("/events/batch"), t, data=body,
+            batch = orjson.dumps([orjson.Fragment(m.body) for m in messages])
+            self._request("POST", self._execution_path("/events/batch"), t, data=batch,
                           headers={"Content-Type": BATCH_CONTENT_TYPE})  # fmt: skip
         elif first.kind == "event":
             self._request("POST", self._execution_path("/events"), t, data=first.body.encode(),

@@ -49,7 +49,7 @@ def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
     try:
         from chaoslib.run import initialize_run_journal
 
-        journal = initialize_run_journal(experiment)
+        journal: dict[str, Any] = initialize_run_journal(experiment)
     except Exception:
         journal = {"experiment": experiment, "run": [], "rollbacks": []}
     journal["status"] = "running"
@@ -62,7 +62,10 @@ class Publisher:
     def __init__(self, run: Run) -> None:
         assert run.client is not None
         self.run = run
-        opt = lambda name: run.option(FEATURE, name, DEFAULTS[name])  # noqa: E731
+
+        def opt(name: str) -> Any:
+            return run.option(FEATURE, name, DEFAULTS[name])
+
         self.flush_deadline = float(opt("flush_deadline"))
         self.max_queue = int(opt("queue_size"))
         self.linger = float(opt("linger"))
