@@ -170,13 +170,9 @@ def _retargeted(
             "no ChaosIQ server or team in the settings: run `chaos signin` or `chaos team` first"
         )
     target = {"url": ApiClient(url).url, "org_id": scope.org_id, "team_id": scope.team_id}
-    old = _target(header, settings)
-    if all(header.get(k) == v for k, v in target.items()):
-        report.lines.append(f"run {name}: already aimed at {old}; choose another team with `chaos team`")
-        return header
     moved = {**header, **target, "retargeted_from": {k: header.get(k) for k in target}}
     log.append(moved)
-    report.lines.append(f"run {name}: moved from {old} to {_target(moved, settings)}")
+    report.lines.append(f"run {name}: moved from {_target(header, settings)} to {_target(moved, settings)}")
     return moved
 
 
@@ -299,6 +295,9 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     body = redact(journal)
     if xid:  # published before: update that execution, if the server still knows it
         eid = sender.store_experiment(body_exp, TIMEOUT, experiment_id=known_eid)
+    else:  # a new execution, or the run's (created by the run or `chaos publish`): then updated
+        eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
+    if not sender.created:
         try:
             r = sender.client.request(
                 "PUT", f"/experiments/{eid}/executions/{xid}", json={"journal": body}, timeout=TIMEOUT
@@ -307,12 +306,7 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            xid = None
-    if not xid:
-        eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
-        if not sender.created:  # the run's execution, created by the run or `chaos publish`
-            sender.client.request("PUT", f"/experiments/{eid}/executions/{xid}", json={"journal": body},
-                                  timeout=TIMEOUT)  # fmt: skip
+            eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
     ext = chaosiq_extension(journal, create=True)
     assert ext is not None
     if ext.get("experiment_id") != eid or ext.get("execution_id") != xid:
