@@ -74,8 +74,8 @@ def publish(
         f"{report.delivered} message(s) sent, {report.rejected} refused by the server, "
         f"{report.remaining} still pending."
     )
-    if report.refusals:
-        fail(report.refusals[0])
+    if refusals := sorted(set(report.refusals)):
+        fail(refusals[0] if len(refusals) == 1 else f"the server refused {len(refusals)} runs (see above)")
     if report.busy:
         fail(f"{report.busy} run(s) are still being written by a running `chaos`; publish them once it ends")
     if report.remaining:

@@ -155,8 +155,8 @@ class Sender:
             self.refusal = TEAM
             self.last_error = (
                 f"the ChaosIQ server at {self.client.url} does not know team {team} of this "
-                f"organization, or the token may not use it (HTTP 404): choose a team with "
-                "`chaos team`, then move the run there with `chaos publish --retarget`"
+                "organization, or the token may not use it (HTTP 404): choose a team with `chaos team` "
+                "(or correct CHAOSIQ_TEAM), then move the run there with `chaos publish --retarget`"
             )
 
     # ------------------------------------------------------- experiment and execution
