@@ -296,7 +296,14 @@ class Publisher:
 
     def _send_loop(self) -> None:
         """The helper thread: creates the execution, then sends until the run is over and
-        nothing is left, or the flush deadline passes."""
+        nothing is left, the flush deadline passes, or the server refuses the token or team."""
+        try:
+            self._sending()
+        finally:  # refused before the first attempt: whoever waits for the execution learns it now
+            if not self.run.execution_ready.is_set():
+                self.run.set_execution(experiment_id=None, execution_id=None)
+
+    def _sending(self) -> None:
         delay = 0.0
         while (t := self._timeout()) is not None and self.sender.refusal is None:
             if (hold := self.sender.hold_until - time.monotonic()) > 0:  # the server's Retry-After
