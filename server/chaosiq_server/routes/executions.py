@@ -34,7 +34,14 @@ def _created(scope: TeamScope, created: tuple[str, str, bool]) -> Response:
     return JSONResponse(body, status_code=201 if new else 200, headers={"Content-Location": location})
 
 
-@router.post("/experiments/{eid}/executions", status_code=201, response_model=ExecutionCreatedOut)
+SEEN_RUN = {
+    200: {"model": ExecutionCreatedOut, "description": "The run (``run_id``) has this execution already"}
+}
+
+
+@router.post(
+    "/experiments/{eid}/executions", status_code=201, response_model=ExecutionCreatedOut, responses=SEEN_RUN
+)
 def create_execution(body: ExecutionIn, scope: Scope, eid: Eid) -> Response:
     """Create an execution from the initial journal. ``Content-Location`` is the
     absolute URL of the execution resource. Extension ``execution-run-id``: a
@@ -43,7 +50,7 @@ def create_execution(body: ExecutionIn, scope: Scope, eid: Eid) -> Response:
     return _created(scope, scope.store.executions.create_run(scope.team_id, eid, body.journal, body.run_id))
 
 
-@router.post("/executions", status_code=201, response_model=ExecutionCreatedOut)
+@router.post("/executions", status_code=201, response_model=ExecutionCreatedOut, responses=SEEN_RUN)
 def create_execution_with_experiment(body: ExecutionWithExperimentIn, scope: Scope) -> Response:
     """Extension ``execution-with-experiment``: store (or match) the experiment and
     create its execution in one request, one round trip instead of two. The
