@@ -399,7 +399,8 @@ class Publisher:
                 where,
                 "" if self.sender.refusal == TEAM else "; send them with `chaos publish`",
             )
-        if refused := self.sender.rejections:
+        # the final journal first: without it the execution stays "running" on the server
+        if refused := sorted(self.sender.rejections, key=lambda r: not r.startswith("the final journal")):
             logger.warning(
                 "chaosiq: the server refused %d message(s) of this run for good: %s%s; see %s",
                 len(refused),
