@@ -28,6 +28,7 @@ from chaosiq_core import __version__
 from chaosiq_core.errors import (
     ApiError,
     AuthError,
+    DroppedError,
     InsecureURLError,
     TLSError,
     UnreachableError,
@@ -296,6 +297,10 @@ class ApiClient:
                 raise UnreachableError(
                     f"the ChaosIQ server at {self.url} did not answer within {read:g} s"
                 ) from None
+            if _dropped(exc):
+                raise DroppedError(
+                    f"the ChaosIQ server at {self.url} closed the connection before answering"
+                ) from None
             raise UnreachableError(f"cannot reach the ChaosIQ server at {self.url}") from None
         except requests.exceptions.RequestException as exc:
             raise ApiError(f"request to {self.url} failed: {type(exc).__name__}") from None
@@ -308,7 +313,7 @@ class ApiClient:
             message = f"{method} {_path(url)} failed: HTTP {status}{_detail(resp)}"
             if self._auth is not None and self._auth._token in message:  # a server echoing it back
                 message = message.replace(self._auth._token, "***")
-            raise ApiError(message, status)
+            raise ApiError(message, status, _retry_after(resp))
         return resp
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
@@ -345,6 +350,35 @@ def _timed_out_reading(exc: BaseException) -> bool:
 
     reason = exc.args[0] if exc.args else None
     return isinstance(reason, MaxRetryError) and isinstance(reason.reason, ReadTimeoutError)
+
+
+def _dropped(exc: BaseException) -> bool:
+    """``True`` when a requests ``ConnectionError`` says the connection was closed or reset
+    after it was made (``RemoteDisconnected``, ``ECONNRESET``), not that none could be made."""
+    from urllib3.exceptions import MaxRetryError, ProtocolError
+
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, (ProtocolError, ConnectionResetError))
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    """The ``Retry-After`` of an answer in seconds (a number, or an HTTP date), if any."""
+    value = (resp.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import email.utils
+    import time
+
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 def _path(url: str) -> str:

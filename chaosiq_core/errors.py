@@ -22,9 +22,11 @@ class SettingsError(ChaosIQError):
 class ApiError(ChaosIQError):
     """A call to the ChaosIQ server failed."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+        """Seconds the server asked to wait before trying again (its ``Retry-After``)."""
 
 
 class AuthError(ApiError):
@@ -33,6 +35,11 @@ class AuthError(ApiError):
 
 class UnreachableError(ApiError):
     """The server could not be reached or did not answer in time."""
+
+
+class DroppedError(UnreachableError):
+    """The server closed the connection before answering (a keep-alive connection it had
+    closed, e.g. after a 500): worth one more try on a new connection."""
 
 
 class TLSError(ApiError):

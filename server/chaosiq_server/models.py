@@ -113,6 +113,9 @@ executions = Table(
     Column("updated_at", TS, nullable=False),
     # Maintained by the event writer in the inserting transaction (no COUNT(*) on reads).
     Column("events_count", BigInteger, nullable=False, server_default="0"),
+    # The client's id of the run (``run_id``): one run is one execution of its team.
+    Column("run_id", String(200), nullable=True),
+    Index("uq_executions_team_run", "team_id", "run_id", unique=True),
     Index("ix_executions_team_created", "team_id", "created_at", "id"),
     Index("ix_executions_experiment", "experiment_id"),
 )

@@ -43,9 +43,25 @@ class JournalIn(_Open):
     journal: Json = Field(description="The Chaos Toolkit journal.")
 
 
+RunId = Annotated[
+    Plain | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="The client's id of the run (optional). A run id the team has seen already "
+        "gets its existing execution back (200) instead of a new one.",
+    ),
+]
+
+
+class ExecutionIn(JournalIn):
+    run_id: RunId = None
+
+
 class ExecutionWithExperimentIn(_Open):
     experiment: Json = Field(description="The Chaos Toolkit experiment document (stored or matched).")
     journal: Json = Field(description="The initial journal of the execution.")
+    run_id: RunId = None
 
 
 class ExecutionCreatedOut(BaseModel):

@@ -260,6 +260,9 @@ def test_migration_backfills_events_count(db_url):
     assert store.executions.get("t", "x2")["events_count"] == 0
     assert store.events.add("t", "e", "x1", [cloud_event("t", event_id="ev0"), cloud_event("t")]) == 1
     assert store.events.list("t", None, "x1", None, None).total == 4
+    # and the run id of an execution, unique per team, with the old rows' left empty
+    assert store.executions.create_run("t", "e", {}, "r1") == (*store.executions.of_run("t", "r1"), True)
+    assert store.executions.create_run("t", "e", {}, "r1")[2] is False
     db.dispose()
 
 

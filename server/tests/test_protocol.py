@@ -281,3 +281,56 @@ def test_verification_run_under_a_client_chosen_id(env):
     assert c.post(f"{b.base}/verifications/{vid}/runs", json={}, headers=b.headers).status_code == 201
     assert c.put(f"{b.base}/verifications/{vid}/runs/{rid}", json={}, headers=b.headers).status_code == 404
     assert c.get(rbase, headers=h).json()["state"] == "finished"
+
+
+def test_one_run_is_one_execution(env):
+    """Extension ``execution-run-id``: a run id the team has seen gets its execution back, by
+    either creation path, unchanged; another team's run id and no run id create as before."""
+    c, a, b = env.client, env.a, env.b
+    assert "execution-run-id" in c.get("/api/v1/capabilities", headers=a.headers).json()["capabilities"]
+    body = {"experiment": experiment(), "journal": journal({}), "run_id": "run-1"}
+    r = c.post(f"{a.base}/executions", json=body, headers=a.headers)
+    assert r.status_code == 201, r.text
+    first = r.json()
+    xpath = f"{a.base}/experiments/{first['experiment_id']}/executions/{first['id']}"
+    assert c.put(xpath, json={"journal": {"status": "completed"}}, headers=a.headers).status_code == 204
+    # the same run again, with another experiment body: the same execution, nothing changed
+    other = {**body, "experiment": experiment("another title")}
+    r = c.post(f"{a.base}/executions", json=other, headers=a.headers)
+    assert r.status_code == 200 and r.json() == first
+    assert r.headers["content-location"].endswith(xpath)
+    # the original two-step path, under another experiment id: the run's execution and experiment
+    r = c.post(f"{a.base}/experiments", json={"experiment": experiment("another title")}, headers=a.headers)
+    eid2 = r.json()["id"]
+    assert eid2 != first["experiment_id"]
+    r = c.post(f"{a.base}/experiments/{eid2}/executions", json={"journal": {}, "run_id": "run-1"},
+               headers=a.headers)  # fmt: skip
+    assert r.status_code == 200 and r.json() == first
+    got = c.get(f"{a.base}/executions", headers=a.headers).json()
+    assert [x["id"] for x in got["items"]] == [first["id"]]
+    assert got["items"][0]["status"] == "completed"
+    # another team may use the same run id; without a run id every creation is new
+    r = c.post(f"{b.base}/executions", json=body, headers=b.headers)
+    assert r.status_code == 201 and r.json()["id"] != first["id"]
+    for _ in range(2):
+        r = c.post(f"{a.base}/experiments/{eid2}/executions", json={"journal": {}}, headers=a.headers)
+        assert r.status_code == 201
+    assert c.get(f"{a.base}/executions", headers=a.headers).json()["total"] == 3
+    # a run id is a plain string of 1 to 200 characters
+    for bad in ("", "x" * 201, 7, "a\x00b"):
+        r = c.post(f"{a.base}/executions", json={**body, "run_id": bad}, headers=a.headers)
+        assert r.status_code == 422, bad
+
+
+def test_racing_creations_of_one_run_get_one_execution(env):
+    """Two creations of the same run at once (a run and ``chaos publish``): the unique
+    constraint makes the loser return the winner's execution."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = env.a
+    store = env.client.app.state.store
+    eid = store.experiments.upsert(a.team_id, experiment())[1]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: store.executions.create_run(a.team_id, eid, {}, "race"), range(8)))
+    assert len({g[0] for g in got}) == 1
+    assert sum(1 for g in got if g[2]) == 1

@@ -11,7 +11,10 @@ Layout: ``<data dir>/outbox/<run id>.jsonl`` (data dir: ``$CHAOSIQ_DATA_DIR`` or
   (``kind`` ``event``: a CloudEvent whose path is derived from the ids;
   ``journal``: the final journal PUT; anything else: a plugin's request);
 * ``{"op": "done", "keys": [...]}`` — messages the server acknowledged (2xx);
-* ``{"op": "rejected", "keys": [...], "reason"}`` — messages the server refused for good.
+* ``{"op": "rejected", "keys": [...], "reason"}`` — messages the server refused for good
+  (kept until ``chaos publish --drop``);
+* ``{"op": "error", "reason", "refusal"}`` — why messages are still pending (``refusal``:
+  ``token`` or ``team`` when no retry mends it); a later ``run`` line re-targets the run.
 
 The running ``chaos`` process writes a message *before* it sends it, and holds
 the file's lock (``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos
@@ -123,6 +126,10 @@ class OutboxState:
     messages: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     done: set[str] = field(default_factory=set)
     rejected: set[str] = field(default_factory=set)
+    reason: str | None = None
+    """Why the server refused the last rejected messages."""
+    error: dict[str, Any] = field(default_factory=dict)
+    """The last ``error`` line: ``reason`` and ``refusal``."""
 
     @property
     def pending(self) -> OrderedDict[str, dict[str, Any]]:
@@ -161,6 +168,9 @@ def read_log(path: Path) -> OutboxState:
             state.done.update(rec.get("keys") or ())
         elif op == "rejected":
             state.rejected.update(rec.get("keys") or ())
+            state.reason = rec.get("reason") or state.reason
+        elif op == "error":
+            state.error = rec
     return state
 
 

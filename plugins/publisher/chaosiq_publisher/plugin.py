@@ -46,6 +46,8 @@ def chaosiq_experiment_loaded(
 def chaosiq_run_configured(run: Run) -> None:
     if FEATURE in run.data:
         return
+    # the journal names its run: `chaos publish JOURNAL` then finds the run's execution
+    run.journal_extension["run_id"] = run.id
     if run.client is None or run.client.scope is None:
         logger.warning(
             "chaosiq: not publishing this run: %s",

@@ -19,14 +19,14 @@ from typing import Any
 
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
-from chaosiq_core.errors import ApiError, ChaosIQError
+from chaosiq_core.errors import ApiError, ChaosIQError, DroppedError, UsageError
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.serialize import to_jsonable
 from chaosiq_core.types import Scope
 from chaosiq_publisher.outbox import Message, RunLog, outbox_files, read_log
-from chaosiq_publisher.sender import Sender, within
+from chaosiq_publisher.sender import TEAM, Sender, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 TIMEOUT = (3.05, 15.0)
@@ -42,17 +42,23 @@ class ReplayReport:
     remaining: int = 0
     busy: int = 0
     lines: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    """What the server refused for good (the token, a team), with what to do."""
 
 
 def _client(url: str, settings: dict[str, Any], hooks: Hooks, scope: Scope | None) -> ApiClient:
     configured = s.get_url(settings)
     verify = s.get_verify_tls(settings) if configured and s.host_of(configured) == s.host_of(url) else True
     token = hooks.token(url, settings)
-    return ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
+    client = ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
+    return client.without_retries()  # the sender retries itself, within the deadline
 
 
-def replay_outbox(settings: dict[str, Any], hooks: Hooks, *, deadline_s: float = 120.0) -> ReplayReport:
-    """Send every pending message of every run log that no running ``chaos`` holds."""
+def replay_outbox(
+    settings: dict[str, Any], hooks: Hooks, *, deadline_s: float = 120.0, retarget: bool = False
+) -> ReplayReport:
+    """Send every pending message of every run log that no running ``chaos`` holds; with
+    ``retarget``, runs whose team the server refused go to the team of the settings first."""
     report = ReplayReport()
     for path in outbox_files():
         log = RunLog.open_existing(path)
@@ -60,16 +66,24 @@ def replay_outbox(settings: dict[str, Any], hooks: Hooks, *, deadline_s: float =
             report.busy += 1
             report.lines.append(f"{path.name}: skipped, a running `chaos` process is writing it")
             continue
-        _replay_one(path, log, settings, hooks, report, deadline_s)
+        _replay_one(path, log, settings, hooks, report, deadline_s, retarget)
     return report
 
 
 def _replay_one(
-    path: Path, log: RunLog, settings: dict[str, Any], hooks: Hooks, report: ReplayReport, deadline_s: float
+    path: Path,
+    log: RunLog,
+    settings: dict[str, Any],
+    hooks: Hooks,
+    report: ReplayReport,
+    deadline_s: float,
+    retarget: bool,
 ) -> None:
     state = read_log(path)
     header = state.header
     name = header.get("run_id") or path.stem
+    if retarget and state.error.get("refusal") == TEAM and not state.ids.get("execution_id"):
+        header = state.header = _retargeted(log, header, settings, hooks, report, name)
     if _ended_without_journal(state.messages.values(), header):
         # the `chaos` process died (kill -9, OOM, power): nobody holds the log's lock and
         # no final journal was ever queued, so the execution would stay "running" for good
@@ -82,7 +96,12 @@ def _replay_one(
         )
     pending = state.pending
     if not pending:
-        log.close(delete=True)
+        if state.rejected:  # kept, never sent again: the user drops them
+            report.lines.append(
+                f"run {name}: keeps {len(state.rejected)} message(s) the server refused for good "
+                f"({state.reason}); remove them with `chaos publish --drop {name}`"
+            )
+        log.close(delete=not state.rejected)
         return
     report.runs += 1
     if not header.get("url") or not header.get("org_id") or not header.get("team_id"):
@@ -92,28 +111,126 @@ def _replay_one(
         return
     scope = Scope(str(header["org_id"]), str(header["team_id"]))
     sender = Sender(_client(header["url"], settings, hooks, scope), log)
+    sender.run_id = name
     sender.add([Message.from_record(m) for m in pending.values()])
-    try:
-        if state.ids.get("experiment_id") and state.ids.get("execution_id"):
-            sender.experiment_id = state.ids["experiment_id"]
-            sender.execution_id = state.ids["execution_id"]
-            sender.location = state.ids.get("location")
-        else:
-            journal = next(
-                (m["json"] for m in pending.values() if m.get("kind") == "journal"), header.get("journal")
-            )
-            sender.create_execution(header.get("experiment") or {}, journal or {}, TIMEOUT)
-        deadline = time.monotonic() + deadline_s
-        sender.send_pending(lambda: within(deadline, TIMEOUT))
-    except ApiError as exc:
-        report.lines.append(f"run {name}: {exc}")
+    if state.ids.get("experiment_id") and state.ids.get("execution_id"):
+        sender.experiment_id = state.ids["experiment_id"]
+        sender.execution_id = state.ids["execution_id"]
+        sender.location = state.ids.get("location")
+    _send(sender, pending, header, time.monotonic() + deadline_s, report, name)
     report.delivered += sender.delivered
     report.rejected += sender.rejected
+    report.lines += [f"run {name}: the server refused {r} for good" for r in sender.rejections]
     left = len(sender.pending)
     report.remaining += left
+    if left:
+        log.append({"op": "error", "reason": sender.last_error, "refusal": sender.refusal})
     where = f" ({sender.console_url})" if sender.console_url else ""
     report.lines.append(f"run {name}: {sender.delivered} sent, {left} still pending{where}")
-    log.close(delete=left == 0)
+    log.close(delete=left == 0 and not state.rejected and not sender.rejected)
+
+
+def _send(
+    sender: Sender, pending: Any, header: dict[str, Any], deadline: float, report: ReplayReport, name: str
+) -> None:
+    """Create the execution if needed and send; a busy server (5xx, 429, a dropped connection)
+    is tried again a few times, after its ``Retry-After`` when it gives one, within the deadline."""
+    for attempt in range(1, 5):
+        try:
+            if not sender.has_execution:
+                journal = next(
+                    (m["json"] for m in pending.values() if m.get("kind") == "journal"), header.get("journal")
+                )
+                sender.create_execution(header.get("experiment") or {}, journal or {}, TIMEOUT)
+            sender.send_pending(lambda: within(deadline, TIMEOUT))
+            return
+        except ApiError as exc:
+            wait = max(sender.hold_until - time.monotonic(), 0.5 * 2**attempt)
+            busy = exc.status in (429, 500, 502, 503, 504) or isinstance(exc, DroppedError)
+            if sender.refusal is not None or not busy or attempt == 4 or time.monotonic() + wait > deadline:
+                report.lines.append(f"run {name}: {sender.last_error or exc}")
+                if sender.refusal is not None:
+                    report.refusals.append(sender.last_error or str(exc))
+                return
+            time.sleep(wait)
+
+
+def _retargeted(
+    log: RunLog,
+    header: dict[str, Any],
+    settings: dict[str, Any],
+    hooks: Hooks,
+    report: ReplayReport,
+    name: str,
+) -> dict[str, Any]:
+    """The run's header aimed at the server, organization and team of the settings (logged)."""
+    url, scope = s.get_url(settings), hooks.api_scope(settings)
+    if not url or scope is None:
+        raise ChaosIQError(
+            "no ChaosIQ server or team in the settings: run `chaos signin` or `chaos team` first"
+        )
+    target = {"url": ApiClient(url).url, "org_id": scope.org_id, "team_id": scope.team_id}
+    moved = {**header, **target, "retargeted_from": {k: header.get(k) for k in target}}
+    log.append(moved)
+    report.lines.append(f"run {name}: moved from {_target(header, settings)} to {_target(moved, settings)}")
+    return moved
+
+
+def _target(header: dict[str, Any], settings: dict[str, Any]) -> str:
+    """``team <name> (<id>) of organization <name> at <url>``, names from the settings."""
+    org_id, team_id = header.get("org_id"), header.get("team_id")
+    org = next((o for o in s.organizations(settings) if isinstance(o, dict) and o.get("id") == org_id), {})
+    team = next((x for x in org.get("teams") or [] if isinstance(x, dict) and x.get("id") == team_id), {})
+
+    def label(item: dict[str, Any], ident: Any) -> str:
+        return f"'{item['name']}' ({ident})" if item.get("name") else f"'{ident}'"
+
+    return f"team {label(team, team_id)} of organization {label(org, org_id)} at {header.get('url')}"
+
+
+def entries(settings: dict[str, Any]) -> list[str]:
+    """``chaos publish --list``: one block per run log of the outbox."""
+    out = []
+    for path in outbox_files():
+        state = read_log(path)
+        h = state.header
+        experiment: dict[str, Any] = h["experiment"] if isinstance(h.get("experiment"), dict) else {}
+        kinds = [m.get("kind") for m in state.pending.values()]
+        busy = RunLog.open_existing(path)
+        if busy is not None:
+            busy.close()
+        out += [
+            f'{h.get("run_id") or path.stem}: "{experiment.get("title") or "(untitled)"}", '
+            f"created {h.get('created') or '?'}"
+            + (" (a running `chaos` is writing it)" if busy is None else ""),
+            f"  to {_target(h, settings)}",
+            f"  {len(kinds)} message(s) pending ({kinds.count('event')} event(s)"
+            + (", the final journal" if "journal" in kinds else "")
+            + f"), {len(state.rejected)} refused for good",
+        ]
+        if state.error.get("reason") and kinds:
+            out.append(f"  last error: {state.error['reason']}")
+        if state.rejected:
+            out.append(f"  refused: {state.reason}")
+    return out
+
+
+def find_entry(ident: str) -> Path:
+    """The run log whose run id is ``ident``, or the one run id that starts with it."""
+    files = outbox_files()
+    found = [p for p in files if p.stem == ident] or [p for p in files if ident and p.stem.startswith(ident)]
+    if len(found) != 1:
+        what = "no run" if not found else f"{len(found)} runs"
+        raise UsageError(f"{what} in the outbox match '{ident}': see `chaos publish --list`")
+    return found[0]
+
+
+def drop(path: Path) -> None:
+    """Delete a run log (``chaos publish --drop``); refused while a running ``chaos`` holds it."""
+    log = RunLog.open_existing(path)
+    if log is None:
+        raise ChaosIQError(f"{path.stem} is being written by a running `chaos`: drop it once it ends")
+    log.close(delete=True)
 
 
 def _ended_without_journal(messages: Any, header: dict[str, Any]) -> bool:
@@ -136,9 +253,11 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     """Publish a journal file as a complete execution; returns (experiment id, execution id, URL).
 
     Creates the execution, or updates it when the journal names one the server
-    knows. The journal's status is sent as it is. The ids are written back into
-    the file's ``extensions[name=chaosiq]`` so a second publish updates the same
-    execution.
+    knows, or its run (``run_id``) has one already (published by the run or from
+    the outbox). The journal's status is sent as it is. The ids are written back
+    into the file's ``extensions[name=chaosiq]`` so a second publish updates the
+    same execution. The redactor knows the secrets the experiment loads from
+    ``env``/``vault``, loaded as ``chaos run`` does, when they can be loaded here.
     """
     try:
         journal = json.loads(path.read_text(encoding="utf-8"))
@@ -156,12 +275,17 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         raise ChaosIQError("no default organization and team: run `chaos signin` (or `chaos team`)")
     sender = Sender(_client(url, settings, hooks, scope), None)
     experiment = journal["experiment"]
+    configuration, secrets = _loaded_secrets(experiment)
     redact = Redactor.for_run(
         experiment,
+        secrets=secrets,
+        configuration=configuration,
         settings=settings,
         extra_keys=s.options(settings, "redaction").get("keys") or (),
     )
     jext = chaosiq_extension(journal) or {}
+    run_id = jext.get("run_id")
+    sender.run_id = str(run_id) if isinstance(run_id, str) and run_id else None
     eext = chaosiq_extension(experiment) or {}
     xid = jext.get("execution_id") or eext.get("execution_id")
     known_eid = jext.get("experiment_id") or eext.get("experiment_id")
@@ -171,6 +295,9 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     body = redact(journal)
     if xid:  # published before: update that execution, if the server still knows it
         eid = sender.store_experiment(body_exp, TIMEOUT, experiment_id=known_eid)
+    else:  # a new execution, or the run's (created by the run or `chaos publish`): then updated
+        eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
+    if not sender.created:
         try:
             r = sender.client.request(
                 "PUT", f"/experiments/{eid}/executions/{xid}", json={"journal": body}, timeout=TIMEOUT
@@ -179,15 +306,33 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            xid = None
-    if not xid:
-        eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
+            eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
     ext = chaosiq_extension(journal, create=True)
     assert ext is not None
     if ext.get("experiment_id") != eid or ext.get("execution_id") != xid:
         ext["experiment_id"], ext["execution_id"] = str(eid), str(xid)
         _write_json(path, journal)
     return str(eid), str(xid), sender.console_url
+
+
+def _loaded_secrets(experiment: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The experiment's configuration and secrets, loaded from ``env``/``vault`` as ``chaos run``
+    loads them (its dynamic configuration, which runs activities, is not); ``(None, None)``
+    with one warning when they cannot be loaded here."""
+    try:
+        from chaoslib.configuration import load_configuration
+        from chaoslib.secret import load_secrets
+
+        configuration = load_configuration(experiment.get("configuration") or {})
+        return configuration, load_secrets(experiment.get("secrets") or {}, configuration)
+    except Exception as exc:
+        logger.warning(
+            "chaosiq: cannot load the experiment's secrets here (%s: %s): values it loads from env or "
+            "vault are not known to the redaction",
+            type(exc).__name__,
+            exc,
+        )
+        return None, None
 
 
 def _write_json(path: Path, doc: Any) -> None:

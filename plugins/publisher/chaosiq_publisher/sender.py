@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import orjson
 
 from chaosiq_core.api import ApiClient
-from chaosiq_core.errors import ApiError
+from chaosiq_core.errors import ApiError, AuthError, DroppedError
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.serialize import dumps, loads
 from chaosiq_publisher.events import BATCH_CONTENT_TYPE, CONTENT_TYPE
@@ -34,6 +34,8 @@ RUN_TIMEOUT: Timeout = (3.05, 10.0)
 """(connect, read) seconds of a request during a run."""
 PERMANENT_STATUSES = frozenset({400, 405, 409, 410, 413, 415, 422})
 """Answers that will not change on a retry: the message is set aside (``rejected``)."""
+TOKEN, TEAM = "token", "team"
+"""Refusals that no retry mends (:attr:`Sender.refusal`): the token, or the run's team."""
 MAX_BATCH_CHARS = 4 * 1024 * 1024
 """A batch holds events up to this much JSON (chaosiq-server refuses bodies over 10 MiB by default)."""
 
@@ -90,6 +92,16 @@ class Sender:
         self.rejected = 0
         self.requests = 0
         self.last_error: str | None = None
+        self.refusal: str | None = None
+        """:data:`TOKEN` or :data:`TEAM` once the server refused it: nothing more is sent."""
+        self.hold_until = 0.0
+        """Nothing is sent before this ``time.monotonic()`` (the server's ``Retry-After``)."""
+        self.rejections: list[str] = []
+        """What the server refused for good (one line per message kind and reason)."""
+        self.run_id: str | None = None
+        """The client's id of the run, sent with the execution's creation: one run, one execution."""
+        self.created = False
+        """The last :meth:`create_execution` made a new execution (not the run's existing one)."""
         self._lock = threading.Lock()
         self._claimed: set[str] = set()
         """Keys of the messages a request is being made for (by any thread)."""
@@ -108,9 +120,44 @@ class Sender:
     def console_url(self) -> str | None:
         return self.client.console_url(self.location) if self.location else None
 
+    @property
+    def blocked(self) -> bool:
+        """Nothing may be sent now: the server refused the token or team, or asked to wait."""
+        return self.refusal is not None or time.monotonic() < self.hold_until
+
     def _request(self, method: str, path: str, timeout: Timeout, **kw: Any) -> Any:
+        """One request; a connection the server closed before answering (a keep-alive one it
+        dropped after a 500, say) is tried once more on a new one: every message is idempotent."""
         self.requests += 1
-        return self.client.request(method, path, timeout=timeout, **kw)
+        try:
+            try:
+                return self.client.request(method, path, timeout=timeout, **kw)
+            except DroppedError:
+                self.requests += 1
+                return self.client.request(method, path, timeout=timeout, **kw)
+        except ApiError as exc:
+            self.failed(exc, team_refused=exc.status == 404 and path == "/experiments")
+            raise
+
+    def failed(self, exc: ApiError, *, team_refused: bool = False) -> None:
+        """Note a failure: its line, the server's ``Retry-After``, and a refusal no retry mends
+        (``POST {team}/experiments`` exists on every server: a 404 there is the team's)."""
+        self.last_error = str(exc)
+        if exc.retry_after is not None:
+            self.hold_until = max(self.hold_until, time.monotonic() + exc.retry_after)
+            self.last_error += f"; it asked to retry after {exc.retry_after:g} s"
+        if isinstance(exc, AuthError):
+            self.refusal = TOKEN
+            self.last_error += ": sign in again with `chaos signin`"
+        elif team_refused:
+            scope = self.client.scope
+            team = f"'{scope.team_name or scope.team_id}'" if scope else ""
+            self.refusal = TEAM
+            self.last_error = (
+                f"the ChaosIQ server at {self.client.url} does not know team {team} of this "
+                "organization, or the token may not use it (HTTP 404): choose a team with `chaos team` "
+                "(or correct CHAOSIQ_TEAM), then move the run there with `chaos publish --retarget`"
+            )
 
     # ------------------------------------------------------- experiment and execution
 
@@ -144,8 +191,9 @@ class Sender:
         records the ids in the log. ``experiment`` and ``journal`` may be
         encoded already (``orjson.Fragment``).
         """
+        run = {"run_id": self.run_id} if self.run_id else {}
         if self._combined is not False:
-            body = {"experiment": experiment, "journal": journal}
+            body = {"experiment": experiment, "journal": journal, **run}
             resp = self._request("POST", "/executions", timeout, json=body, ok=(200, 201, 404, 405))
             if resp.status_code in (200, 201):
                 self._combined = True
@@ -153,13 +201,17 @@ class Sender:
                 eid, xid = answer.get("experiment_id"), answer.get("id")
                 if not (eid and xid):
                     raise ApiError("the server did not return the execution's and experiment's ids")
+                self.created = resp.status_code == 201
                 return self.set_ids(str(eid), str(xid), resp.headers.get("Content-Location"))
             self._combined = False  # an original server: the two-step protocol from now on
         eid = self.store_experiment(experiment, timeout, experiment_id=experiment_id)
-        resp = self._request("POST", f"/experiments/{eid}/executions", timeout, json={"journal": journal})
+        body = {"journal": journal, **run}
+        resp = self._request("POST", f"/experiments/{eid}/executions", timeout, json=body)
         xid = _answer_id(resp)
         if not xid:
             raise ApiError("the server did not return the execution's id")
+        self.created = resp.status_code != 200  # 200: the run's execution, which the server knew
+        eid = str(_body(resp).get("experiment_id") or eid)
         return self.set_ids(eid, xid, resp.headers.get("Content-Location"))
 
     def set_ids(self, eid: str, xid: str, location: str | None) -> tuple[str, str, str]:
@@ -190,7 +242,7 @@ class Sender:
                 self.pending[m.key] = m
                 if m.kind == "journal":
                     self._journal_key = m.key
-            if self._journal_key in self.pending:
+            if self._journal_key is not None and self._journal_key in self.pending:
                 self.pending.move_to_end(self._journal_key)
 
     def pending_kinds(self) -> list[str]:
@@ -233,6 +285,8 @@ class Sender:
         aside (``rejected``), and a batch refused for good is sent again one
         event at a time to find the culprit.
         """
+        if self.blocked:
+            return False
         messages = self._claim()
         if not messages:
             return False
@@ -248,7 +302,10 @@ class Sender:
                 self._batch = False
             else:
                 self._mark("rejected", messages, str(exc))
-                logger.warning("chaosiq: the server refused a %s message for good: %s", messages[0].kind, exc)
+                what = {"journal": "the final journal", "event": "an event"}.get(
+                    messages[0].kind, "a message"
+                )
+                self.rejections.append(f"{what} ({exc})")
         finally:
             self._release(messages)
         return True
@@ -267,8 +324,8 @@ class Sender:
     def _send(self, messages: list[Message], t: Timeout) -> None:
         first = messages[0]
         if len(messages) > 1:
-            body = orjson.dumps([orjson.Fragment(m.body) for m in messages])
-            self._request("POST", self._execution_path("/events/batch"), t, data=body,
+            batch = orjson.dumps([orjson.Fragment(m.body) for m in messages])
+            self._request("POST", self._execution_path("/events/batch"), t, data=batch,
                           headers={"Content-Type": BATCH_CONTENT_TYPE})  # fmt: skip
         elif first.kind == "event":
             self._request("POST", self._execution_path("/events"), t, data=first.body.encode(),

@@ -17,6 +17,7 @@ left stays pending in the log for ``chaos publish``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher import workspace
 from chaosiq_publisher.outbox import Message, RunLog
-from chaosiq_publisher.sender import RUN_TIMEOUT, Sender, Timeout, within
+from chaosiq_publisher.sender import RUN_TIMEOUT, TEAM, Sender, Timeout, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
@@ -48,7 +49,7 @@ def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
     try:
         from chaoslib.run import initialize_run_journal
 
-        journal = initialize_run_journal(experiment)
+        journal: dict[str, Any] = initialize_run_journal(experiment)
     except Exception:
         journal = {"experiment": experiment, "run": [], "rollbacks": []}
     journal["status"] = "running"
@@ -61,7 +62,10 @@ class Publisher:
     def __init__(self, run: Run) -> None:
         assert run.client is not None
         self.run = run
-        opt = lambda name: run.option(FEATURE, name, DEFAULTS[name])  # noqa: E731
+
+        def opt(name: str) -> Any:
+            return run.option(FEATURE, name, DEFAULTS[name])
+
         self.flush_deadline = float(opt("flush_deadline"))
         self.max_queue = int(opt("queue_size"))
         self.linger = float(opt("linger"))
@@ -74,6 +78,7 @@ class Publisher:
         )
         # a client that never retries: the helper backs off itself, within the flush deadline
         self.sender = Sender(run.client.without_retries(), None, batch_size=int(opt("batch_size")))
+        self.sender.run_id = run.id
         self.log: RunLog | None = None
         self._creation: tuple[orjson.Fragment, orjson.Fragment] | None = None
         """The redacted experiment and initial journal, encoded: the execution's creation request."""
@@ -165,7 +170,7 @@ class Publisher:
             try:  # asked beside the helper creating the execution
                 self.sender.batch_supported(RUN_TIMEOUT)
             except ApiError as exc:
-                self.sender.last_error = str(exc)
+                self.sender.failed(exc)
             while self._items or not self._stopping.is_set():
                 if not self._items:
                     self._queued.wait(1.0)
@@ -291,21 +296,35 @@ class Publisher:
 
     def _send_loop(self) -> None:
         """The helper thread: creates the execution, then sends until the run is over and
-        nothing is left, or the flush deadline passes."""
+        nothing is left, the flush deadline passes, or the server refuses the token or team."""
+        try:
+            self._sending()
+        finally:  # refused before the first attempt: whoever waits for the execution learns it now
+            if not self.run.execution_ready.is_set():
+                self.run.set_execution(experiment_id=None, execution_id=None)
+
+    def _sending(self) -> None:
         delay = 0.0
-        while (t := self._timeout()) is not None:
+        while (t := self._timeout()) is not None and self.sender.refusal is None:
+            if (hold := self.sender.hold_until - time.monotonic()) > 0:  # the server's Retry-After
+                if self._stopping.is_set():
+                    time.sleep(min(hold, self._left()))
+                else:
+                    self._stopping.wait(hold)
+                continue
             self._logged.clear()
             try:
                 sent = self._send_once(t)
                 delay = 0.0
-            except ApiError as exc:
-                self.sender.last_error = str(exc)
-                logger.debug("chaosiq: sending failed, will retry: %s", exc)
+            except ApiError as exc:  # a refusal ends the loop: the rest stays in the outbox
+                logger.debug("chaosiq: sending failed: %s", exc)
                 sent, delay = False, min(MAX_BACKOFF, delay * 2 or FIRST_BACKOFF)
             except Exception as exc:  # never let the helper die silently
                 logger.warning("chaosiq: the publisher stopped: %s: %s", type(exc).__name__, exc)
                 self.sender.last_error = f"{type(exc).__name__}: {exc}"
                 return
+            if self.sender.blocked:
+                continue
             if delay and self._stopping.is_set():
                 time.sleep(min(delay, self._left()))
             elif delay:
@@ -346,10 +365,8 @@ class Publisher:
         workspace.remember(self.run, eid)
 
     def _send_pending(self) -> None:
-        try:
+        with contextlib.suppress(ApiError):  # noted by the sender; the helper retries
             self.sender.send_pending(self._timeout)
-        except ApiError as exc:
-            self.sender.last_error = str(exc)
 
     def _left(self) -> float:
         return max(0.0, self._deadline - time.monotonic()) if self._deadline is not None else 0.0
@@ -361,6 +378,7 @@ class Publisher:
 
     def _report(self) -> None:
         kinds = self.sender.pending_kinds() + [str(i[0]) for i in list(self._items)]
+        where = f"; they are kept in {self.log.path}" if self.log is not None else ""
         if kinds:
             n_events = kinds.count("event")
             parts = [f"{n_events} event(s)"]
@@ -372,14 +390,25 @@ class Publisher:
             reason = self.sender.last_error
             if reason is None:
                 reason = f"the ChaosIQ server at {self.sender.client.url} did not answer in time"
-            where = f"; they are kept in {self.log.path}" if self.log is not None else ""
+            if self.log is not None:
+                self.log.append({"op": "error", "reason": reason, "refusal": self.sender.refusal})
             logger.warning(
-                "chaosiq: %s of this run not published yet (%s)%s; send them with `chaos publish`",
+                "chaosiq: %s of this run not published yet (%s)%s%s",
                 " and ".join(parts),
                 reason,
                 where,
+                "" if self.sender.refusal == TEAM else "; send them with `chaos publish`",
+            )
+        # the final journal first: without it the execution stays "running" on the server
+        if refused := sorted(self.sender.rejections, key=lambda r: not r.startswith("the final journal")):
+            logger.warning(
+                "chaosiq: the server refused %d message(s) of this run for good: %s%s; see %s",
+                len(refused),
+                refused[0] if len(refused) == 1 else f"{refused[0]} and {len(refused) - 1} more",
+                where,
+                "`chaos publish --list`",
             )
         if self.log is not None:
-            self.log.close(delete=not kinds and not self._worker.is_alive())
+            self.log.close(delete=not kinds and not refused and not self._worker.is_alive())
         if self.sender.console_url:
             logger.info("Execution available at %s", self.sender.console_url)

@@ -247,3 +247,104 @@ def test_id_from_location() -> None:
     assert id_from_location(f"{TEAM}/experiments/abc/") == "abc"
     assert id_from_location(None) is None
     assert json.dumps(id_from_location("")) == "null"
+
+
+class ClosingServer:
+    """A real socket server that answers a request 500 on a keep-alive connection, then closes
+    that connection when the next request comes on it (as a server does after an error), with a
+    reset (ECONNRESET) or a plain close (RemoteDisconnected); a new connection is answered 201."""
+
+    def __init__(self, reset: bool) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.reset = reset
+        self.answered: list[int] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _read(self, conn) -> bool:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(
+            next(
+                (h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+            )
+        )
+        while len(body) < length:
+            body += conn.recv(65536)
+        return True
+
+    def _serve(self) -> None:
+        import socket
+        import struct
+
+        first = True
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if not self._read(conn):
+                conn.close()
+                continue
+            status = 500 if first else 201
+            first = False
+            self.answered.append(status)
+            head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+            conn.sendall(head.encode() + b"{}")
+            # the next request on this connection: dropped unanswered
+            if status == 500 and self._read(conn) and self.reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["ECONNRESET", "RemoteDisconnected"])
+def test_a_connection_closed_after_a_500_is_retried_on_a_new_one(tmp_path: Path, reset: bool) -> None:
+    """After a 500 the server closes the keep-alive connection; the next request, made on it,
+    is sent again on a new connection instead of failing as if the server were unreachable."""
+    server = ClosingServer(reset)
+    client = ApiClient(server.url, "tok", scope=Scope("o", "t"), allow_insecure_http=True).without_retries()
+    log = RunLog.create("closing", tmp_path)
+    s = Sender(client, log)
+    s.set_ids("E", "X", None)
+    s._batch = False
+    s.add(_events(2))
+    with pytest.raises(ApiError) as failed:
+        s.send_next(T)
+    assert failed.value.status == 500
+    assert s.send_next(T) is True and s.send_next(T) is True
+    assert s.delivered == 2 and not s.pending
+    assert server.answered == [500, 201, 201]
+    server.sock.close()
+    log.close()
+
+
+def test_retry_after_holds_every_sender(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    """A 503 with Retry-After: the message stays pending and nothing is sent before the delay."""
+    import time
+
+    requests_mock.post(f"{EXEC}/events", [{"status_code": 503, "headers": {"Retry-After": "1"}},
+                                          {"status_code": 201, "json": {}}])  # fmt: skip
+    s = Sender(client, None)
+    s.set_ids("E", "X", None)
+    s._batch = False
+    s.add(_events(1))
+    with pytest.raises(ApiError):
+        s.send_next(T)
+    assert s.blocked and s.send_next(T) is False and len(s.pending) == 1
+    assert 0.8 < s.hold_until - time.monotonic() <= 1.0
+    s.hold_until = 0.0
+    assert s.send_next(T) and not s.pending
+    assert "retry after 1 s" in (s.last_error or "")

@@ -276,3 +276,27 @@ def test_undecodable_text_is_logged_and_sent_like_any_other(server: rm.Mocker, d
     put = [r for r in server.request_history if r.method == "PUT"][-1].json()["journal"]
     assert put["node"] == "host-\ud800" and put["status"] == "completed"
     assert pub.sender.delivered == 2 and outbox_files() == []
+
+
+def test_a_token_refused_before_the_first_attempt_ends_the_run_at_once(
+    requests_mock: rm.Mocker, data_dir: Path
+) -> None:
+    """The worker's first request (the capabilities) is refused (401) before the helper made any:
+    the helper stops, and whoever waits for the execution (the end of the run, other plugins)
+    learns at once that there is none, instead of waiting out the flush deadline."""
+    from mocked import URL
+
+    requests_mock.get(f"{URL}/api/v1/capabilities", status_code=401, json={"detail": "bad token"})
+    requests_mock.post(f"{TEAM}/executions", status_code=401, json={"detail": "bad token"})
+    run = make_run(flush_deadline=5)
+    pub = Publisher(run)
+    pub.sender.refusal = "token"  # as if the capabilities' 401 was noted before the helper started
+    pub.start()
+    pub.enqueue(ev.STARTING_EXPERIMENT, run.experiment, None)
+    started = time.monotonic()
+    assert run.execution_ready.wait(1.0), "nobody said there is no execution"
+    pub.finish({"status": "completed"})
+    assert time.monotonic() - started < 1.5
+    assert run.execution_id is None
+    (log,) = outbox_files()
+    assert [m["kind"] for m in read_log(log).pending.values()] == ["event", "journal"]

@@ -9,13 +9,13 @@ from fastapi.responses import JSONResponse
 
 from ..schemas import (
     ExecutionCreatedOut,
+    ExecutionIn,
     ExecutionOut,
     ExecutionPage,
     ExecutionWithExperimentIn,
-    IdOut,
     JournalIn,
 )
-from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, Xid, page
+from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, TeamScope, Xid, page
 from .json_route import JsonRoute
 
 router = APIRouter(prefix=TEAM, tags=["executions"], responses=ERRORS, route_class=JsonRoute)
@@ -27,27 +27,40 @@ def _execution_response(location: str, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers={"Content-Location": location})
 
 
-@router.post("/experiments/{eid}/executions", status_code=201, response_model=IdOut)
-def create_execution(body: JournalIn, scope: Scope, eid: Eid) -> Response:
-    """Create an execution from the initial journal. ``Content-Location`` is the
-    absolute URL of the execution resource."""
-    xid = scope.store.executions.create(scope.team_id, eid, body.journal)
+def _created(scope: TeamScope, created: tuple[str, str, bool]) -> Response:
+    xid, eid, new = created
     location = scope.url("experiments", eid, "executions", xid)
-    return JSONResponse({"id": xid}, status_code=201, headers={"Content-Location": location})
+    body = {"id": xid, "experiment_id": eid}
+    return JSONResponse(body, status_code=201 if new else 200, headers={"Content-Location": location})
 
 
-@router.post("/executions", status_code=201, response_model=ExecutionCreatedOut)
+SEEN_RUN = {
+    200: {"model": ExecutionCreatedOut, "description": "The run (``run_id``) has this execution already"}
+}
+
+
+@router.post(
+    "/experiments/{eid}/executions", status_code=201, response_model=ExecutionCreatedOut, responses=SEEN_RUN
+)
+def create_execution(body: ExecutionIn, scope: Scope, eid: Eid) -> Response:
+    """Create an execution from the initial journal. ``Content-Location`` is the
+    absolute URL of the execution resource. Extension ``execution-run-id``: a
+    ``run_id`` the team has seen already answers 200 with that run's execution
+    and its experiment id, unchanged."""
+    return _created(scope, scope.store.executions.create_run(scope.team_id, eid, body.journal, body.run_id))
+
+
+@router.post("/executions", status_code=201, response_model=ExecutionCreatedOut, responses=SEEN_RUN)
 def create_execution_with_experiment(body: ExecutionWithExperimentIn, scope: Scope) -> Response:
     """Extension ``execution-with-experiment``: store (or match) the experiment and
     create its execution in one request, one round trip instead of two. The
     experiment is handled as ``POST …/experiments`` does; ``Content-Location`` is
-    the execution's absolute URL."""
+    the execution's absolute URL. A ``run_id`` the team has seen already answers
+    200 with that run's execution, unchanged (the experiment is not stored)."""
+    if body.run_id and (found := scope.store.executions.of_run(scope.team_id, body.run_id)):
+        return _created(scope, (*found, False))
     _outcome, eid = scope.store.experiments.upsert(scope.team_id, body.experiment)
-    xid = scope.store.executions.create(scope.team_id, eid, body.journal)
-    location = scope.url("experiments", eid, "executions", xid)
-    return JSONResponse(
-        {"id": xid, "experiment_id": eid}, status_code=201, headers={"Content-Location": location}
-    )
+    return _created(scope, scope.store.executions.create_run(scope.team_id, eid, body.journal, body.run_id))
 
 
 @router.put(EXEC, status_code=204)

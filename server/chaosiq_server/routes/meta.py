@@ -26,6 +26,7 @@ CAPABILITIES = [
     "policies-write",
     "stop",
     "execution-with-experiment",
+    "execution-run-id",
     "verification-run-put",
 ]
 

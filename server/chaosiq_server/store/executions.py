@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import models as m
 from ..db import Database, new_id, utcnow
@@ -47,27 +48,57 @@ class Executions:
     # ------------------------------------------------------------------ writes
     def create(self, team_id: str, eid: str, journal: dict[str, Any]) -> str:
         """A new execution of the team's experiment ``eid`` with its initial journal; its id."""
+        return self.create_run(team_id, eid, journal, None)[0]
+
+    def create_run(
+        self, team_id: str, eid: str, journal: dict[str, Any], run_id: str | None
+    ) -> tuple[str, str, bool]:
+        """``(execution id, experiment id, created)``: a new execution of experiment ``eid``, or,
+        when the client's ``run_id`` was seen for this team, that run's execution (unchanged,
+        ``created`` false). One run is one execution however often it is published: two
+        creations racing for the same run id get the same execution (the unique constraint
+        on (team, run id) decides)."""
+        if run_id and (found := self.of_run(team_id, run_id)):
+            return (*found, False)
         body = dumps(journal)
         status = _status(journal.get("status"), "running")
         xid = new_id()
         now = utcnow()
-        with self.db.write() as conn:
-            Experiments.require(conn, team_id, eid)
-            conn.execute(
-                insert(m.executions).values(
-                    id=xid,
-                    team_id=team_id,
-                    experiment_id=eid,
-                    status=status,
-                    journal=body,
-                    created_at=now,
-                    updated_at=now,
+        try:
+            with self.db.write() as conn:
+                Experiments.require(conn, team_id, eid)
+                conn.execute(
+                    insert(m.executions).values(
+                        id=xid,
+                        team_id=team_id,
+                        experiment_id=eid,
+                        status=status,
+                        journal=body,
+                        created_at=now,
+                        updated_at=now,
+                        run_id=run_id,
+                    )
                 )
-            )
+        except IntegrityError:
+            if not run_id or (found := self.of_run(team_id, run_id)) is None:
+                raise
+            return (*found, False)
         # committed: known from now on, so the run's first batch of events (often its
         # only one) needs no lookup
         self._remember(xid, team_id, eid)
-        return xid
+        return xid, eid, True
+
+    def of_run(self, team_id: str, run_id: str) -> tuple[str, str] | None:
+        """``(execution id, experiment id)`` of the team's execution of the client's run ``run_id``."""
+        t = m.executions
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(t.c.id, t.c.experiment_id).where(t.c.team_id == team_id, t.c.run_id == run_id)
+            ).first()
+        if row is None:
+            return None
+        self._remember(row.id, team_id, row.experiment_id)
+        return row.id, row.experiment_id
 
     def update(self, team_id: str, eid: str, xid: str, journal: dict[str, Any]) -> None:
         """Store the journal; the status follows ``journal.status`` when it is a non-empty string."""
