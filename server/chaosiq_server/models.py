@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -85,8 +86,26 @@ executions = Table(
     Column("updated_at", TS, nullable=False),
     # Maintained by the event writer in the inserting transaction (no COUNT(*) on reads).
     Column("events_count", BigInteger, nullable=False, server_default="0"),
+    # Derived from (status, journal) by chaosiq_server.outcome each time either is
+    # stored (store/executions.py ``derived_columns``), so lists need not parse journals.
+    Column("outcome", String(16), nullable=False, server_default="running"),
+    Column("outcome_reasons", Text, nullable=True),  # JSON list of strings
+    Column("started_at", String(64), nullable=True),  # the journal's ``start``
+    Column("duration", Float, nullable=True),  # the journal's ``duration`` (seconds)
     Index("ix_executions_team_created", "team_id", "created_at", "id"),
-    Index("ix_executions_experiment", "experiment_id"),
+    Index("ix_executions_team_outcome", "team_id", "outcome", "created_at", "id"),
+    Index("ix_executions_experiment_created", "experiment_id", "created_at", "id"),
+    Index("ix_executions_experiment_outcome", "experiment_id", "outcome", "created_at", "id"),
+)
+
+# The ``tags`` of each experiment (a copy of its body's list, for the tag filter).
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", ID, ForeignKey("experiments.id"), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+    Column("team_id", ID, ForeignKey("teams.id"), nullable=False),
+    Index("ix_experiment_tags_team_tag", "team_id", "tag"),
 )
 
 events = Table(

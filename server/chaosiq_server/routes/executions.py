@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
 from ..schemas import (
@@ -15,6 +16,7 @@ from ..schemas import (
     IdOut,
     JournalIn,
 )
+from ..store import ExecutionFilter
 from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, Xid, page
 from .json_route import JsonRoute
 
@@ -65,10 +67,39 @@ def get_execution(scope: Scope, eid: Eid, xid: Xid) -> Any:
     return _execution_response(scope.url("experiments", eid, "executions", xid), data)
 
 
+NO_NUL = "^[^\\x00]*$"
+OutcomeQ = Literal["passed", "failed", "deviated", "interrupted", "aborted", "running", "unknown"]
+
+
+def execution_filter(
+    outcome: Annotated[OutcomeQ | None, Query(description="Only this outcome.")] = None,
+    experiment: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Only this experiment's (its id).")
+    ] = None,
+    tag: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Only of experiments with this tag.")
+    ] = None,
+    since: Annotated[date | None, Query(description="Received on this UTC day or later.")] = None,
+    until: Annotated[date | None, Query(description="Received on this UTC day or earlier.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Experiment title contains this (any case)."),
+    ] = None,
+) -> ExecutionFilter:
+    return ExecutionFilter.parse(outcome, experiment, tag, since, until, q)
+
+
 @router.get("/executions", response_model=ExecutionPage)
-def list_executions(scope: Scope, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
-    """Executions of the team, newest first (paged)."""
-    return page(scope.store.executions.list(scope.team_id, limit, cursor))
+def list_executions(
+    scope: Scope,
+    where: Annotated[ExecutionFilter, Depends(execution_filter)],
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+) -> Any:
+    """Executions of the team, newest first (paged), filtered by outcome, experiment,
+    tag, date range (UTC days, both included) and title; the cursor is used with the
+    same filters."""
+    return page(scope.store.executions.list(scope.team_id, limit, cursor, where))
 
 
 @router.get("/executions/{xid}", response_model=ExecutionOut)

@@ -13,6 +13,8 @@ attribute is the repository of one aggregate and holds every query about it:
                    timeline (``events.py``, ``event_writer.py``)
 ``policies``       safeguard policies of an execution (``policies.py``)
 ``verifications``  verifications, runs, run events (``verifications.py``)
+``history``        an experiment's executions over time, a verification's
+                   deviated samples per run (``history.py``)
 =================  ===========================================================
 
 Repositories open their own transactions (``db.read()`` / ``db.write()``); a
@@ -25,8 +27,10 @@ from __future__ import annotations
 from ..db import Database
 from ..errors import BadInput, NotFound
 from .events import Events
+from .execution_filter import ExecutionFilter
 from .executions import ExecutionRow, Executions
 from .experiments import Experiments
+from .history import History
 from .organizations import Organizations, Teams
 from .paging import Page
 from .policies import Policies
@@ -47,10 +51,12 @@ class Store:
         self.events = Events(db, self.executions)
         self.policies = Policies(db, self.executions)
         self.verifications = Verifications(db, self.executions)
+        self.history = History(db)
 
 
 __all__ = [
     "BadInput",
+    "ExecutionFilter",
     "ExecutionRow",
     "NotFound",
     "Page",
