@@ -12,74 +12,9 @@ from typing import Any
 import pytest
 from chaosiq_server.db import Database, alembic_config
 from chaosiq_server.outcome import of_journal
+from history_helpers import Team, backdate, final_journal
 from server_helpers import experiment, journal
-from sqlalchemy import create_engine, text
-
-
-def _final(exp: dict[str, Any], kind: str, duration: float) -> dict[str, Any]:
-    """A final journal of ``kind`` (the outcome it must get) as chaostoolkit-lib writes it."""
-    doc = journal(exp, "completed")
-    doc["duration"] = duration
-    probe = {"activity": {"type": "probe", "name": "p"}, "status": "succeeded", "tolerance_met": True}
-    doc["steady_states"] = {
-        "before": {"steady_state_met": True, "probes": [probe]},
-        "after": {"steady_state_met": True, "probes": [probe]},
-        "during": [],
-    }
-    if kind == "deviated":
-        doc["deviated"] = True
-        doc["steady_states"]["after"] = {
-            "steady_state_met": False,
-            "probes": [{**probe, "tolerance_met": False}],
-        }
-    elif kind == "failed":
-        doc["run"] = [{"activity": {"type": "action", "name": "break-it"}, "status": "failed"}]
-    elif kind == "interrupted":
-        doc["status"] = "interrupted"
-    return doc
-
-
-class Team:
-    def __init__(self, env: Any, tenant: Any) -> None:
-        self.c, self.t = env.client, tenant
-        self.url = env.url
-
-    def get(self, path: str, status: int = 200) -> Any:
-        resp = self.c.get(self.t.base + path, headers=self.t.headers)
-        assert resp.status_code == status, (path, resp.status_code, resp.text)
-        return resp.json()
-
-    def experiment(self, title: str, tags: list[str] | None = None) -> tuple[str, dict[str, Any]]:
-        exp = experiment(title)
-        if tags is not None:
-            exp["tags"] = tags
-        resp = self.c.post(f"{self.t.base}/experiments", json={"experiment": exp}, headers=self.t.headers)
-        assert resp.status_code in (200, 201, 204), resp.text
-        eid = (
-            resp.json()["id"] if resp.status_code != 204 else resp.headers["Content-Location"].split("/")[-1]
-        )
-        return eid, exp
-
-    def execution(self, eid: str, exp: dict[str, Any], kind: str | None, duration: float = 1.0) -> str:
-        """An execution as ``chaos run`` makes it: created running, then its final journal PUT."""
-        base = f"{self.t.base}/experiments/{eid}/executions"
-        xid = self.c.post(base, json={"journal": journal(exp)}, headers=self.t.headers).json()["id"]
-        if kind is not None:
-            body = {"journal": _final(exp, kind, duration)}
-            assert self.c.put(f"{base}/{xid}", json=body, headers=self.t.headers).status_code == 204
-        return xid
-
-
-def _backdate(url: str, xid: str, days: float) -> None:
-    """Make an execution look received ``days`` ago (the server stamps created_at itself)."""
-    moment = datetime.now(timezone.utc) - timedelta(days=days)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE executions SET created_at = :t WHERE id = :x"),
-            {"t": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "x": xid},
-        )
-    engine.dispose()
+from sqlalchemy import text
 
 
 def _ids(page: dict[str, Any]) -> list[str]:
@@ -120,8 +55,8 @@ def test_the_list_filters_by_outcome_experiment_tag_title_and_dates(env):
     assert len(_ids(a.get("/executions?q=100%25"))) == 3
     assert a.get("/executions?q=1_0")["total"] == 0
 
-    _backdate(env.url, made["c-passed"], 10)
-    _backdate(env.url, made["s-passed"], 40)
+    backdate(env.url, made["c-passed"], 10)
+    backdate(env.url, made["s-passed"], 40)
     today = datetime.now(timezone.utc).date()
     day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
     assert _ids(a.get(f"/executions?until={day(20)}")) == [made["s-passed"]]
@@ -161,7 +96,7 @@ def test_experiment_history_strip_last_30_days_and_last_deviation(env):
     a = Team(env, env.a)
     eid, exp = a.experiment("Checkout survives a CPU spike")
     old_dev = a.execution(eid, exp, "deviated", 9.0)
-    _backdate(env.url, old_dev, 45)  # outside the 30 days, still the strip's first
+    backdate(env.url, old_dev, 45)  # outside the 30 days, still the strip's first
     made = [
         a.execution(eid, exp, "passed", 2.0),
         a.execution(eid, exp, "deviated", 4.0),
@@ -234,10 +169,10 @@ def test_the_migration_fills_the_outcome_of_existing_executions(db_url):
         command.upgrade(cfg, "0002")
     exp = experiment("Before the upgrade")
     journals = {
-        "x-passed": ("completed", _final(exp, "passed", 1.5)),
-        "x-deviated": ("completed", _final(exp, "deviated", 2.5)),
-        "x-failed": ("completed", _final(exp, "failed", 3.5)),
-        "x-interrupted": ("interrupted", _final(exp, "interrupted", 4.5)),
+        "x-passed": ("completed", final_journal(exp, "passed", 1.5)),
+        "x-deviated": ("completed", final_journal(exp, "deviated", 2.5)),
+        "x-failed": ("completed", final_journal(exp, "failed", 3.5)),
+        "x-interrupted": ("interrupted", final_journal(exp, "interrupted", 4.5)),
         "x-running": ("running", journal(exp)),
         "x-broken": ("completed", None),  # a journal that is not JSON: read as {}, as the lists did
     }
