@@ -68,21 +68,30 @@ class ExecutionFilter:
         return {k: v for k, v in values.items() if v is not None}
 
     def where(self, team_id: str) -> list[Any]:
-        """SQL conditions on ``executions`` for the team's executions that match."""
+        """SQL conditions on ``executions`` for the team's executions that match.
+
+        The experiment filters (id, tag, title) become one set of the team's
+        experiments, and the executions are taken by ``experiment_id`` in it (an
+        execution always belongs to its experiment's team): the query then reads
+        the experiment indexes, so counting the matches does not visit every
+        execution of the team.
+        """
         x, e, tags = m.executions, m.experiments, m.experiment_tags
-        found: list[Any] = [x.c.team_id == team_id]
-        if self.outcome is not None:
-            found.append(x.c.outcome == self.outcome)
+        of_experiments: list[Any] = []
         if self.experiment_id is not None:
-            found.append(x.c.experiment_id == self.experiment_id)
+            of_experiments.append(e.c.id == self.experiment_id)
         if self.tag is not None:
             tagged = select(tags.c.experiment_id).where(tags.c.team_id == team_id, tags.c.tag == self.tag)
-            found.append(x.c.experiment_id.in_(tagged))
+            of_experiments.append(e.c.id.in_(tagged))
         if self.q is not None:
-            titled = select(e.c.id).where(
-                e.c.team_id == team_id, e.c.title.icontains(self.q, autoescape=True)
-            )
-            found.append(x.c.experiment_id.in_(titled))
+            of_experiments.append(e.c.title.icontains(self.q, autoescape=True))
+        found: list[Any] = []
+        if of_experiments:
+            found.append(x.c.experiment_id.in_(select(e.c.id).where(e.c.team_id == team_id, *of_experiments)))
+        else:
+            found.append(x.c.team_id == team_id)
+        if self.outcome is not None:
+            found.append(x.c.outcome == self.outcome)
         # created_at is ISO 8601 UTC text: a day's bounds compare as text
         if self.since is not None:
             found.append(x.c.created_at >= self.since.isoformat())

@@ -57,7 +57,8 @@ class History:
         x, e = m.executions, m.experiments
         now = now or datetime.now(timezone.utc)
         since = _ts(now - timedelta(days=WINDOW_DAYS))
-        mine = (x.c.experiment_id == eid, x.c.team_id == team_id)
+        # the experiment is checked to be the team's first: its executions are the team's
+        mine = (x.c.experiment_id == eid,)
         cols = [x.c.id, x.c.outcome, x.c.outcome_reasons, x.c.created_at, x.c.started_at, x.c.duration]
         newest = (x.c.created_at.desc(), x.c.id.desc())
         with self.db.read() as conn:
