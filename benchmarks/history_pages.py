@@ -94,7 +94,9 @@ def _ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def seed(url: str, executions: int, experiments: int, runs: int, activities: int) -> dict[str, Any]:
+def seed(
+    url: str, executions: int, experiments: int, runs: int, activities: int, days: float = 365
+) -> dict[str, Any]:
     """Bulk-insert the data set; what the measurements need (ids, token)."""
     db = Database(url, pool_size=1)
     db.migrate()
@@ -127,7 +129,7 @@ def seed(url: str, executions: int, experiments: int, runs: int, activities: int
             kind = rnd.choice(KINDS)
             body, cols = templates[(kind, rnd.randrange(5))]
             mine = i % 50 != 0  # 2 % belong to the other team
-            created = _ts(now - timedelta(seconds=rnd.uniform(0, 365 * 86400)))
+            created = _ts(now - timedelta(seconds=rnd.uniform(0, days * 86400)))
             batch.append(
                 {
                     "id": new_id(),
@@ -217,7 +219,7 @@ def p95(values: list[float]) -> float:
 def measure(url: str, label: str, args: argparse.Namespace) -> list[tuple[str, float, float]]:
     from fastapi.testclient import TestClient
 
-    info = seed(url, args.executions, args.experiments, args.runs, args.activities)
+    info = seed(url, args.executions, args.experiments, args.runs, args.activities, args.days)
     print(
         f"\n{label}: seeded {args.executions:,} executions (journals of {args.activities} activities), "
         f"{args.runs} verification runs in {info['seed_s']:.1f} s"
@@ -225,7 +227,7 @@ def measure(url: str, label: str, args: argparse.Namespace) -> list[tuple[str, f
     app = create_app(Settings(database_url=url))
     team = f"/organizations/{info['org']}/teams/{info['team']}"
     api = f"/api/v1{team}"
-    eid = info["eids"][3]
+    eid = info["eids"][3 % len(info["eids"])]
     day = lambda n: (datetime.now(timezone.utc) - timedelta(days=n)).date().isoformat()  # noqa: E731
     results: list[tuple[str, float, float]] = []
     with TestClient(app, base_url="http://testserver") as client:
@@ -306,6 +308,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--experiments", type=int, default=20)
+    parser.add_argument("--days", type=float, default=365, help="executions spread over this many days")
     parser.add_argument("--activities", type=int, default=10, help="activities in each journal")
     parser.add_argument("--runs", type=int, default=500, help="runs of the one verification")
     parser.add_argument("--reps", type=int, default=30)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from .. import models as m
 from ..db import Database
@@ -69,9 +69,15 @@ class History:
                 raise NotFound("experiment")
             strip = conn.execute(select(*cols).where(*mine).order_by(*newest).limit(STRIP)).all()
             total = conn.execute(select(func.count()).select_from(x).where(*mine)).scalar_one()
-            window = conn.execute(
-                select(x.c.outcome, x.c.duration).where(*mine, x.c.created_at >= since)
+            window = (*mine, x.c.created_at >= since)
+            # per outcome: how many, and how many report a duration (one index holds both)
+            counts = conn.execute(
+                select(x.c.outcome, func.count(), func.count(x.c.duration))
+                .where(*window)
+                .group_by(x.c.outcome)
             ).all()
+            timed = sum(row[2] for row in counts if row[0] != RUNNING)
+            median = _median_duration(conn, window, timed)
             deviation = conn.execute(
                 select(*cols).where(*mine, x.c.outcome == "deviated").order_by(*newest).limit(1)
             ).first()
@@ -80,7 +86,7 @@ class History:
             "title": found.title,
             "executions_count": total,
             "executions": [_mark(r) for r in reversed(strip)],
-            "last_30_days": _stats(window, since),
+            "last_30_days": _stats({row[0]: row[1] for row in counts}, median, since),
             "last_deviation": _mark(deviation) if deviation is not None else None,
         }
 
@@ -119,20 +125,31 @@ def _mark(row: Any) -> dict[str, Any]:
     }
 
 
-def _stats(window: list[Any], since: str) -> dict[str, Any]:
+def _median_duration(conn: Connection, window: tuple[Any, ...], n: int) -> float | None:
+    """The median duration of the ``n`` finished executions of ``window`` that report
+    one, computed by the database: it walks the (experiment, duration) index to the
+    middle instead of sending every duration (100,000 of them took 600 ms on SQLite)."""
+    x = m.executions
+    timed = (*window, x.c.outcome != RUNNING, x.c.duration.is_not(None))
+    if not n:
+        return None
+    middle = select(x.c.duration).where(*timed).order_by(x.c.duration).offset((n - 1) // 2).limit(2 - n % 2)
+    return float(statistics.fmean(conn.execute(middle).scalars().all()))
+
+
+def _stats(counts: dict[str, int], median: float | None, since: str) -> dict[str, Any]:
     by_outcome = dict.fromkeys(WORDS, 0)
-    for row in window:
-        by_outcome[row.outcome] = by_outcome.get(row.outcome, 0) + 1
-    finished = len(window) - by_outcome[RUNNING]
-    durations = [row.duration for row in window if row.outcome != RUNNING and row.duration is not None]
+    by_outcome.update(counts)
+    total = sum(by_outcome.values())
+    finished = total - by_outcome[RUNNING]
     stats = Stats(
         days=WINDOW_DAYS,
         since=since,
-        total=len(window),
+        total=total,
         finished=finished,
         by_outcome=by_outcome,
         pass_rate=by_outcome[PASSED] / finished if finished else None,
-        median_duration=statistics.median(durations) if durations else None,
+        median_duration=median,
     )
     return stats.__dict__.copy()
 

@@ -40,7 +40,10 @@ def upgrade() -> None:
         batch.create_index("ix_executions_team_outcome", ["team_id", "outcome", "created_at", "id"])
         batch.create_index("ix_executions_experiment_created", ["experiment_id", "created_at", "id"])
         batch.create_index(
-            "ix_executions_experiment_outcome", ["experiment_id", "outcome", "created_at", "id"]
+            "ix_executions_experiment_outcome", ["experiment_id", "outcome", "created_at", "id", "duration"]
+        )
+        batch.create_index(
+            "ix_executions_experiment_duration", ["experiment_id", "duration", "created_at", "outcome"]
         )
     op.create_table(
         "experiment_tags",
@@ -96,6 +99,7 @@ def downgrade() -> None:
     op.drop_index("ix_experiment_tags_team_tag", table_name="experiment_tags")
     op.drop_table("experiment_tags")
     with op.batch_alter_table("executions") as batch:
+        batch.drop_index("ix_executions_experiment_duration")
         batch.drop_index("ix_executions_experiment_outcome")
         batch.drop_index("ix_executions_experiment_created")
         batch.drop_index("ix_executions_team_outcome")
