@@ -68,6 +68,8 @@ def test_the_list_filters_by_outcome_experiment_tag_title_and_dates(env):
     # one clear line for a value that makes no sense; nothing filtered silently
     assert "outcome" in str(a.get("/executions?outcome=green", 422)["detail"])
     assert "since" in str(a.get("/executions?since=yesterday", 422)["detail"])
+    a.get("/executions?until=0", 422)  # not a Unix time either
+    assert "until must be a date" in str(a.get("/executions?until=2024-02-30", 422)["detail"])
 
 
 def test_filtered_pages_keep_the_filter_and_miss_nothing(env):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -68,6 +67,8 @@ def get_execution(scope: Scope, eid: Eid, xid: Xid) -> Any:
 
 
 NO_NUL = "^[^\\x00]*$"
+# a day as YYYY-MM-DD only (pydantic's date would also take "0", a Unix time)
+DAY: dict[str, Any] = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "json_schema_extra": {"format": "date"}}
 OutcomeQ = Literal["passed", "failed", "deviated", "interrupted", "aborted", "running", "unknown"]
 
 
@@ -79,8 +80,8 @@ def execution_filter(
     tag: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="Only of experiments with this tag.")
     ] = None,
-    since: Annotated[date | None, Query(description="Received on this UTC day or later.")] = None,
-    until: Annotated[date | None, Query(description="Received on this UTC day or earlier.")] = None,
+    since: Annotated[str | None, Query(description="Received on this UTC day or later.", **DAY)] = None,
+    until: Annotated[str | None, Query(description="Received on this UTC day or earlier.", **DAY)] = None,
     q: Annotated[
         str | None,
         Query(max_length=200, pattern=NO_NUL, description="Experiment title contains this (any case)."),
