@@ -137,7 +137,9 @@ def test_verification_page_charts_deviated_samples_per_run(console_db: Any) -> N
                             headers=a.t.headers).status_code == 204  # fmt: skip
     team = f"/organizations/{env.a.org_id}/teams/{env.a.team_id}"
     page = env.client.get(f"{team}/verifications/holds").text
-    bars = re.findall(r'<a href="([^"]+)" class="run-bar" data-run-id="([^"]+)" data-deviated="(\d*)"', page)
+    bars = re.findall(
+        r'<a href="([^"]+)" class="run-bar" data-trend-run="([^"]+)" data-deviated="(\d*)"', page
+    )
     assert [(b[1], b[2]) for b in bars] == [(rids[0], "0"), (rids[1], "4"), (rids[2], "")]
     assert bars[1][0] == f"{team}/verifications/holds/runs/{rids[1]}"
     assert "4 of 10 samples deviated" in page and "no results (running)" in page

@@ -45,4 +45,4 @@ def test_the_filters_and_the_history_agree_with_what_each_real_run_did(real_outc
     (run,) = [r for r in trend["runs"] if r["id"] == v.ids["run_id"]]
     assert run["deviated_samples"] >= 1 and run["total_number_of_samples"] >= run["deviated_samples"]
     chart = console.get(f"/verifications/{v.ids['verification_id']}").text
-    assert f'data-run-id="{v.ids["run_id"]}" data-deviated="{run["deviated_samples"]}"' in chart
+    assert f'data-trend-run="{v.ids["run_id"]}" data-deviated="{run["deviated_samples"]}"' in chart
