@@ -116,8 +116,29 @@ executions = Table(
     # The client's id of the run (``run_id``): one run is one execution of its team.
     Column("run_id", String(200), nullable=True),
     Index("uq_executions_team_run", "team_id", "run_id", unique=True),
+    # Derived from (status, journal) by chaosiq_server.outcome each time either is
+    # stored (store/executions.py ``derived_columns``), so lists need not parse journals.
+    Column("outcome", String(16), nullable=False, server_default="running"),
+    Column("outcome_reasons", Text, nullable=True),  # JSON list of strings
+    Column("started_at", String(64), nullable=True),  # the journal's ``start``
+    Column("duration", Float, nullable=True),  # the journal's ``duration`` (seconds)
     Index("ix_executions_team_created", "team_id", "created_at", "id"),
-    Index("ix_executions_experiment", "experiment_id"),
+    Index("ix_executions_team_outcome", "team_id", "outcome", "created_at", "id"),
+    Index("ix_executions_experiment_created", "experiment_id", "created_at", "id"),
+    # duration last: an experiment's counts of the last 30 days read this index alone
+    Index("ix_executions_experiment_outcome", "experiment_id", "outcome", "created_at", "id", "duration"),
+    # an experiment's median duration (store/history.py) walks this to the middle
+    Index("ix_executions_experiment_duration", "experiment_id", "duration", "created_at", "outcome"),
+)
+
+# The ``tags`` of each experiment (a copy of its body's list, for the tag filter).
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", ID, ForeignKey("experiments.id"), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+    Column("team_id", ID, ForeignKey("teams.id"), nullable=False),
+    Index("ix_experiment_tags_team_tag", "team_id", "tag"),
 )
 
 events = Table(

@@ -294,3 +294,53 @@ class VerificationRunEventPage(BaseModel):
     items: list[VerificationRunEventOut]
     next_cursor: str | None
     total: int
+
+
+# --- history and trends -----------------------------------------------------
+
+
+class ExecutionMark(BaseModel):
+    id: str
+    outcome: OutcomeWord = None
+    outcome_reasons: OutcomeReasons = []
+    created_at: str = Field(description="When the server received the execution (UTC).")
+    start: str = Field(description="The journal's start (else created_at).")
+    duration: float | None = Field(description="The journal's duration in seconds (none while running).")
+
+
+class WindowStats(BaseModel):
+    days: int = Field(description="The window: executions received in the last `days` days.")
+    since: str = Field(description="Its start (UTC).")
+    total: int
+    finished: int = Field(description="Executions of the window that are not running.")
+    by_outcome: dict[str, int] = Field(description="How many of each outcome word.")
+    pass_rate: float | None = Field(description="passed / finished; null when none finished.")
+    median_duration: float | None = Field(
+        description="Median duration (seconds) of the finished executions that report one."
+    )
+
+
+class ExperimentHistoryOut(BaseModel):
+    experiment_id: str
+    title: str | None
+    executions_count: int = Field(description="All the experiment's executions.")
+    executions: list[ExecutionMark] = Field(description="The newest 100, oldest first.")
+    last_30_days: WindowStats
+    last_deviation: ExecutionMark | None = Field(description="The newest deviated execution.")
+
+
+class RunSamples(BaseModel):
+    id: str
+    state: str
+    created_at: str
+    finished_at: str | None
+    deviated_samples: int | None
+    successful_samples: int | None
+    not_run_samples: int | None
+    total_number_of_samples: int | None
+
+
+class VerificationTrendOut(BaseModel):
+    verification_id: str
+    runs_count: int
+    runs: list[RunSamples] = Field(description="The newest runs (up to `limit`), oldest first.")

@@ -28,6 +28,8 @@ def _calls(base, eid, xid, vid, rid):
         ("GET", f"{base}/experiments", None),
         ("POST", f"{base}/experiments", {"experiment": experiment("intruder")}),
         ("GET", f"{base}/experiments/{eid}", None),
+        ("GET", f"{base}/experiments/{eid}/history", None),
+        ("GET", f"{base}/executions?experiment={eid}&outcome=running", None),
         ("POST", f"{base}/experiments/{eid}/executions", {"journal": {}}),
         ("GET", x, None),
         ("PUT", x, {"journal": {"status": "hacked"}}),
@@ -43,6 +45,7 @@ def _calls(base, eid, xid, vid, rid):
         ("POST", f"{base}/executions/{xid}/stop", {}),
         ("GET", f"{base}/verifications", None),
         ("GET", f"{base}/verifications/{vid}", None),
+        ("GET", f"{base}/verifications/{vid}/trend", None),
         ("POST", f"{base}/verifications/{vid}/runs", {"status": "started"}),
         ("GET", f"{base}/verifications/{vid}/runs", None),
         ("GET", r, None),
@@ -69,6 +72,10 @@ def test_every_endpoint_across_the_boundary(env):
     # B's token on its own team URLs with A's ids: 404 except pure team listings
     # and creations that do not reference a foreign id.
     own_ok = {f"{b.base}", f"{b.base}/experiments", f"{b.base}/executions", f"{b.base}/verifications"}
+    # B's list filtered on A's experiment: B's own (empty) list, never A's executions
+    foreign = c.get(f"{b.base}/executions?experiment={ida[0]}&outcome=running", headers=b.headers)
+    assert foreign.status_code == 200 and foreign.json() == {"items": [], "next_cursor": None, "total": 0}
+    own_ok.add(f"{b.base}/executions?experiment={ida[0]}&outcome=running")
     mixed = _calls(b.base, *ida)
     for method, url, body in mixed:
         if url in own_ok or (method == "POST" and url.endswith("/runs")):

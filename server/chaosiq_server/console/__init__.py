@@ -23,9 +23,11 @@ STATIC = Path(__file__).parent / "static"
 
 def mount(app: FastAPI) -> None:
     """Add the console to ``app``."""
+    from .history import router as history_router
     from .views import redirect, render, router
 
     app.include_router(router)
+    app.include_router(history_router)
     app.mount("/console/static", StaticFiles(directory=str(STATIC)), name="console-static")
 
     @app.exception_handler(SignInRequired)

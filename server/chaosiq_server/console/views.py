@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from ..auth import authenticate, bearer_token
 from ..errors import BadInput, NotFound
 from ..store.tokens import hash_token
-from . import pages, session
+from . import pages, session, trends
 from .auth import (
     ConsoleNotFound,
     ConsoleUser,
@@ -229,11 +229,17 @@ def team_home(org: str, team: str, user: User) -> Response:
 
 @router.get("/organizations/{org}/teams/{team}/executions")
 def executions(request: Request, org: str, team: str, user: User, cursor: str | None = None) -> Response:
+    """The team's executions, newest first, filtered by the form's outcome, experiment,
+    tag, dates and title search; every link (pages, newest) keeps the filter."""
     ref = user.team(org, team)
-    try:
-        rows, next_cursor, total = store_of(request).executions.rows(ref.team_id, cursor)
-    except BadInput as exc:
-        raise ConsoleNotFound("page") from exc
+    form = trends.ListFilter.of(request)
+    store = store_of(request)
+    rows, next_cursor, total = [], None, 0  # a filter that makes no sense lists nothing
+    if form.error is None:
+        try:
+            rows, next_cursor, total = store.executions.rows(ref.team_id, cursor, where=form.where)
+        except BadInput as exc:
+            raise ConsoleNotFound("page") from exc
     return render(
         request,
         "executions.html",
@@ -243,9 +249,14 @@ def executions(request: Request, org: str, team: str, user: User, cursor: str | 
             "total": total,
             "current_team": ref,
             "first_page": not cursor,
-            "next_url": f"{ref.path}/executions?cursor={quote(next_cursor)}" if next_cursor else None,
+            "filter": trends.filter_form(store, ref, form.where),
+            "filter_error": form.error,
+            "newest_url": trends.list_url(ref, form.where),
+            "next_url": trends.list_url(ref, form.where, next_cursor) if next_cursor else None,
             "exec_path": lambda row: pages.execution_path(ref, row.experiment_id, row.id),
+            "history_path": lambda row: trends.experiment_path(ref, row.experiment_id),
         },
+        status_code=400 if form.error else 200,
         user=user,
     )
 
@@ -391,6 +402,7 @@ def verification(
             "base": base,
             "total": page.total,
             "runs": [pages.run_summary(r) for r in page.items],
+            "trend": trends.trend_chart(store_of(request), ref, vid, base),
             "next_url": f"{base}?cursor={quote(page.next_cursor)}" if page.next_cursor else None,
         },
         user=user,

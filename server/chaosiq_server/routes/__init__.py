@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from . import events, executions, experiments, meta, organizations, policies, verifications
+from . import events, executions, experiments, history, meta, organizations, policies, verifications
 
 # The busiest first (a request is matched against the routes in order): a run's
 # events, its safeguard checks, then the rest.
@@ -16,6 +16,7 @@ API_ROUTERS = (
     executions.router,
     experiments.router,
     verifications.router,
+    history.router,
     organizations.router,
     meta.router,
 )

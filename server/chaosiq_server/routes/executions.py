@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
 from ..schemas import (
@@ -15,6 +15,7 @@ from ..schemas import (
     ExecutionWithExperimentIn,
     JournalIn,
 )
+from ..store import ExecutionFilter
 from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, TeamScope, Xid, page
 from .json_route import JsonRoute
 
@@ -78,10 +79,41 @@ def get_execution(scope: Scope, eid: Eid, xid: Xid) -> Any:
     return _execution_response(scope.url("experiments", eid, "executions", xid), data)
 
 
+NO_NUL = "^[^\\x00]*$"
+# a day as YYYY-MM-DD only (pydantic's date would also take "0", a Unix time)
+DAY: dict[str, Any] = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "json_schema_extra": {"format": "date"}}
+OutcomeQ = Literal["passed", "failed", "deviated", "interrupted", "aborted", "running", "unknown"]
+
+
+def execution_filter(
+    outcome: Annotated[OutcomeQ | None, Query(description="Only this outcome.")] = None,
+    experiment: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Only this experiment's (its id).")
+    ] = None,
+    tag: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Only of experiments with this tag.")
+    ] = None,
+    since: Annotated[str | None, Query(description="Received on this UTC day or later.", **DAY)] = None,
+    until: Annotated[str | None, Query(description="Received on this UTC day or earlier.", **DAY)] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Experiment title contains this (any case)."),
+    ] = None,
+) -> ExecutionFilter:
+    return ExecutionFilter.parse(outcome, experiment, tag, since, until, q)
+
+
 @router.get("/executions", response_model=ExecutionPage)
-def list_executions(scope: Scope, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
-    """Executions of the team, newest first (paged)."""
-    return page(scope.store.executions.list(scope.team_id, limit, cursor))
+def list_executions(
+    scope: Scope,
+    where: Annotated[ExecutionFilter, Depends(execution_filter)],
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+) -> Any:
+    """Executions of the team, newest first (paged), filtered by outcome, experiment,
+    tag, date range (UTC days, both included) and title; the cursor is used with the
+    same filters."""
+    return page(scope.store.executions.list(scope.team_id, limit, cursor, where))
 
 
 @router.get("/executions/{xid}", response_model=ExecutionOut)

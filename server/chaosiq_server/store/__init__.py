@@ -16,6 +16,8 @@ attribute is the repository of one aggregate and holds every query about it:
 ``policies``       safeguard policies of an execution (``policies.py``)
 ``verifications``  verifications, runs, run events (``verifications.py``)
 ``retention``      deleting old finished executions (``retention.py``)
+``history``        an experiment's executions over time, a verification's
+                   deviated samples per run (``history.py``)
 =================  ===========================================================
 
 Repositories open their own transactions (``db.read()`` / ``db.write()``); a
@@ -28,8 +30,10 @@ from __future__ import annotations
 from ..db import Database
 from ..errors import BadInput, NotFound
 from .events import Events
+from .execution_filter import ExecutionFilter
 from .executions import ExecutionRow, Executions
 from .experiments import Experiments
+from .history import History
 from .organizations import Organizations, Teams
 from .paging import Page
 from .policies import Policies
@@ -56,10 +60,12 @@ class Store:
         self.policies = Policies(db, self.executions)
         self.verifications = Verifications(db, self.executions)
         self.retention = Retention(db)
+        self.history = History(db)
 
 
 __all__ = [
     "BadInput",
+    "ExecutionFilter",
     "ExecutionRow",
     "NotFound",
     "Page",

@@ -7,6 +7,7 @@ policy and journal writes of a run skip that lookup after the first time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,9 @@ from ..db import Database, new_id, utcnow
 from ..errors import NotFound
 from ..jsonutil import decode_cursor, dumps, encode_cursor, loads
 from ..outcome import of_journal
+from .execution_filter import ExecutionFilter
 from .experiments import Experiments
-from .paging import Page, newest_first
+from .paging import Page, clamp
 
 CACHE_MAX = 100_000
 CONSOLE_PAGE = 25
@@ -77,6 +79,7 @@ class Executions:
                         created_at=now,
                         updated_at=now,
                         run_id=run_id,
+                        **derived_columns(status, journal),
                     )
                 )
         except IntegrityError:
@@ -109,6 +112,10 @@ class Executions:
             status = _status(journal.get("status"), None)
             if status is not None:
                 values["status"] = status
+            else:  # the status stays: the outcome is derived from the one kept
+                t = m.executions
+                status = conn.execute(select(t.c.status).where(t.c.id == xid)).scalar()
+            values.update(derived_columns(status, journal))
             conn.execute(update(m.executions).where(m.executions.c.id == xid).values(values))
 
     # ------------------------------------------------------------------- reads
@@ -123,71 +130,92 @@ class Executions:
         if row is None:
             raise NotFound("execution")
         self._remember(xid, team_id, row.experiment_id)
-        journal = loads(row.journal)
         return {
             "id": row.id,
             "experiment_id": row.experiment_id,
             "status": row.status,
-            **_outcome(row.status, journal),
-            "journal": journal,
+            **_outcome(row),
+            "journal": loads(row.journal),
             "created_at": row.created_at,
             "updated_at": row.updated_at,
             "events_count": row.events_count,
         }
 
-    def list(self, team_id: str, limit: int | None, cursor: str | None) -> Page:
-        """The team's executions without journals (their outcome is read from them), newest first."""
+    def list(
+        self, team_id: str, limit: int | None, cursor: str | None, where: ExecutionFilter | None = None
+    ) -> Page:
+        """The team's executions matching ``where``, without journals, newest first."""
         t = m.executions
-        cols = [t.c.id, t.c.experiment_id, t.c.status, t.c.created_at, t.c.updated_at, t.c.journal]
+        cols = [t.c.id, t.c.experiment_id, t.c.status, t.c.created_at, t.c.updated_at]
+        cols += [t.c.outcome, t.c.outcome_reasons]
+        rows, nxt, total = self._page(cols, team_id, where, clamp(limit), cursor)
 
         def conv(r: Any) -> dict[str, Any]:
-            item = dict(r._mapping)
-            return {**item, **_outcome(r.status, _journal_summary(item.pop("journal")))}
+            item = {k: v for k, v in r._mapping.items() if k not in ("outcome", "outcome_reasons")}
+            return {**item, **_outcome(r)}
 
-        return newest_first(self.db, t, t.c.team_id == team_id, limit, cursor, conv, columns=cols)
+        return Page([conv(r) for r in rows], nxt, total)
 
     def rows(
-        self, team_id: str, cursor: str | None, limit: int = CONSOLE_PAGE
+        self,
+        team_id: str,
+        cursor: str | None,
+        limit: int = CONSOLE_PAGE,
+        where: ExecutionFilter | None = None,
     ) -> tuple[list[ExecutionRow], str | None, int]:
-        """The console's list: the team's executions with their experiment's title and a
-        summary of the journal, newest first, keyset-paged on (created_at, id)."""
+        """The console's list: the team's executions matching ``where`` with their
+        experiment's title, newest first, keyset-paged on (created_at, id)."""
         x, e = m.executions, m.experiments
-        where = x.c.team_id == team_id
-        q = (
-            select(x.c.id, x.c.experiment_id, x.c.status, x.c.created_at, x.c.journal, e.c.title)
-            .join(e, e.c.id == x.c.experiment_id)
-            .where(where)
-        )
+        title = select(e.c.title).where(e.c.id == x.c.experiment_id).scalar_subquery().label("title")
+        cols = [x.c.id, x.c.experiment_id, x.c.status, x.c.created_at, x.c.outcome, x.c.outcome_reasons]
+        cols += [x.c.started_at, x.c.duration, title]
+        rows, nxt, total = self._page(cols, team_id, where, limit, cursor)
+        out = [
+            ExecutionRow(
+                id=r.id,
+                experiment_id=r.experiment_id,
+                title=r.title or "(untitled experiment)",
+                status=r.status or "unknown",
+                **_outcome(r),
+                start=r.started_at or r.created_at,
+                duration=r.duration,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+        return out, nxt, total
+
+    def _page(
+        self, cols: list[Any], team_id: str, where: ExecutionFilter | None, limit: int, cursor: str | None
+    ) -> tuple[list[Any], str | None, int]:
+        """One page of ``cols`` of the matching executions, the next page's cursor, the total.
+
+        Two steps: the page's keys (id, created_at) first, from an index alone (every
+        filter has one that holds them), then the page's columns for those ids. Asking
+        for the columns at once made PostgreSQL read every matching row to sort them
+        (115 ms for a tag matching 20,000 of 100,000 executions; 10 ms in two steps).
+        """
+        x = m.executions
+        conditions = (where or ExecutionFilter()).where(team_id)
+        keys = select(x.c.id, x.c.created_at).where(*conditions)
         if cursor:
             created, ident = decode_cursor(cursor, 2)
-            q = q.where(
-                or_(x.c.created_at < str(created), and_(x.c.created_at == str(created), x.c.id < str(ident)))
+            # "created_at <=" adds nothing to the OR but lets SQLite seek the index to the
+            # cursor instead of testing every matching row (45 ms → 0.1 ms on 100,000 rows)
+            keys = keys.where(
+                x.c.created_at <= str(created),
+                or_(x.c.created_at < str(created), and_(x.c.created_at == str(created), x.c.id < str(ident))),
             )
-        q = q.order_by(x.c.created_at.desc(), x.c.id.desc()).limit(limit + 1)
+        keys = keys.order_by(x.c.created_at.desc(), x.c.id.desc()).limit(limit + 1)
         with self.db.read() as conn:
-            rows = conn.execute(q).all()
-            total = conn.execute(select(func.count()).select_from(x).where(where)).scalar_one()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        out = []
-        for r in rows:
-            journal = _journal_summary(r.journal)
-            duration = journal.get("duration")
-            start = journal.get("start")
-            out.append(
-                ExecutionRow(
-                    id=r.id,
-                    experiment_id=r.experiment_id,
-                    title=r.title or "(untitled experiment)",
-                    status=r.status or "unknown",
-                    **_outcome(r.status, journal),
-                    start=start if isinstance(start, str) and start else r.created_at,
-                    duration=float(duration) if isinstance(duration, (int, float)) else None,
-                    created_at=r.created_at,
-                )
-            )
-        nxt = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-        return out, nxt, total
+            found = conn.execute(keys).all()
+            ids = [k.id for k in found[:limit]]
+            by_id = {r.id: r for r in conn.execute(select(*cols).where(x.c.id.in_(ids)))} if ids else {}
+            total = conn.execute(select(func.count()).select_from(x).where(*conditions)).scalar_one()
+        rows = [by_id[i] for i in ids if i in by_id]
+        more = len(found) > limit
+        nxt = encode_cursor(found[limit - 1].created_at, found[limit - 1].id) if more and limit else None
+        return rows, nxt, total
 
     def locate(self, team_ids: list[str], xid: str) -> tuple[str, str] | None:
         """(team id, experiment id) of execution ``xid`` if one of ``team_ids`` owns it."""
@@ -256,15 +284,33 @@ def _status(value: Any, default: str | None) -> str | None:
     return value or default
 
 
-def _outcome(status: str | None, journal: Any) -> dict[str, Any]:
-    """``outcome`` and ``outcome_reasons`` of an execution (see :mod:`chaosiq_server.outcome`)."""
+def derived_columns(status: str | None, journal: Any) -> dict[str, Any]:
+    """The columns kept from an execution's status and journal, set wherever either is
+    stored (and by the migration that added them): the outcome from
+    :func:`chaosiq_server.outcome.of_journal` (the one derivation), and the journal's
+    ``start`` and ``duration``."""
     found = of_journal(status, journal)
-    return {"outcome": found.word, "outcome_reasons": list(found.reasons)}
+    journal = journal if isinstance(journal, dict) else {}
+    start = journal.get("start")
+    return {
+        "outcome": found.word,
+        "outcome_reasons": dumps(list(found.reasons)),
+        "started_at": start.replace("\x00", "")[:64] or None if isinstance(start, str) else None,
+        "duration": _seconds(journal.get("duration")),
+    }
 
 
-def _journal_summary(text: str | None) -> dict[str, Any]:
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
     try:
-        journal = loads(text) if text else {}
-    except ValueError:
-        journal = {}
-    return journal if isinstance(journal, dict) else {}
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _outcome(row: Any) -> dict[str, Any]:
+    """``outcome`` and ``outcome_reasons`` of an execution row (its kept columns)."""
+    reasons = loads(row.outcome_reasons) if row.outcome_reasons else []
+    return {"outcome": row.outcome, "outcome_reasons": reasons if isinstance(reasons, list) else []}

@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from .. import models as m
 from ..db import Database, new_id, utcnow
@@ -47,6 +47,7 @@ class Experiments:
                         .where(m.experiments.c.id == row.id)
                         .values(content_hash=digest, body=body, title=title, updated_at=now)
                     )
+                    _set_tags(conn, team_id, row.id, experiment)
                     return "updated", row.id
             existing = conn.execute(
                 select(m.experiments.c.id)
@@ -68,6 +69,7 @@ class Experiments:
                     updated_at=now,
                 )
             )
+            _set_tags(conn, team_id, eid, experiment)
             return "created", eid
 
     def get(self, team_id: str, eid: str) -> dict[str, Any]:
@@ -92,6 +94,18 @@ class Experiments:
                 )
             ).scalar()
 
+    def titles(self, team_id: str, limit: int = 500) -> list[tuple[str, str]]:
+        """(id, title) of the team's experiments by title (the first ``limit``), for a picker."""
+        t = m.experiments
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.c.id, t.c.title)
+                .where(t.c.team_id == team_id)
+                .order_by(t.c.title, t.c.id)
+                .limit(limit)
+            ).all()
+        return [(r.id, r.title or "(untitled experiment)") for r in rows]
+
     @staticmethod
     def require(conn: Connection, team_id: str, eid: str) -> None:
         """NotFound unless ``eid`` is the team's experiment (inside the caller's transaction)."""
@@ -100,6 +114,25 @@ class Experiments:
         ).first()
         if found is None:
             raise NotFound("experiment")
+
+
+def tags_of(experiment: Any) -> list[str]:
+    """The experiment's ``tags`` (its non-empty strings, each once, NUL left out, 200
+    characters at most): what the executions list's tag filter matches."""
+    tags = experiment.get("tags") if isinstance(experiment, dict) else None
+    found: dict[str, None] = {}
+    for tag in tags if isinstance(tags, list) else []:
+        if isinstance(tag, str) and (tag := tag.replace("\x00", "").strip()[:200]):
+            found[tag] = None
+    return list(found)
+
+
+def _set_tags(conn: Connection, team_id: str, eid: str, experiment: dict[str, Any]) -> None:
+    t = m.experiment_tags
+    conn.execute(delete(t).where(t.c.experiment_id == eid))
+    rows = [{"experiment_id": eid, "tag": tag, "team_id": team_id} for tag in tags_of(experiment)]
+    if rows:
+        conn.execute(insert(t), rows)
 
 
 def _experiment(row: Any) -> dict[str, Any]:
