@@ -117,6 +117,23 @@ def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: r
     assert s.delivered == 4 and not s.pending
 
 
+def test_messages_of_one_stream_are_sent_in_order_by_several_threads(client: ApiClient) -> None:
+    """The run thread, the worker and the helper all send at the end of a run: while a
+    message is in flight, no later message of its stream (the events; other plugins'
+    requests, such as a verification run's events) may overtake it."""
+    s = Sender(client, None)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add([_msg("v1", "verification-event", path="/v"), _msg("v2", "verification-event", path="/v"),
+           _msg("v3", "verification-finished", path="/v/finished"), _msg("e0")])  # fmt: skip
+    first = s._claim()  # in flight on one thread
+    assert [m.key for m in first] == ["v1"]
+    assert [m.key for m in s._claim()] == ["e0"]  # another stream may go beside it
+    assert s._claim() == []  # v2 and v3 wait for v1
+    s._release(first)
+    s.pending.pop("v1")
+    assert [m.key for m in s._claim()] == ["v2"]
+
+
 def test_a_journal_failing_does_not_hold_back_events_queued_after_it(
     client: ApiClient, requests_mock: rm.Mocker
 ) -> None:
