@@ -56,10 +56,6 @@ def id_from_location(location: str | None) -> str | None:
     return path.rsplit("/", 1)[-1] or None
 
 
-def _stream(m: Message) -> str:
-    return m.kind if m.kind in ("event", "journal") else "request"
-
-
 def _body(resp: Any) -> dict[str, Any]:
     try:
         return body if isinstance(body := resp.json(), dict) else {}
@@ -259,23 +255,22 @@ class Sender:
         for it; other plugins' requests that need none go ahead meanwhile."""
         size = 1  # the batch's "[" and "]", and one "," per event after the first
         claim: list[Message] = []
-        # Several threads send: a stream (the events; the journal; other plugins' requests)
-        # with an earlier message in flight or waiting is held, so each reaches the server
-        # in the order it was logged.
-        held: set[str] = set()
+        # Several threads send. Events may go in parallel (the server orders an execution's
+        # events by their time), but other plugins' requests (e.g. a verification run's events,
+        # listed in arrival order) wait behind an earlier one in flight or waiting.
+        requests_held = False
         with self._lock:
             for key, m in self.pending.items():
+                ordered = m.kind not in ("event", "journal")
+                if key in self._claimed:
+                    requests_held = requests_held or ordered
+                    continue
                 if claim:
                     size += len(m.body) + 1
-                    if (key in self._claimed or m.kind != "event" or len(claim) >= self.batch_size
-                            or size > MAX_BATCH_CHARS):  # fmt: skip
+                    if m.kind != "event" or len(claim) >= self.batch_size or size > MAX_BATCH_CHARS:
                         break
-                elif (
-                    key in self._claimed
-                    or _stream(m) in held
-                    or (m.needs_execution and not self.has_execution)
-                ):
-                    held.add(_stream(m))
+                elif (m.needs_execution and not self.has_execution) or (ordered and requests_held):
+                    requests_held = requests_held or ordered
                     continue
                 else:
                     size += len(m.body) + 1

@@ -117,17 +117,19 @@ def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: r
     assert s.delivered == 4 and not s.pending
 
 
-def test_messages_of_one_stream_are_sent_in_order_by_several_threads(client: ApiClient) -> None:
+def test_other_plugins_requests_are_sent_in_order_by_several_threads(client: ApiClient) -> None:
     """The run thread, the worker and the helper all send at the end of a run: while a
-    message is in flight, no later message of its stream (the events; other plugins'
-    requests, such as a verification run's events) may overtake it."""
+    plugin's request (a verification run's event) is in flight, no later request may
+    overtake it; events may go beside it."""
     s = Sender(client, None)
     s.experiment_id, s.execution_id = "E", "X"
     s.add([_msg("v1", "verification-event", path="/v"), _msg("v2", "verification-event", path="/v"),
-           _msg("v3", "verification-finished", path="/v/finished"), _msg("e0")])  # fmt: skip
+           _msg("v3", "verification-finished", path="/v/finished"), _msg("e0"), _msg("e1")])  # fmt: skip
     first = s._claim()  # in flight on one thread
     assert [m.key for m in first] == ["v1"]
-    assert [m.key for m in s._claim()] == ["e0"]  # another stream may go beside it
+    s._batch = False  # one event per request: a second event may go beside the first
+    assert [m.key for m in s._claim()] == ["e0"]
+    assert [m.key for m in s._claim()] == ["e1"]
     assert s._claim() == []  # v2 and v3 wait for v1
     s._release(first)
     s.pending.pop("v1")
