@@ -337,7 +337,7 @@ def test_init_writes_a_0600_key_file_beside_the_database_and_serve_makes_a_missi
 def test_a_too_short_environment_key_is_one_clear_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'chaosiq.db'}"
     done = subprocess.run(
-        [*server_cmd(), "serve", "--database-url", url, "--port", "0"],
+        [*server_cmd(), "serve", "--init", "--database-url", url, "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
