@@ -42,7 +42,8 @@ from chaosiq_server.jsonutil import decode_cursor, dumps, loads
 from chaosiq_server.outcome import of_journal
 from chaosiq_server.store import ExecutionFilter, Store
 from chaosiq_server.store.executions import derived_columns
-from sqlalchemy import and_, create_engine, func, insert, or_, select, text
+from server_ingest import reset_postgres  # a sibling of this script: the same way to empty a database
+from sqlalchemy import and_, func, insert, or_, select, text
 
 GOAL_MS = 200.0
 TAGS = ["payments", "search", "cpu", "network", "db"]
@@ -230,7 +231,8 @@ def measure(url: str, label: str, args: argparse.Namespace) -> list[tuple[str, f
     eid = info["eids"][3 % len(info["eids"])]
     day = lambda n: (datetime.now(timezone.utc) - timedelta(days=n)).date().isoformat()  # noqa: E731
     results: list[tuple[str, float, float]] = []
-    with TestClient(app, base_url="http://testserver") as client:
+    # the console takes a form only with the Origin a browser sends
+    with TestClient(app, base_url="http://testserver", headers={"Origin": "http://testserver"}) as client:
         form = client.get("/signin").text
         csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         assert client.post("/signin", data={"token": info["token"], "csrf_token": csrf, "next": ""},
@@ -294,14 +296,6 @@ def measure(url: str, label: str, args: argparse.Namespace) -> list[tuple[str, f
     print(f"store: outcome=deviated page + total, journals parsed (before) {b:8.1f} ms, "
           f"kept outcome (now) {n:6.2f} ms, ratio {b / n:.0f}x")  # fmt: skip
     return results
-
-
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def main() -> None:
