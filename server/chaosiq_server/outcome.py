@@ -18,7 +18,8 @@ went takes its word from here, so that they cannot disagree:
                 (``deviated: true``), or a sample taken during the method or a
                 verification's conditions was not met
 ``passed``      ``completed`` and none of the above
-``unknown``     any other status (a journal from another tool)
+``unknown``     any other status (a journal from another tool), or a journal
+                that could not be read (nothing to tell how the run went)
 ==============  =============================================================
 
 The first that applies wins, in the order of the table (a failed steady state
@@ -135,10 +136,13 @@ def of_journal(status: str | None, journal: Any, samples: tuple[int, int | None]
     ``samples``: a verification's (deviated, total) sample counts, when it reported
     them (else the journal's ``steady_states.during`` samples are counted).
     """
+    readable = isinstance(journal, dict)
     journal = _dict(journal)
     status = status or journal.get("status")
     if status == RUNNING:
         return Outcome(RUNNING, ("the run is going on",))
+    if not readable and status in ("completed", "failed"):
+        return Outcome(UNKNOWN, (f"status {status!r} but the journal could not be read",))
     found = _findings(journal, samples)
     others = found["before"] + found["deviated"] + found["failed"]
     if status == INTERRUPTED:

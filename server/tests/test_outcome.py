@@ -65,7 +65,15 @@ def test_running_unknown_and_missing_journals() -> None:
     assert of_journal("weird", {}).word == "unknown"
     assert of_journal(None, None).word == "unknown"
     assert of_journal(None, {"status": "completed"}).word == "passed"
-    assert of_journal("failed", "not a journal").reasons == ("the journal's status is failed",)
+    assert of_journal("failed", {}).reasons == ("the journal's status is failed",)
+
+
+def test_a_finished_status_with_an_unreadable_journal_is_unknown_not_passed() -> None:
+    # a legacy row whose journal is not JSON: nothing says the run passed
+    found = of_journal("completed", "not a journal")
+    assert found.word == "unknown"
+    assert found.reasons == ("status 'completed' but the journal could not be read",)
+    assert of_journal("failed", None).word == "unknown"
 
 
 def test_a_verification_run_takes_its_samples_from_its_results() -> None:

@@ -88,6 +88,12 @@ def test_prune_deletes_old_finished_executions_only(env: Any) -> None:
     old = _run(c, a, "completed", 30)
     old_failed = _run(c, a, "failed", 5)
     old_running = _run(c, a, "running", 5)
+    verified = c.post(
+        f"{a.base}/verifications/v-old/runs",
+        json={"status": "completed", "experiment_id": URLS[old].split("/")[-3], "execution_id": old},
+        headers=a.headers,
+    )
+    assert verified.status_code == 201, verified.text
     recent = _run(c, a, "completed", 5)
     other_team = _run(c, b, "completed", 5)
     _age(env.url, [old, old_failed, old_running, other_team], days=100)
@@ -102,6 +108,9 @@ def test_prune_deletes_old_finished_executions_only(env: Any) -> None:
         assert _count(env.url, "SELECT COUNT(*) FROM events WHERE execution_id = :x", x=xid) == 0
         assert _count(env.url, "SELECT COUNT(*) FROM policies WHERE execution_id = :x", x=xid) == 0
         assert c.get(f"{a.base}/executions/{xid}", headers=a.headers).status_code == 404
+    # the verification run that ran as `old` stays, without a link to a page that is gone
+    run = c.get(f"{a.base}/verifications/v-old/runs/{verified.json()['id']}", headers=a.headers).json()
+    assert run["execution_id"] is None and run["status"] == "completed"
     # This server's cache still knew them: a late event is a 404, not a 500.
     late = c.post(
         URLS[old] + "/events",

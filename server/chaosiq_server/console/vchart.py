@@ -11,8 +11,14 @@ from markupsafe import Markup
 
 from . import svg
 from .timefmt import parse_time, show_time
+from .timeline import COLOURS
 
-LANES = [("met", "Met", "#2e9d5b"), ("deviated", "Deviated", "#d0342c"), ("not-run", "Not run", "#8a8f98")]
+# the colours of the outcome words everywhere: a deviated sample is amber like a deviated run
+LANES = [
+    ("met", "Met", COLOURS["ok"]),
+    ("deviated", "Deviated", COLOURS["deviated"]),
+    ("not-run", "Not run", COLOURS["interrupted"]),
+]
 PHASE_STYLE = {
     "warm-up": ("Warm-up", "#fff4d6"),
     "conditions": ("Conditions", "#fde2e1"),

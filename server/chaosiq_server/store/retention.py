@@ -1,5 +1,9 @@
 """Retention: deleting old finished executions with their events and policies.
 
+A verification run keeps its own journal and results: it outlives the execution
+it ran as, and only forgets the link (the console shows no link to a page that
+is gone).
+
 Deletes run in short transactions (at most ``batch`` event rows each, then one
 for the execution's policies and row), so a server ingesting at the same time
 waits for one of them at most (on SQLite, one writer at a time), never for the
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from .. import models as m
 from ..db import Database
@@ -45,13 +49,16 @@ class Retention:
             ]
 
     def delete(self, xid: str, batch: int = DELETE_BATCH) -> int:
-        """Delete execution ``xid``, its events and policies; how many events went."""
+        """Delete execution ``xid``, its events and policies (verification runs that
+        ran as it forget the link); how many events went."""
         deleted = 0
         for n in self._event_batches(xid, batch):
             deleted += n
         with self.db.write() as conn:  # what arrived since, the policies and the row
             deleted += conn.execute(delete(m.events).where(m.events.c.execution_id == xid)).rowcount
             conn.execute(delete(m.policies).where(m.policies.c.execution_id == xid))
+            runs = m.verification_runs
+            conn.execute(update(runs).where(runs.c.execution_id == xid).values(execution_id=None))
             conn.execute(delete(m.executions).where(m.executions.c.id == xid))
         return deleted
 

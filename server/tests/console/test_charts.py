@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from chaosiq_server.console.timeline import build_timeline, render_timeline
-from chaosiq_server.console.vchart import build_chart, sample_outcome
+from chaosiq_server.console.timeline import COLOURS, build_timeline, render_timeline
+from chaosiq_server.console.vchart import build_chart, render_chart, sample_outcome
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -143,3 +143,20 @@ def test_warm_up_is_inferred_from_the_verification_block_when_no_event_says_it()
     assert kinds["warm-up"] == (T0 + timedelta(seconds=0.5), T0 + timedelta(seconds=2.5))
     assert kinds["conditions"][1] == T0 + timedelta(seconds=7)  # completed + duration-of-conditions
     assert chart.count("deviated") == 1
+
+
+def test_a_deviated_sample_has_the_colour_of_a_deviated_run_not_of_a_failed_one() -> None:
+    # the badge of a deviated run is amber: a red sample would claim a failure
+    run = {
+        "state": "finished",
+        "created_at": T0.isoformat(),
+        "finished_at": (T0 + timedelta(seconds=4)).isoformat(),
+    }
+    sample = {
+        "category": "verification-sample",
+        "created_at": (T0 + timedelta(seconds=1)).isoformat(),
+        "payload": {"iteration": 1, "state": {"steady_state_met": False}},
+    }
+    drawn = str(render_chart(build_chart(run, [sample])))
+    assert f'fill="{COLOURS["deviated"]}"' in drawn
+    assert COLOURS["failed"] not in drawn
