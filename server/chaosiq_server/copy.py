@@ -350,13 +350,26 @@ class Copier:
             rows = src.execute(query).all()
             if not rows:
                 return
-            dst.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
-            dst.commit()
+            self._write(dst, table, names, rows)
             last = tuple(rows[-1][i] for i in positions)
             entry.copied += len(rows)
             self.progress.advance(entry, len(rows))
             if stop is not None and stop[0] == table.name and entry.copied >= stop[1]:
                 os.kill(os.getpid(), stop[2])
+
+    def _write(self, dst: Connection, table: Table, names: list[str], rows: Sequence[Any]) -> None:
+        """Store one batch in one transaction: with COPY on PostgreSQL (several times
+        faster than INSERTs), else with an executemany INSERT."""
+        if dst.dialect.name == "postgresql":
+            dst.begin()
+            quote = dst.dialect.identifier_preparer.quote
+            sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+            with dst.connection.driver_connection.cursor() as cur, cur.copy(sql) as copying:  # type: ignore[union-attr]
+                for row in rows:
+                    copying.write_row(row)
+        else:
+            dst.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
+        dst.commit()
 
     def _reset_sequences(self, dst: Connection) -> None:
         """PostgreSQL: the sequence of each autoincrement column continues after the
