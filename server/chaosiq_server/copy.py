@@ -227,7 +227,7 @@ class Copier:
     # ------------------------------------------------------------ checks
     def _source(self) -> Database:
         parsed = parse_url(self.source_url, "source")
-        path = _sqlite_file(parsed)
+        path = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
         if path is not None and not path.is_file():
             raise CopyRefused(f"the source database {path} does not exist")
         db = _open(self.source_url, "source")
@@ -429,7 +429,8 @@ class RichProgress(Progress):
         try:
             yield self
         finally:
-            self.bars.stop()
+            if self.ids:  # started
+                self.bars.stop()
 
 
 def summary(report: CopyReport, console: Any) -> None:

@@ -277,7 +277,7 @@ def test_copy_to_postgresql_serves_the_same_console_and_api(seeded: Seeded, tmp_
 
 
 @pytest.mark.postgres
-def test_interrupted_copy_resumes_without_duplicates(seeded: Seeded) -> None:
+def test_interrupted_copy_resumes_without_duplicates(seeded: Seeded, tmp_path: Path) -> None:
     target = pg_url()
     reset_postgres(target)
     source = counts(seeded.url)
@@ -322,6 +322,12 @@ def test_interrupted_copy_resumes_without_duplicates(seeded: Seeded) -> None:
     assert again.returncode == 0, again.stderr
     assert all(t["copied"] == source[t["table"]] for t in json.loads(again.stdout)["tables"])
     assert dump(target) == dump(seeded.url)
+
+    # and back: PostgreSQL to a new SQLite file, in batches keyed the same way
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    returned = copy("--from", target, "--to", back, "--batch-size", "7", "--json")
+    assert returned.returncode == 0, returned.stderr
+    assert dump(back) == dump(seeded.url)
 
 
 def test_bad_input_is_one_line(seeded: Seeded, tmp_path: Path) -> None:
