@@ -370,6 +370,86 @@ def prune(
     )
 
 
+# ------------------------------------------------------------------------ copy
+@main.command("copy")
+@click.option(
+    "--from",
+    "source_url",
+    required=True,
+    metavar="URL",
+    help="The database to copy from, e.g. sqlite:////var/lib/chaosiq/chaosiq.db (only read).",
+)
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    metavar="URL",
+    help="The database to copy into, e.g. postgresql+psycopg://user:pass@host/db "
+    "(its schema is created or migrated first).",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted copy into this target.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Delete every row of the target first (default: refuse a target that holds data).",
+)
+@click.option(
+    "--migrate-source",
+    is_flag=True,
+    help="Migrate the source to this chaosiq-server's schema first (default: refuse an older one).",
+)
+@click.option(
+    "--batch-size",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows read and written per transaction.",
+)
+@json_option
+@friendly_errors
+def copy_command(
+    source_url: str,
+    target_url: str,
+    resume: bool,
+    overwrite: bool,
+    migrate_source: bool,
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    """Copy every table of one database into another (e.g. SQLite to PostgreSQL).
+
+    Stop the server (or keep it read-only) while it runs. Interrupted (Ctrl-C, a
+    kill, a lost connection), the same command with --resume continues where it
+    stopped without copying a row twice."""
+    from rich.console import Console
+
+    from .copy import Copier, RichProgress, interrupted_line, summary
+
+    if resume and overwrite:
+        raise click.ClickException("--resume and --overwrite exclude each other: choose one")
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
+    console = Console(stderr=True)
+    progress = RichProgress(console)
+    copier = Copier(
+        source_url,
+        target_url,
+        mode=mode,
+        batch_size=batch_size,
+        migrate_source=migrate_source,
+        progress=progress,
+    )
+    try:
+        with progress.shown():
+            report = copier.run()
+    except KeyboardInterrupt:
+        click.echo(f"Error: {interrupted_line(copier.report)}", err=True)
+        sys.exit(130)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        summary(report, Console())
+
+
 # ---------------------------------------------------------------------- tokens
 @main.group()
 def token() -> None:
