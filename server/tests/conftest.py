@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for server_helpers
 
+from replica_helpers import replicas  # noqa: F401  (a fixture: replicas behind HAProxy)
 from server_helpers import PG_ENV, PG_SKIP, PG_TEST_SECRET_KEY, Env, make_env, reset_postgres
 
 

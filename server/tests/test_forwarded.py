@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from haproxy_helpers import HAProxy, require_haproxy
 from server_helpers import Served, free_port, seed, server_cmd, start_server, stop_server
-
-from chaosiq_core.testing import wait_until
 
 MAX_FAILURES = 10  # the documented limit: 10 failed sign-ins a minute per address
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -94,46 +93,14 @@ def test_a_bad_forwarded_allow_ips_is_one_clear_line(sqlite_url: str) -> None:
     assert last.endswith(": 'proxy' is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)")
 
 
-HAPROXY = "/usr/sbin/haproxy"
-HAPROXY_CFG = """\
-global
-    maxconn 100
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend console
-    bind 127.0.0.2:{port}
-    option forwardfor
-    default_backend chaosiq
-backend chaosiq
-    server s1 127.0.0.1:{backend} source 127.0.0.3
-"""
-
-
-@pytest.mark.skipif(not Path(HAPROXY).exists(), reason="haproxy is not installed")
 def test_behind_haproxy_as_docs_server_md_shows_it(serve: Servers, tmp_path: Path) -> None:
     """The documented set-up: HAProxy adds X-Forwarded-For, ``serve`` trusts only the
     proxy's address (127.0.0.3 here; the client is 127.0.0.1, a different machine in life)."""
+    require_haproxy()
     backend = serve("--forwarded-allow-ips", "127.0.0.3")
-    port = free_port()
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(HAPROXY_CFG.format(port=port, backend=backend.base.rsplit(":", 1)[1]))
-    proxy = subprocess.Popen(
-        [HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.2:{port}"
+    proxy = HAProxy(tmp_path, "127.0.0.2", free_port(), [backend.base.split("//")[1]], source="127.0.0.3")
+    base = proxy.base
     try:
-
-        def up() -> bool:
-            assert proxy.poll() is None, proxy.stderr.read().decode() if proxy.stderr else "haproxy exited"
-            try:
-                return httpx.get(base + "/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(up, timeout=20, what="haproxy in front of chaosiq-server")
         # a browser through the proxy signs in (Host and Origin are the proxy's URL)
         token = serve.a.token
         with httpx.Client(base_url=base, timeout=10) as browser:
@@ -149,5 +116,4 @@ def test_behind_haproxy_as_docs_server_md_shows_it(serve: Servers, tmp_path: Pat
         codes = [_wrong_sign_in(base, {"X-Forwarded-For": f"10.0.0.{n}"}) for n in range(1, MAX_FAILURES + 2)]
         assert codes == [401] * MAX_FAILURES + [429]
     finally:
-        proxy.terminate()
-        proxy.wait(timeout=10)
+        proxy.stop()
