@@ -70,14 +70,14 @@ class Authenticator:
         info = self.tokens.live_by_hash(digest)
         if info is None:
             return None
-        self._touch(info.id, info.last_used_at)
+        self.touch(info.id, info.last_used_at)
         teams = {t.team_id: t.org_id for t in info.teams}
         return Principal(token_id=info.id, name=info.name, teams=teams, role=info.role)
 
-    def _touch(self, token_id: str, last_used_at: str | None) -> None:
-        """``last_used_at`` on a lookup (at most one a second per token: the cache), written
-        at most once a minute (``Tokens.touch``); a database that cannot write now only
-        leaves it older."""
+    def touch(self, token_id: str, last_used_at: str | None) -> None:
+        """``last_used_at`` on a lookup (at most one a second per token: the cache) and on a
+        console sign-in, written at most once a minute (``Tokens.touch``); a database that
+        cannot write now only leaves it older."""
         try:
             self.tokens.touch(token_id, last_used_at)
         except StorageUnavailable as exc:

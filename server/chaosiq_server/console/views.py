@@ -185,6 +185,7 @@ async def signin(request: Request) -> Response:
         )
     failures.succeeded(address)
     store = store_of(request)
+    request.app.state.auth.touch(info.id, info.last_used_at)  # a sign-in is a use of the token
     previous = optional_user(request)
     if previous is not None:  # signing in again: the old session ends, a new id is made
         store.sessions.end(previous.session_id)

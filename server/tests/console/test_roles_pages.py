@@ -80,7 +80,7 @@ def test_a_member_stops_a_run_reads_the_audit_log_and_cannot_manage_tokens(lite:
 
 def _created(page: str) -> tuple[str, str]:
     secret = re.search(r'id="new-secret" readonly value="([^"]+)"', page)
-    line = re.search(r'id="signin-line" readonly value="([^"]+)"', page)
+    line = re.search(r'<pre class="command" id="signin-line">([^<]+)</pre>', page)
     assert secret and line, "no secret shown"
     return unescape(secret.group(1)), unescape(line.group(1))
 
