@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
+from chaosiq_server.routes.deps import declared_roles
 from chaosiq_server.store import Store
 from fastapi.routing import APIRoute
 from server_helpers import cloud_event, experiment, journal
@@ -136,14 +137,6 @@ PUBLIC = {"/api/v1/docs"}  # Swagger UI: a page without data (the OpenAPI docume
 def test_every_api_route_declares_a_role(lite: Any) -> None:
     """A route added under /api without Viewer/Member/Owner (or Auth) fails here."""
 
-    def declared(dependant: Any) -> set[str]:
-        found = set()
-        for dep in dependant.dependencies:
-            if getattr(dep.call, "required_role", None):
-                found.add(dep.call.required_role)
-            found |= declared(dep)
-        return found
-
     def flat(routes: list[Any]) -> list[Any]:
         """Every route; FastAPI 0.165 keeps an included router as one entry."""
         out = []
@@ -157,7 +150,7 @@ def test_every_api_route_declares_a_role(lite: Any) -> None:
         if not isinstance(route, APIRoute) or not route.path.startswith("/api") or route.path in PUBLIC:
             continue
         seen += 1
-        roles = declared(route.dependant)
+        roles = declared_roles(route.dependant)
         if len(roles) != 1:
             missing.append(f"{sorted(route.methods)} {route.path}: {sorted(roles) or 'no role'}")
         else:
@@ -165,6 +158,24 @@ def test_every_api_route_declares_a_role(lite: Any) -> None:
             assert roles == {needed(method, route.path)}, (route.path, roles)
     assert seen >= 30
     assert not missing, "API routes that do not declare exactly one role: " + "; ".join(missing)
+
+
+def test_the_event_front_door_refuses_a_viewer_as_the_app_does(lite: Any) -> None:
+    """``POST …/events`` is answered by a door in front of the app once the execution is
+    cached: a viewer's event still gets the app's 403 and is not stored."""
+    c, a = lite.client, lite.a
+    ids = _resources(lite)
+    url = f"{a.base}/experiments/{ids['eid']}/executions/{ids['xid']}/events"
+    member, viewer = _token(lite, "member"), _token(lite, "viewer")
+    for _ in range(2):  # the second goes through the door (the execution is cached by then)
+        assert c.post(url, json=cloud_event("t"), headers=member).status_code == 201
+    door = c.app.state.event_front_door
+    answered = door.answered
+    assert answered >= 1, "the front door answered no event: this test tests nothing"
+    r = c.post(url, json=cloud_event("t"), headers=viewer)
+    assert r.status_code == 403 and r.json()["detail"].startswith("this token's role is viewer; publishing")
+    assert door.answered == answered
+    assert c.get(url, headers=viewer).json()["total"] == 2
 
 
 def test_roles_of_another_team_stay_404(lite: Any) -> None:

@@ -109,6 +109,17 @@ def role_scope(needed: Role, doing: str) -> Callable[..., Awaitable[TeamScope]]:
     return scoped
 
 
+def declared_roles(dependant: Any) -> set[str]:
+    """The roles a route's dependencies declare (``route.dependant``): one for every API route."""
+    found: set[str] = set()
+    for dep in dependant.dependencies:
+        role = getattr(dep.call, "required_role", None)
+        if role:
+            found.add(role)
+        found |= declared_roles(dep)
+    return found
+
+
 # The role each team route needs, declared in its signature (``scope: Member``).
 Viewer = Annotated[TeamScope, Depends(role_scope(VIEWER, "reading"))]
 Member = Annotated[TeamScope, Depends(role_scope(MEMBER, "publishing"))]
