@@ -312,7 +312,8 @@ class ApiClient:
             why = _detail(resp) if status == 403 else ""
             if why and self._auth is not None and self._auth._token in why:
                 why = why.replace(self._auth._token, "***")
-            raise AuthError(f"the ChaosIQ server at {self.url} refused the token (HTTP {status}){why}", status)
+            refused = f"the ChaosIQ server at {self.url} refused the token (HTTP {status}){why}"
+            raise AuthError(refused, status)
         if ok is not None or status >= 400:
             message = f"{method} {_path(url)} failed: HTTP {status}{_detail(resp)}"
             if self._auth is not None and self._auth._token in message:  # a server echoing it back
