@@ -308,7 +308,12 @@ class ApiClient:
         if ok is not None and status in ok:
             return resp
         if status in (401, 403):
-            raise AuthError(f"the ChaosIQ server at {self.url} refused the token (HTTP {status})", status)
+            # a 403 says why (chaosiq-server: the token's role and what the request needs)
+            why = _detail(resp) if status == 403 else ""
+            if why and self._auth is not None and self._auth._token in why:
+                why = why.replace(self._auth._token, "***")
+            refused = f"the ChaosIQ server at {self.url} refused the token (HTTP {status}){why}"
+            raise AuthError(refused, status)
         if ok is not None or status >= 400:
             message = f"{method} {_path(url)} failed: HTTP {status}{_detail(resp)}"
             if self._auth is not None and self._auth._token in message:  # a server echoing it back

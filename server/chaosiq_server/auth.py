@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -9,7 +10,11 @@ from dataclasses import dataclass, field
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from .errors import StorageUnavailable
+from .roles import VIEWER
 from .store.tokens import Tokens, hash_token
+
+log = logging.getLogger("chaosiq_server.auth")
 
 CACHE_TTL_SECONDS = 1.0
 CACHE_MAX_ENTRIES = 1024
@@ -22,6 +27,7 @@ class Principal:
     token_id: str
     name: str
     teams: dict[str, str] = field(default_factory=dict)  # team id -> org id
+    role: str = VIEWER  # chaosiq_server.roles
 
     def org_ids(self) -> set[str]:
         return set(self.teams.values())
@@ -64,7 +70,18 @@ class Authenticator:
         info = self.tokens.live_by_hash(digest)
         if info is None:
             return None
-        return Principal(token_id=info.id, name=info.name, teams={t.team_id: t.org_id for t in info.teams})
+        self.touch(info.id, info.last_used_at)
+        teams = {t.team_id: t.org_id for t in info.teams}
+        return Principal(token_id=info.id, name=info.name, teams=teams, role=info.role)
+
+    def touch(self, token_id: str, last_used_at: str | None) -> None:
+        """``last_used_at`` on a lookup (at most one a second per token: the cache) and on a
+        console sign-in, written at most once a minute (``Tokens.touch``); a database that
+        cannot write now only leaves it older."""
+        try:
+            self.tokens.touch(token_id, last_used_at)
+        except StorageUnavailable as exc:
+            log.warning("last use of token %s not recorded: %s", token_id, exc.detail)
 
     def clear(self) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from .config import (
     Settings,
     default_database_url,
 )
+from .roles import DEFAULT_CLI_ROLE, OWNER, ROLES, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,7 +140,7 @@ def init(database_url: str | None, org_name: str, team_name: str, token_name: st
     team = next((t for t in store.teams.list(org["id"]) if t["name"] == team_name), None)
     if team is None:
         team = store.teams.create(org["id"], team_name)
-    secret, token = store.tokens.create(token_name, [team["id"]])
+    secret, token = store.tokens.create(token_name, [team["id"]], OWNER)
     _secret_key(database_url)
     data = {
         "organization": {"id": org["id"], "name": org["name"]},
@@ -460,10 +461,20 @@ def token() -> None:
 @database_option
 @click.option("--team", "teams", multiple=True, required=True, help="Team id (repeatable).")
 @click.option("--name", default="token", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=DEFAULT_CLI_ROLE,
+    show_default=True,
+    help="viewer: sees its teams' runs; member: also publishes and stops runs; "
+    "owner: also manages tokens and policies. The default is the least that lets `chaos run` publish.",
+)
 @json_option
 @friendly_errors
-def token_create(database_url: str | None, teams: tuple[str, ...], name: str, as_json: bool) -> None:
-    """Create a token bound to one or more teams; prints the secret once."""
+def token_create(
+    database_url: str | None, teams: tuple[str, ...], name: str, role: Role, as_json: bool
+) -> None:
+    """Create a token of a role bound to one or more teams; prints the secret once."""
     store = _store(database_url)
     ids = []
     for ref in teams:
@@ -471,11 +482,11 @@ def token_create(database_url: str | None, teams: tuple[str, ...], name: str, as
         if found is None:
             raise click.ClickException(f"no such team: {ref}")
         ids.append(found["id"])
-    secret, info = store.tokens.create(name, ids)
+    secret, info = store.tokens.create(name, ids, role)
     _emit(
         {**info, "token": secret},
         as_json,
-        f"token id {info['id']}\ntoken    {secret}\nThe token is shown only once.",
+        f"token id {info['id']}\nrole     {role}\ntoken    {secret}\nThe token is shown only once.",
     )
 
 
@@ -503,8 +514,8 @@ def token_list(database_url: str | None, as_json: bool) -> None:
         rows,
         as_json,
         "\n".join(
-            f"{t['id']}  {t['name']}  {'revoked' if t['revoked_at'] else 'active'}  "
-            f"teams={','.join(t['teams'])}"
+            f"{t['id']}  {t['name']}  {t['role']}  {'revoked' if t['revoked_at'] else 'active'}  "
+            f"last-used={t['last_used_at'] or 'never'}  teams={','.join(t['teams'])}"
             for t in rows
         )
         or "no tokens",

@@ -7,14 +7,15 @@ through this door (benchmarks/RESULTS.md). A batch is worth its routing, so
 ``…/events/batch`` has no door.
 
 This door implements nothing of the endpoint: when the token is valid (checked
-by the API's own ``authenticated``), the execution is the team's and in the
-cache, and the body is JSON, it reads the body with :func:`..strict_json.parse`
-and validates it with the route's own body type, as the app does, then calls
-the route's own function and answers with its response. Anything else (a bad token, a cache miss, another
-media type, a body that does not validate, a ``BadInput`` or any error from the
-function) goes to the app with the body replayed, so every error answer is the
-app's one; the route functions are idempotent (events are stored once per id),
-so a second call after an error changes nothing.
+by the API's own ``authenticated``) and of the role the route declares, the
+execution is the team's and in the cache, and the body is JSON, it reads the body
+with :func:`..strict_json.parse` and validates it with the route's own body type,
+as the app does, then calls the route's own function and answers with its
+response. Anything else (a bad token, a role that is not enough, a cache miss,
+another media type, a body that does not validate, a ``BadInput`` or any error
+from the function) goes to the app with the body replayed, so every error answer
+is the app's one; the route functions are idempotent (events are stored once per
+id), so a second call after an error changes nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .auth import authenticated
 from .middleware import read_body, replay_body
+from .roles import allows
 from .routes import events
-from .routes.deps import TeamScope
+from .routes.deps import TeamScope, declared_roles
 from .strict_json import JsonRefused, parse
 
 log = logging.getLogger("chaosiq_server.ingest")
@@ -55,6 +57,7 @@ class EventFrontDoor:
         self.app = app
         self.answered = 0  # requests this door answered itself (tests, benchmarks)
         self.route = self._route()
+        (self.needed,) = declared_roles(self.route.dependant)  # the route's role (member)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = (
@@ -84,8 +87,8 @@ class EventFrontDoor:
         except HTTPException:
             return None  # the app answers 401
         org, team, eid, xid = match["org"], match["team"], match["eid"], match["xid"]
-        if principal.teams.get(team) != org:
-            return None
+        if principal.teams.get(team) != org or not allows(principal.role, self.needed):
+            return None  # the app answers 404 or 403
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if not state.store.executions.cached(team, xid, eid) or media_type not in JSON_TYPES:
             return None

@@ -51,6 +51,10 @@ tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", TS, nullable=False),
     Column("revoked_at", TS, nullable=True),
+    # viewer | member | owner (chaosiq_server.roles); tokens made before roles are owners
+    Column("role", String(16), nullable=False, server_default="owner"),
+    # written at most once a minute per token (store/tokens.py ``touch``)
+    Column("last_used_at", TS, nullable=True),
 )
 
 token_teams = Table(
@@ -210,4 +214,21 @@ verification_run_events = Table(
     Column("created_at", TS, nullable=False),
     Index("ix_vrun_events_run", "run_id", "seq"),
     sqlite_autoincrement=True,
+)
+
+# The audit log: append-only (no route updates or deletes a row; on PostgreSQL and
+# SQLite a trigger refuses UPDATE and DELETE, see migration 0006). One row per
+# action and team, written in the transaction of the action (store/audit.py).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Column("team_id", ID, nullable=False),
+    Column("token_id", ID, nullable=True),  # None: the admin CLI
+    Column("token_name", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_id", String(200), nullable=True),
+    Column("details", Text, nullable=True),  # JSON object
+    Index("ix_audit_log_team_created", "team_id", "created_at", "id"),
 )

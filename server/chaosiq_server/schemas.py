@@ -344,3 +344,23 @@ class VerificationTrendOut(BaseModel):
     verification_id: str
     runs_count: int
     runs: list[RunSamples] = Field(description="The newest runs (up to `limit`), oldest first.")
+
+
+class AuditEntryOut(BaseModel):
+    id: str
+    at: str
+    team_id: str
+    token_id: str | None = Field(description="The token that acted; null for the admin CLI.")
+    token_name: str
+    action: str = Field(
+        description="execution.stop, token.create, token.revoke, "
+        "policy.create, policy.update or policy.delete"
+    )
+    target_id: str | None = Field(description="The execution, token or policy acted on.")
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+    total: int

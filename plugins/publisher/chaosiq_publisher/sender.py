@@ -148,7 +148,11 @@ class Sender:
             self.last_error += f"; it asked to retry after {exc.retry_after:g} s"
         if isinstance(exc, AuthError):
             self.refusal = TOKEN
-            self.last_error += ": sign in again with `chaos signin`"
+            self.last_error += (
+                ": sign in with a token whose role may publish (`chaos signin`)"
+                if exc.status == 403
+                else ": sign in again with `chaos signin`"
+            )
         elif team_refused:
             scope = self.client.scope
             team = f"'{scope.team_name or scope.team_id}'" if scope else ""

@@ -16,18 +16,27 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from .auth import ConsoleNotFound, CrossOriginRejected, CsrfRejected, SignInRequired, optional_user
+from .auth import (
+    ConsoleForbidden,
+    ConsoleNotFound,
+    CrossOriginRejected,
+    CsrfRejected,
+    SignInRequired,
+    optional_user,
+)
 
 STATIC = Path(__file__).parent / "static"
 
 
 def mount(app: FastAPI) -> None:
     """Add the console to ``app``."""
+    from .admin import router as admin_router
     from .history import router as history_router
     from .views import redirect, render, router
 
     app.include_router(router)
     app.include_router(history_router)
+    app.include_router(admin_router)
     app.mount("/console/static", StaticFiles(directory=str(STATIC)), name="console-static")
 
     @app.exception_handler(SignInRequired)
@@ -48,6 +57,18 @@ def mount(app: FastAPI) -> None:
             {"title": "Not found", "message": f"There is no such {exc.what}, or this token cannot see it."},
             status_code=404,
             user=user,
+        )
+
+    @app.exception_handler(ConsoleForbidden)
+    async def _forbidden(request: Request, exc: ConsoleForbidden) -> Response:
+        if request.url.path.endswith(".json"):
+            return JSONResponse({"detail": exc.message}, status_code=403)
+        return render(
+            request,
+            "error.html",
+            {"title": "Not allowed", "message": exc.message[0].upper() + exc.message[1:] + "."},
+            status_code=403,
+            user=optional_user(request),
         )
 
     @app.exception_handler(CsrfRejected)

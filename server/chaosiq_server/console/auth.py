@@ -9,8 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 
+from ..roles import Role, allows, refusal
 from ..secret_key import SecretKey
 from ..store import Store, TeamRef, TokenInfo
+from ..store.audit import Acting, Who
 from . import session
 
 log = logging.getLogger("chaosiq_server.console")
@@ -34,6 +36,14 @@ class CsrfRejected(Exception):
     """A form came without the CSRF token of the session (HTML 403)."""
 
 
+class ConsoleForbidden(Exception):
+    """The signed-in token's role may not do this (HTML 403, JSON for ``.json``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class CrossOriginRejected(Exception):
     """A form was posted from another origin, or with neither Origin nor Referer (HTML 403)."""
 
@@ -47,6 +57,28 @@ class ConsoleUser:
     @property
     def name(self) -> str:
         return self.token.name
+
+    @property
+    def role(self) -> str:
+        return self.token.role
+
+    def may(self, needed: Role) -> bool:
+        """Whether this token's role allows what needs ``needed`` (templates: links, buttons)."""
+        return allows(self.token.role, needed)
+
+    def require(self, needed: Role, doing: str) -> None:
+        """:class:`ConsoleForbidden` unless the role allows ``doing``."""
+        if not self.may(needed):
+            raise ConsoleForbidden(refusal(self.token.role, doing, needed))
+
+    @property
+    def who(self) -> Who:
+        """This token, as the audit log names who acted."""
+        return Who(self.token.id, self.token.name)
+
+    def acting(self, team_id: str) -> Acting:
+        """Who acts in ``team_id``, for the audit log."""
+        return Acting(team_id, self.who)
 
     def team(self, org: str, team: str) -> TeamRef:
         ref = self.token.team(org, team)

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from ..auth import authenticate, bearer_token
 from ..errors import BadInput, NotFound
+from ..roles import MEMBER
 from ..store.tokens import hash_token
 from . import pages, session, trends
 from .auth import (
@@ -184,6 +185,7 @@ async def signin(request: Request) -> Response:
         )
     failures.succeeded(address)
     store = store_of(request)
+    request.app.state.auth.touch(info.id, info.last_used_at)  # a sign-in is a use of the token
     previous = optional_user(request)
     if previous is not None:  # signing in again: the old session ends, a new id is made
         store.sessions.end(previous.session_id)
@@ -348,10 +350,12 @@ async def stop_execution(request: Request, org: str, team: str, eid: str, xid: s
     """Same effect as the API's ``POST .../executions/{xid}/stop``: a denying policy."""
     form = await checked_form(request, user)
     ref = user.team(org, team)
+    user.require(MEMBER, "stopping a run")
     reason = (form.get("reason") or "").replace("\x00", "").strip()[:500]
     reason = reason or f"stopped by {user.name} from the console"
     try:
-        store_of(request).policies.add(ref.team_id, xid, eid, STOP_POLICY, False, reason, user.name)
+        acting = user.acting(ref.team_id)
+        store_of(request).policies.add(acting, xid, eid, STOP_POLICY, False, reason, "execution.stop")
     except NotFound as exc:
         raise ConsoleNotFound("execution") from exc
     log.info("execution %s stop requested from the console by token %s", xid, user.token.id)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from . import events, executions, experiments, history, meta, organizations, policies, verifications
+from . import audit, events, executions, experiments, history, meta, organizations, policies, verifications
 
 # The busiest first (a request is matched against the routes in order): a run's
 # events, its safeguard checks, then the rest.
@@ -18,5 +18,6 @@ API_ROUTERS = (
     verifications.router,
     history.router,
     organizations.router,
+    audit.router,
     meta.router,
 )

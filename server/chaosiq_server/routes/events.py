@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 
 from ..schemas import BatchAck, CloudEventIn, EventAck, EventPage
-from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, Xid, page
+from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Member, Viewer, Xid, page
 from .json_route import JsonRoute
 
 router = APIRouter(prefix=TEAM, tags=["events"], responses=ERRORS, route_class=JsonRoute)
@@ -38,7 +38,7 @@ def _event(ev: CloudEventIn) -> dict[str, Any]:
     response_model=EventAck,
     responses={200: {"model": EventAck, "description": "Duplicate event id: not stored again"}},
 )
-async def post_event(event: EventBody, scope: Scope, eid: Eid, xid: Xid) -> Response:
+async def post_event(event: EventBody, scope: Member, eid: Eid, xid: Xid) -> Response:
     """One CloudEvent (structured mode). ``data`` may be a JSON string. A repeated
     ``id`` for the same execution is stored once (200 instead of 201). The answer
     comes after the commit: an acknowledged event is durable."""
@@ -47,7 +47,7 @@ async def post_event(event: EventBody, scope: Scope, eid: Eid, xid: Xid) -> Resp
 
 
 @router.post(EVENTS + "/batch", response_model=BatchAck)
-async def post_events_batch(events: BatchBody, scope: Scope, eid: Eid, xid: Xid) -> Response:
+async def post_events_batch(events: BatchBody, scope: Member, eid: Eid, xid: Xid) -> Response:
     """A JSON array of structured CloudEvents (extension ``events-batch``).
     All or nothing: one invalid event rejects the batch."""
     rows = [_event(ev) for ev in events]
@@ -56,13 +56,13 @@ async def post_events_batch(events: BatchBody, scope: Scope, eid: Eid, xid: Xid)
 
 
 @router.get(EVENTS, response_model=EventPage)
-def list_events(scope: Scope, eid: Eid, xid: Xid, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
+def list_events(scope: Viewer, eid: Eid, xid: Xid, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """The execution's timeline, ordered by event time then arrival (paged)."""
     return page(scope.store.events.list(scope.team_id, eid, xid, limit, cursor))
 
 
 @router.get("/executions/{xid}/events", response_model=EventPage)
-def list_events_short(scope: Scope, xid: Xid, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
+def list_events_short(scope: Viewer, xid: Xid, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """The execution's timeline without knowing its experiment id (same paging
     as ``…/experiments/{eid}/executions/{xid}/events``)."""
     return page(scope.store.events.list(scope.team_id, None, xid, limit, cursor))

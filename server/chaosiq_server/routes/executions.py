@@ -16,7 +16,7 @@ from ..schemas import (
     JournalIn,
 )
 from ..store import ExecutionFilter
-from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, TeamScope, Xid, page
+from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Member, TeamScope, Viewer, Xid, page
 from .json_route import JsonRoute
 
 router = APIRouter(prefix=TEAM, tags=["executions"], responses=ERRORS, route_class=JsonRoute)
@@ -43,7 +43,7 @@ SEEN_RUN = {
 @router.post(
     "/experiments/{eid}/executions", status_code=201, response_model=ExecutionCreatedOut, responses=SEEN_RUN
 )
-def create_execution(body: ExecutionIn, scope: Scope, eid: Eid) -> Response:
+def create_execution(body: ExecutionIn, scope: Member, eid: Eid) -> Response:
     """Create an execution from the initial journal. ``Content-Location`` is the
     absolute URL of the execution resource. Extension ``execution-run-id``: a
     ``run_id`` the team has seen already answers 200 with that run's execution
@@ -52,7 +52,7 @@ def create_execution(body: ExecutionIn, scope: Scope, eid: Eid) -> Response:
 
 
 @router.post("/executions", status_code=201, response_model=ExecutionCreatedOut, responses=SEEN_RUN)
-def create_execution_with_experiment(body: ExecutionWithExperimentIn, scope: Scope) -> Response:
+def create_execution_with_experiment(body: ExecutionWithExperimentIn, scope: Member) -> Response:
     """Extension ``execution-with-experiment``: store (or match) the experiment and
     create its execution in one request, one round trip instead of two. The
     experiment is handled as ``POST …/experiments`` does; ``Content-Location`` is
@@ -65,7 +65,7 @@ def create_execution_with_experiment(body: ExecutionWithExperimentIn, scope: Sco
 
 
 @router.put(EXEC, status_code=204)
-def put_execution(body: JournalIn, scope: Scope, eid: Eid, xid: Xid) -> Response:
+def put_execution(body: JournalIn, scope: Member, eid: Eid, xid: Xid) -> Response:
     """Replace the journal (the final one at the end of a run); status from journal.status."""
     scope.store.executions.update(scope.team_id, eid, xid, body.journal)
     location = scope.url("experiments", eid, "executions", xid)
@@ -73,7 +73,7 @@ def put_execution(body: JournalIn, scope: Scope, eid: Eid, xid: Xid) -> Response
 
 
 @router.get(EXEC, response_model=ExecutionOut)
-def get_execution(scope: Scope, eid: Eid, xid: Xid) -> Any:
+def get_execution(scope: Viewer, eid: Eid, xid: Xid) -> Any:
     """One execution with its journal."""
     data = scope.store.executions.get(scope.team_id, xid, eid)
     return _execution_response(scope.url("experiments", eid, "executions", xid), data)
@@ -105,7 +105,7 @@ def execution_filter(
 
 @router.get("/executions", response_model=ExecutionPage)
 def list_executions(
-    scope: Scope,
+    scope: Viewer,
     where: Annotated[ExecutionFilter, Depends(execution_filter)],
     limit: LimitQ = None,
     cursor: CursorQ = None,
@@ -117,7 +117,7 @@ def list_executions(
 
 
 @router.get("/executions/{xid}", response_model=ExecutionOut)
-def get_execution_short(scope: Scope, xid: Xid) -> Any:
+def get_execution_short(scope: Viewer, xid: Xid) -> Any:
     """One execution, without knowing its experiment id."""
     data = scope.store.executions.get(scope.team_id, xid)
     location = scope.url("experiments", data["experiment_id"], "executions", xid)

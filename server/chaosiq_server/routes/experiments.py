@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from ..schemas import ExperimentIn, ExperimentOut, ExperimentPage, IdOut
-from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Scope, page
+from .deps import ERRORS, TEAM, CursorQ, Eid, LimitQ, Member, Viewer, page
 from .json_route import JsonRoute
 
 router = APIRouter(
@@ -25,7 +25,7 @@ router = APIRouter(
         204: {"description": "Identical experiment already stored; see Content-Location"},
     },
 )
-def publish_experiment(body: ExperimentIn, scope: Scope) -> Response:
+def publish_experiment(body: ExperimentIn, scope: Member) -> Response:
     """Store an experiment. 201 when new, 204 (with ``Content-Location``) when an
     identical one is already stored in the team, 200 when the experiment carries
     the ``experiment_id`` of a stored one whose content changed."""
@@ -41,12 +41,12 @@ def publish_experiment(body: ExperimentIn, scope: Scope) -> Response:
 
 
 @router.get("", response_model=ExperimentPage)
-def list_experiments(scope: Scope, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
+def list_experiments(scope: Viewer, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Experiments of the team, newest first (paged)."""
     return page(scope.store.experiments.list(scope.team_id, limit, cursor))
 
 
 @router.get("/{eid}", response_model=ExperimentOut)
-def get_experiment(scope: Scope, eid: Eid) -> Any:
+def get_experiment(scope: Viewer, eid: Eid) -> Any:
     """One experiment."""
     return scope.store.experiments.get(scope.team_id, eid)

@@ -16,6 +16,7 @@ attribute is the repository of one aggregate and holds every query about it:
 ``policies``       safeguard policies of an execution (``policies.py``)
 ``verifications``  verifications, runs, run events (``verifications.py``)
 ``retention``      deleting old finished executions (``retention.py``)
+``audit``          the append-only audit log of each team (``audit.py``)
 ``history``        an experiment's executions over time, a verification's
                    deviated samples per run (``history.py``)
 =================  ===========================================================
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from ..db import Database
 from ..errors import BadInput, NotFound
+from .audit import Audit
 from .events import Events
 from .execution_filter import ExecutionFilter
 from .executions import ExecutionRow, Executions
@@ -61,6 +63,7 @@ class Store:
         self.verifications = Verifications(db, self.executions)
         self.retention = Retention(db)
         self.history = History(db)
+        self.audit = Audit(db)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 
 from .. import models as m
 from ..db import Database, new_id, utcnow
+from .audit import Audit, AuditScope
 from .executions import Executions
 
 
@@ -28,14 +29,18 @@ class Policies:
 
     def add(
         self,
-        team_id: str,
+        scope: AuditScope,
         xid: str,
         eid: str | None,
         name: str,
         allowed: bool,
         reason: str | None,
-        created_by: str,
+        action: str = "policy.create",
     ) -> dict[str, Any]:
+        """Attach a policy to an execution of ``scope``'s team, created by its token; the
+        audit log's ``action`` row (``policy.create``, or ``execution.stop`` for a stop)
+        is written in the same transaction."""
+        team_id, created_by = scope.team_id, scope.principal.name
         row = {
             "id": new_id(),
             "execution_id": xid,
@@ -48,6 +53,8 @@ class Policies:
         with self.db.write() as conn:
             self.executions.require(conn, team_id, xid, eid)
             conn.execute(insert(m.policies).values(row))
+            details = {"name": name, "allowed": allowed, "reason": reason, "policy_id": row["id"]}
+            Audit.record(conn, scope, action, xid, details)
         return {k: v for k, v in row.items() if k != "execution_id"}
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, select
 
 from .. import models as m
 from ..db import Database, utcnow
-from .tokens import TokenInfo, _teams
+from .tokens import LIVE_COLUMNS, TokenInfo, token_info
 
 
 def _digest(session_id: str) -> str:
@@ -53,7 +53,7 @@ class Sessions:
         s, t = m.console_sessions, m.tokens
         with self.db.read() as conn:
             row = conn.execute(
-                select(t.c.id, t.c.name, t.c.token_hash)
+                select(*LIVE_COLUMNS)
                 .join(s, s.c.token_id == t.c.id)
                 .where(
                     s.c.id_hash == _digest(session_id), s.c.expires_at > utcnow(), t.c.revoked_at.is_(None)
@@ -61,7 +61,7 @@ class Sessions:
             ).first()
             if row is None:
                 return None
-            return TokenInfo(row.id, row.name, row.token_hash, _teams(conn, row.id))
+            return token_info(conn, row)
 
     def end(self, session_id: str) -> None:
         """Sign-out: the session is gone for every server process."""

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from chaosiq_server.app import create_app
 from chaosiq_server.config import Settings
+from chaosiq_server.console.admin import router as admin_router
 from chaosiq_server.console.views import router as console_router
 from chaosiq_server.db import Database
 from chaosiq_server.store import Store
@@ -84,8 +85,18 @@ def _forms(env: Any) -> dict[str, tuple[str, dict[str, str]]]:
     a = env.a
     page = env.client.get(f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/{eid}/executions/{xid}")
     csrf = csrf_of(page.text)
+    team = f"/organizations/{a.org_id}/teams/{a.team_id}"
+    _, victim = Store(env.client.app.state.db).tokens.create("victim", [a.team_id], "viewer")
     return {
         "/signout": ("/signout", {"csrf_token": csrf}),
+        "/organizations/{org}/teams/{team}/tokens": (
+            f"{team}/tokens",
+            {"csrf_token": csrf, "name": "evil", "role": "owner", f"team-{a.team_id}": "1"},
+        ),
+        "/organizations/{org}/teams/{team}/tokens/{tid}/revoke": (
+            f"{team}/tokens/{victim['id']}/revoke",
+            {"csrf_token": csrf},
+        ),
         "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/stop": (
             f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/{eid}/executions/{xid}/stop",
             {"csrf_token": csrf, "reason": "from evil"},
@@ -114,7 +125,8 @@ CROSS_SITE = [(o, None) for o in EVIL_ORIGINS] + [(None, "http://evil.example/pa
 
 def test_every_console_form_refuses_a_post_from_another_origin(console: Any) -> None:
     forms = _forms(console)
-    posts = {r.path for r in console_router.routes if "POST" in getattr(r, "methods", ())}
+    routes = [*console_router.routes, *admin_router.routes]
+    posts = {r.path for r in routes if "POST" in getattr(r, "methods", ())}
     assert posts == {"/signin", *forms}, "a console POST route without a case here"
     c = console.client
     for path, data in forms.values():
@@ -131,6 +143,8 @@ def test_every_console_form_refuses_a_post_from_another_origin(console: Any) -> 
     stop_path = forms["/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/stop"][0]
     policies = stop_path.split(f"/teams/{console.a.team_id}", 1)[1].removesuffix("/stop") + "/policies"
     assert team_api(c, console.a)("GET", policies).json()["policies"] == []
+    tokens = Store(c.app.state.db).tokens.list()
+    assert "evil" not in {t["name"] for t in tokens} and all(t["revoked_at"] is None for t in tokens)
     # and the same form from the console's own origin is accepted
     assert _post_from(fresh, "/signin", signin, ORIGIN, None).status_code == 303
 
