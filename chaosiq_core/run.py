@@ -105,8 +105,16 @@ class Run:
         with self.changed:
             if verdict == self.pause_verdict:
                 return
-            self.pause_verdict = verdict
+            before, self.pause_verdict = self.pause_verdict, verdict
             self.changed.notify_all()
+        if verdict is not None and before is None:
+            logger.info(
+                "chaosiq: '%s' pauses the run: %s (it holds before its next activity)",
+                verdict.source,
+                verdict.reason,
+            )
+        elif verdict is None:
+            logger.info("chaosiq: the pause by '%s' is lifted", before.source if before else "?")
 
     def claim_interrupt(self) -> bool:
         """``True`` once per run, for whoever raises the interruption of a requested stop.

@@ -105,7 +105,7 @@ class StopIn(_Strict):
 
 
 WINDOW_FIELDS = ("start_day", "start_time", "end_day", "end_time", "time_zone")
-HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 Day = Annotated[int, Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")]
 
 

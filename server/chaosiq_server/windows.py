@@ -1,7 +1,7 @@
 """Weekly time windows in a time zone ("Friday 16:00 to Monday 08:00, Europe/Paris").
 
 A window is local wall-clock time in an IANA time zone: ``now`` is converted
-with :mod:`zoneinfo` and compared as a minute of the local week, so daylight
+with :mod:`zoneinfo` and compared as a second of the local week, so daylight
 saving changes move the window's real-time bounds with the clocks: a bound in
 an hour the clocks skip takes effect when they jump past it, and a local time
 the clocks repeat is inside (or outside) the window both times. A window may
@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MINUTES_A_WEEK = 7 * 24 * 60
-TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
 
 
 @lru_cache(maxsize=1)
@@ -38,17 +37,19 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
-def minutes(hhmm: str) -> int:
-    """``"16:30"`` → 990; ``ValueError`` unless it is HH:MM from 00:00 to 23:59."""
+def seconds(hhmm: str) -> int:
+    """``"16:30"`` → 59400 (seconds into the day); ``ValueError`` unless it is HH:MM or
+    HH:MM:SS from 00:00 to 23:59:59."""
     found = TIME.match(hhmm) if isinstance(hhmm, str) else None
     if not found:
         raise ValueError(f"time {hhmm!r} is not HH:MM (00:00 to 23:59)")
-    return int(found.group(1)) * 60 + int(found.group(2))
+    return int(found.group(1)) * 3600 + int(found.group(2)) * 60 + int(found.group(3) or 0)
 
 
 @dataclass(frozen=True)
 class Window:
-    """From ``start_day start_time`` to ``end_day end_time`` every week (days: 0 = Monday)."""
+    """From ``start_day start_time`` to ``end_day end_time`` every week (days: 0 = Monday;
+    times HH:MM or HH:MM:SS)."""
 
     start_day: int
     start_time: str
@@ -66,16 +67,16 @@ class Window:
 
     @property
     def _start(self) -> int:
-        return self.start_day * 1440 + minutes(self.start_time)
+        return self.start_day * 86400 + seconds(self.start_time)
 
     @property
     def _end(self) -> int:
-        return self.end_day * 1440 + minutes(self.end_time)
+        return self.end_day * 86400 + seconds(self.end_time)
 
     def is_open(self, now: datetime | None = None) -> bool:
         """Whether the window is open at ``now`` (aware; default: the current time)."""
         moment = (now or datetime.now(timezone.utc)).astimezone(zone(self.time_zone))
-        m = moment.weekday() * 1440 + moment.hour * 60 + moment.minute
+        m = moment.weekday() * 86400 + moment.hour * 3600 + moment.minute * 60 + moment.second
         start, end = self._start, self._end
         if start < end:
             return start <= m < end
