@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from server_helpers import Env, experiment, journal
-
 from chaosiq_server.windows import Window
+from server_helpers import Env, experiment, journal
 
 
 def _execution(env: Env, tags: list[str] | None = None, title: str = "exp") -> tuple[str, str]:
@@ -54,7 +53,9 @@ def test_an_open_window_denies_with_its_name_and_bounds_and_a_closed_one_does_no
     assert verdict["allowed"] is False
     [entry] = verdict["policies"]
     assert entry["name"] == "Friday freeze" and entry["allowed"] is False and entry["scope"] == "team"
-    window = Window(**{k: created[k] for k in ("start_day", "start_time", "end_day", "end_time", "time_zone")})
+    window = Window(
+        **{k: created[k] for k in ("start_day", "start_time", "end_day", "end_time", "time_zone")}
+    )
     assert entry["reason"] == f"window 'Friday freeze' ({window.describe()}) is open: weekend"
     # moved to later today: closed, the run is allowed again
     later = {"name": "Friday freeze", **_window_around_now(-120, 180)}
@@ -118,7 +119,10 @@ W = {"start_day": 4, "start_time": "16:00", "end_day": 0, "end_time": "08:00", "
         ({"name": "w", "kind": "window", **W, "start_time": "4pm"}, "start_time"),
         ({"name": "w", "kind": "window", **W, "start_day": 7}, "start_day"),
         ({"name": "w", "kind": "window", **W, "start_day": "4"}, "start_day"),
-        ({"name": "w", "kind": "window", **W, "end_day": 4, "end_time": "16:00"}, "must not start when it ends"),
+        (
+            {"name": "w", "kind": "window", **W, "end_day": 4, "end_time": "16:00"},
+            "must not start when it ends",
+        ),
         ({"name": "w", "kind": "window", "start_day": 4}, "a window needs"),
         ({"name": "d", "kind": "deny", **W}, "only a window"),
         ({"name": "c", "kind": "concurrency"}, "needs max_runs"),
@@ -141,7 +145,9 @@ def test_bad_policies_get_one_clear_422(lite: Env, body: dict[str, Any], words: 
 def test_pause_and_resume_change_the_verdict_and_are_checked(env: Env) -> None:
     c, a = env.client, env.a
     eid, xid = _execution(env)
-    r = c.post(f"{a.base}/executions/{xid}/pause", json={"reason": "look at it", "timeout": 30}, headers=a.headers)
+    r = c.post(
+        f"{a.base}/executions/{xid}/pause", json={"reason": "look at it", "timeout": 30}, headers=a.headers
+    )
     assert r.status_code == 201, r.text
     assert r.json()["timeout"] == 30 and r.json()["created_by"] == "token-alpha"
     verdict = _verdict(env, eid, xid)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
 from chaosiq_server.windows import Window
 
 UTC = timezone.utc
