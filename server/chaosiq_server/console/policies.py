@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from ..errors import Conflict, NotFound
 from ..schemas import WINDOW_FIELDS, TeamPolicyIn
 from ..windows import DAY_NAMES, time_zones
-from .auth import ConsoleNotFound, ConsoleUser, checked_form, store_of
+from .auth import ConsoleNotFound, ConsoleUser, checked_form, require_same_origin, store_of
 from .views import User, redirect, render
 
 log = logging.getLogger("chaosiq_server.console")
 
-router = APIRouter(include_in_schema=False)
+# as every console router: a state-changing request from another site is refused first
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
 
 POLICIES = "/organizations/{org}/teams/{team}/policies"
 KIND_LABELS = {

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from chaosiq_server.app import create_app
 from chaosiq_server.config import Settings
+from chaosiq_server.console.policies import router as policies_router
 from chaosiq_server.console.views import router as console_router
 from chaosiq_server.db import Database
 from chaosiq_server.store import Store
@@ -84,11 +85,29 @@ def _forms(env: Any) -> dict[str, tuple[str, dict[str, str]]]:
     a = env.a
     page = env.client.get(f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/{eid}/executions/{xid}")
     csrf = csrf_of(page.text)
+    pid = api("POST", "/policies", json={"name": "kept", "kind": "deny", "tag": "nothing-has-it"}).json()["id"]
+    team = f"/organizations/{a.org_id}/teams/{a.team_id}"
+    execution = f"{team}/experiments/{eid}/executions/{xid}"
+    policy = {"csrf_token": csrf, "name": "from evil", "kind": "deny"}
     return {
         "/signout": ("/signout", {"csrf_token": csrf}),
         "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/stop": (
-            f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/{eid}/executions/{xid}/stop",
+            f"{execution}/stop",
             {"csrf_token": csrf, "reason": "from evil"},
+        ),
+        "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/pause": (
+            f"{execution}/pause",
+            {"csrf_token": csrf, "reason": "from evil"},
+        ),
+        "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/resume": (
+            f"{execution}/resume",
+            {"csrf_token": csrf},
+        ),
+        "/organizations/{org}/teams/{team}/policies": (f"{team}/policies", policy),
+        "/organizations/{org}/teams/{team}/policies/{pid}": (f"{team}/policies/{pid}", policy),
+        "/organizations/{org}/teams/{team}/policies/{pid}/delete": (
+            f"{team}/policies/{pid}/delete",
+            {"csrf_token": csrf},
         ),
     }
 
@@ -114,7 +133,8 @@ CROSS_SITE = [(o, None) for o in EVIL_ORIGINS] + [(None, "http://evil.example/pa
 
 def test_every_console_form_refuses_a_post_from_another_origin(console: Any) -> None:
     forms = _forms(console)
-    posts = {r.path for r in console_router.routes if "POST" in getattr(r, "methods", ())}
+    routes = [*console_router.routes, *policies_router.routes]
+    posts = {r.path for r in routes if "POST" in getattr(r, "methods", ())}
     assert posts == {"/signin", *forms}, "a console POST route without a case here"
     c = console.client
     for path, data in forms.values():
@@ -131,6 +151,7 @@ def test_every_console_form_refuses_a_post_from_another_origin(console: Any) -> 
     stop_path = forms["/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/stop"][0]
     policies = stop_path.split(f"/teams/{console.a.team_id}", 1)[1].removesuffix("/stop") + "/policies"
     assert team_api(c, console.a)("GET", policies).json()["policies"] == []
+    assert [p["name"] for p in team_api(c, console.a)("GET", "/policies").json()["items"]] == ["kept"]
     # and the same form from the console's own origin is accepted
     assert _post_from(fresh, "/signin", signin, ORIGIN, None).status_code == 303
 
