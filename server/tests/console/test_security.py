@@ -85,7 +85,8 @@ def _forms(env: Any) -> dict[str, tuple[str, dict[str, str]]]:
     a = env.a
     page = env.client.get(f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/{eid}/executions/{xid}")
     csrf = csrf_of(page.text)
-    pid = api("POST", "/policies", json={"name": "kept", "kind": "deny", "tag": "nothing-has-it"}).json()["id"]
+    kept = {"name": "kept", "kind": "deny", "tag": "nothing-has-it"}
+    pid = api("POST", "/policies", json=kept).json()["id"]
     team = f"/organizations/{a.org_id}/teams/{a.team_id}"
     execution = f"{team}/experiments/{eid}/executions/{xid}"
     policy = {"csrf_token": csrf, "name": "from evil", "kind": "deny"}
