@@ -35,6 +35,7 @@ from chaosiq_core.errors import ChaosIQError
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.manager import make_hooks, unavailable_features
+from chaosiq_core.pause import hold
 from chaosiq_core.run import Run
 from chaosiq_core.types import Verdict
 
@@ -365,6 +366,9 @@ def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
     run = _state.run
     if run is None:
         return
+    if run.pause_verdict is not None and not run.in_phase("rollback"):
+        hold(run)  # a pause holds the run here, before the activity starts (rollbacks never)
+        _interrupt_if_stopping(run)
     run.began("activity", context)
     run.hooks.before_activity(run, context)
     _interrupt_if_stopping(run)

@@ -42,7 +42,15 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "chaosiq_run_finished",
         ],
     ),
-    ("Safeguards", ["chaosiq_safeguard_verdicts", "chaosiq_safeguard_triggered"]),
+    (
+        "Safeguards",
+        [
+            "chaosiq_safeguard_verdicts",
+            "chaosiq_safeguard_triggered",
+            "chaosiq_run_paused",
+            "chaosiq_run_resumed",
+        ],
+    ),
     ("Delivery to the server", ["chaosiq_deliver"]),
     ("Commands", ["chaosiq_feature_status"]),
 ]
@@ -61,6 +69,7 @@ chaos run experiment.json
 │   │     chaosiq_continuous_hypothesis_iteration (n times)             hypothesis pool thread)
 │   │     chaosiq_continuous_hypothesis_completed
 │   ├─ chaosiq_before_method
+│   │   ├─ [chaosiq_run_paused ─ chaosiq_run_resumed]            (while a pause verdict stands)
 │   │   ├─ chaosiq_before_activity ─ chaosiq_after_activity      (each probe/action; background
 │   │   └─ …                                                      activities on pool threads)
 │   ├─ chaosiq_after_method

@@ -278,6 +278,12 @@ class Hooks:
     def safeguard_triggered(self, run: Run, verdict: Verdict) -> None:
         self._call(self.pm.hook.chaosiq_safeguard_triggered, run=run, verdict=verdict)
 
+    def run_paused(self, run: Run, verdict: Verdict) -> None:
+        self._call(self.pm.hook.chaosiq_run_paused, run=run, verdict=verdict)
+
+    def run_resumed(self, run: Run, pause: dict[str, Any]) -> None:
+        self._call(self.pm.hook.chaosiq_run_resumed, run=run, pause=pause)
+
     # ----------------------------------------------------------- delivery
 
     def deliver(self, run: Run, message: Outgoing) -> bool:

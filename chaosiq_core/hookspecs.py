@@ -413,6 +413,10 @@ def chaosiq_safeguard_verdicts(run: Run) -> list[Verdict] | Verdict | None:
         to abstain.
 
     Every implementation is called and every vote is kept; **any stop wins**.
+    ``Verdict.pause(source, reason, timeout=...)`` holds the run before its next
+    activity while the vote stands (see ``chaosiq_run_paused``); return it at
+    every check for as long as the run must wait, and stop returning it to let
+    the run go on.
     Called from the safeguards plugin's background poller (never from the run
     thread), at its interval and once before the experiment starts. Keep each
     vote quick and give network calls a timeout; an exception counts as an
@@ -429,7 +433,47 @@ def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
     :param run: the run context.
     :param verdict: the stopping vote (who and why).
 
-    Called once per run, from the thread that decided to stop.
+    Called once per run, from the thread that decided to stop (a pause that
+    timed out is stopped from the run thread, with the pause's source).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def chaosiq_run_paused(run: Run, verdict: Verdict) -> None:
+    """The run is held before its next activity by a ``pause`` verdict.
+
+    :param run: the run context.
+    :param verdict: the pausing vote (who, why, ``pause_timeout``).
+
+    Any plugin pauses a run by returning ``Verdict.pause(source, reason,
+    timeout=...)`` from ``chaosiq_safeguard_verdicts``. The core holds the run
+    thread (the main thread) at the before-activity control point, before the
+    activity's ``chaosiq_before_activity`` hook, while the latest verdicts
+    include a pause (the safeguards plugin polls them at its ``interval``);
+    rollbacks are never held. The hold ends when no verdict pauses any more
+    (``chaosiq_run_resumed``), when a stop is requested, or after the pause's
+    timeout (then the run is stopped as if by a safeguard:
+    ``chaosiq_safeguard_triggered``). Ctrl-C during a hold ends the run as
+    Chaos Toolkit does for Ctrl-C. Called on the run thread: enqueue, never wait.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def chaosiq_run_resumed(run: Run, pause: dict[str, Any]) -> None:
+    """A held run goes on, or ends, after a pause.
+
+    :param run: the run context.
+    :param pause: the journal's record of the pause: ``start``, ``end`` (ISO 8601
+        UTC), ``by`` (the pausing source), ``reason``, ``timeout`` (seconds) and
+        ``ended`` (``resumed``, ``stopped``, ``timeout`` or ``interrupted``).
+
+    Called on the run thread once per ``chaosiq_run_paused``, before the run
+    goes on or is stopped. The records are also written to the journal's
+    ``extensions[name=chaosiq].pauses``.
 
     .. versionadded:: 0.1
     """

@@ -52,6 +52,12 @@ class Run:
     experiment_id: str | None = None
     execution_id: str | None = None
     stop_verdict: Verdict | None = None
+    pause_verdict: Verdict | None = None
+    """The pause that stands now (set by whoever polls the verdicts: the safeguards plugin)."""
+    pauses: list[dict[str, Any]] = field(default_factory=list)
+    """The pauses the run held for (``start``, ``end``, ``by``, ``reason``, ``timeout``, ``ended``)."""
+    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    """Notified when a pause is set or lifted, or a stop is requested (a held run waits on it)."""
     _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
     _interrupt_claimed: bool = field(default=False, repr=False)
     _points_seen: set[str] = field(default_factory=set, repr=False)
@@ -90,7 +96,25 @@ class Run:
             if self.stop_verdict is not None or self.finished.is_set():
                 return False
             self.stop_verdict = verdict
+        with self.changed:
+            self.changed.notify_all()
         return True
+
+    def set_pause(self, verdict: Verdict | None) -> None:
+        """The pause that stands now (``None``: none); a run held by the core wakes up to re-check."""
+        with self.changed:
+            if verdict == self.pause_verdict:
+                return
+            before, self.pause_verdict = self.pause_verdict, verdict
+            self.changed.notify_all()
+        if verdict is not None and before is None:
+            logger.info(
+                "chaosiq: '%s' pauses the run: %s (it holds before its next activity)",
+                verdict.source,
+                verdict.reason,
+            )
+        elif verdict is None:
+            logger.info("chaosiq: the pause by '%s' is lifted", before.source if before else "?")
 
     def claim_interrupt(self) -> bool:
         """``True`` once per run, for whoever raises the interruption of a requested stop.
@@ -125,6 +149,11 @@ class Run:
                 return False
             self._phases[phase] = True
             return True
+
+    def in_phase(self, phase: str) -> bool:
+        """``True`` while ``phase`` has started and not ended."""
+        with self.lock:
+            return bool(self._phases.get(phase))
 
     def end_phase(self, phase: str) -> bool:
         """``True`` once for a phase that started and has not ended yet."""

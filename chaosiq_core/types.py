@@ -21,19 +21,39 @@ class Scope:
         return f"/organizations/{self.org_id}/teams/{self.team_id}"
 
 
+DEFAULT_PAUSE_TIMEOUT = 600.0
+"""Seconds a pause holds a run when its verdict names no timeout (then the run is stopped)."""
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One safeguard vote: ``allow`` or ``stop``, who said it and why."""
+    """One safeguard vote: ``allow``, ``stop`` or ``pause``, who said it and why.
 
-    decision: Literal["allow", "stop"]
+    A ``pause`` holds the run before its next activity while the vote stands, for
+    at most ``timeout`` seconds (:data:`DEFAULT_PAUSE_TIMEOUT` when ``None``); then
+    the run is stopped as if by a safeguard. Any stop wins over a pause.
+    """
+
+    decision: Literal["allow", "stop", "pause"]
     source: str
     """Who voted: ``server``, ``probe:<name>`` or a third party's name."""
     reason: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    """A pause's longest hold in seconds (``None``: :data:`DEFAULT_PAUSE_TIMEOUT`)."""
 
     @property
     def stops(self) -> bool:
         return self.decision == "stop"
+
+    @property
+    def pauses(self) -> bool:
+        return self.decision == "pause"
+
+    @property
+    def pause_timeout(self) -> float:
+        """How long this pause may hold the run, in seconds."""
+        return DEFAULT_PAUSE_TIMEOUT if self.timeout is None else max(0.0, float(self.timeout))
 
     @classmethod
     def allow(cls, source: str, reason: str = "") -> Verdict:
@@ -42,6 +62,11 @@ class Verdict:
     @classmethod
     def stop(cls, source: str, reason: str, **details: Any) -> Verdict:
         return cls("stop", source, reason, dict(details))
+
+    @classmethod
+    def pause(cls, source: str, reason: str, timeout: float | None = None, **details: Any) -> Verdict:
+        """Hold the run before its next activity while this vote stands (at most ``timeout`` s)."""
+        return cls("pause", source, reason, dict(details), timeout)
 
 
 @dataclass(frozen=True)

@@ -329,8 +329,15 @@ class Copier:
             quoted = ", ".join(dst.dialect.identifier_preparer.quote(n) for n in names)
             dst.exec_driver_sql(f"TRUNCATE {quoted} RESTART IDENTITY")
         else:
+            # TRUNCATE fires no row trigger; SQLite's DELETE does, and the audit log's
+            # append-only trigger would refuse it: set the triggers aside while emptying
+            triggers = dst.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+            for name, _ in triggers:
+                dst.exec_driver_sql(f'DROP TRIGGER "{name}"')
             for table in reversed(self.tables):
                 dst.execute(table.delete())
+            for _, sql in triggers:
+                dst.exec_driver_sql(sql)
             if dst.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
                 dst.execute(text("DELETE FROM sqlite_sequence"))
         dst.commit()

@@ -175,6 +175,45 @@ policies = Table(
     Index("ix_policies_execution", "execution_id", "created_at"),
 )
 
+# A team's safeguard policies, folded into every execution's verdict (store/team_policies.py).
+team_policies = Table(
+    "team_policies",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("team_id", ID, ForeignKey("teams.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # deny | window | concurrency
+    Column("tag", String(200), nullable=True),  # scope: experiments with this tag (NULL: every one)
+    Column("reason", Text, nullable=True),
+    # window: weekly, local wall-clock time in ``time_zone`` (days 0 = Monday)
+    Column("start_day", Integer, nullable=True),
+    Column("start_time", String(8), nullable=True),  # HH:MM or HH:MM:SS
+    Column("end_day", Integer, nullable=True),
+    Column("end_time", String(8), nullable=True),
+    Column("time_zone", String(64), nullable=True),
+    Column("max_runs", Integer, nullable=True),  # concurrency
+    Column("created_by", String(200), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_by", String(200), nullable=True),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("team_id", "name", name="uq_team_policies_team_name"),
+)
+
+# Pauses of an execution: one stands while ``resumed_at`` is NULL (store/pauses.py).
+execution_pauses = Table(
+    "execution_pauses",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("execution_id", ID, ForeignKey("executions.id"), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("timeout", Float, nullable=False),
+    Column("created_by", String(200), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("resumed_by", String(200), nullable=True),
+    Column("resumed_at", TS, nullable=True),
+    Index("ix_execution_pauses_execution", "execution_id", "created_at"),
+)
+
 verifications = Table(
     "verifications",
     metadata,

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .store.pauses import DEFAULT_TIMEOUT as DEFAULT_PAUSE_TIMEOUT
+from .store.pauses import MAX_TIMEOUT as MAX_PAUSE_TIMEOUT
+from .windows import Window
 
 Json = dict[str, Any]
 Plain = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
@@ -90,6 +102,68 @@ class PolicyIn(_Strict):
 
 class StopIn(_Strict):
     reason: Plain | None = None
+
+
+WINDOW_FIELDS = ("start_day", "start_time", "end_day", "end_time", "time_zone")
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+Day = Annotated[int, Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")]
+
+
+class TeamPolicyIn(BaseModel):
+    """A team safeguard policy. ``deny``: every run in scope is denied now. ``window``:
+    runs are denied while the weekly window is open (local time in ``time_zone``, an IANA
+    name; it may span days, midnight and the week's end). ``concurrency``: a running
+    execution is denied when it is not among the ``max_runs`` oldest running ones in scope.
+    ``tag``: only experiments with this tag (none: every experiment of the team)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    name: Plain = Field(min_length=1, max_length=200)
+    kind: Literal["deny", "window", "concurrency"]
+    tag: Plain | None = Field(default=None, min_length=1, max_length=200)
+    reason: Plain | None = Field(default=None, max_length=500)
+    start_day: Day | None = None
+    start_time: Annotated[str, StringConstraints(pattern=HHMM)] | None = None
+    end_day: Day | None = None
+    end_time: Annotated[str, StringConstraints(pattern=HHMM)] | None = None
+    time_zone: Plain | None = Field(default=None, min_length=1, max_length=64, examples=["Europe/Paris"])
+    max_runs: int | None = Field(default=None, ge=1, le=10000)
+
+    @field_validator("name", "tag")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip() if value is not None else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TeamPolicyIn:
+        window = {f: getattr(self, f) for f in WINDOW_FIELDS}
+        if self.kind == "window":
+            missing = [f for f, v in window.items() if v is None]
+            if missing:
+                raise ValueError(f"a window needs {', '.join(missing)}")
+            Window(**window)  # the time zone exists, start differs from end
+        elif any(v is not None for v in window.values()):
+            raise ValueError(f"only a window has {', '.join(WINDOW_FIELDS)}")
+        if self.kind == "concurrency" and self.max_runs is None:
+            raise ValueError("a concurrency limit needs max_runs (1 or more)")
+        if self.kind != "concurrency" and self.max_runs is not None:
+            raise ValueError("only a concurrency limit has max_runs")
+        return self
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    reason: Plain | None = Field(default=None, max_length=500)
+    timeout: float | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_PAUSE_TIMEOUT,
+        allow_inf_nan=False,
+        description=f"Seconds the run is held before it is stopped (default {DEFAULT_PAUSE_TIMEOUT:g}).",
+    )
 
 
 class VerificationRunIn(_Open):
@@ -237,6 +311,43 @@ class PolicyOut(BaseModel):
     reason: str | None
     created_by: str | None
     created_at: str
+    kind: str | None = Field(default=None, description="A team policy's kind (deny, window, concurrency).")
+    scope: str | None = Field(default=None, description="``team`` for a team policy.")
+    pause: bool | None = Field(default=None, description="``true``: the run is held until resumed.")
+    timeout: float | None = Field(default=None, description="A pause's longest hold, in seconds.")
+
+
+class TeamPolicyOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    tag: str | None
+    reason: str | None
+    start_day: int | None
+    start_time: str | None
+    end_day: int | None
+    end_time: str | None
+    time_zone: str | None
+    max_runs: int | None
+    description: str
+    created_by: str | None
+    created_at: str
+    updated_by: str | None
+    updated_at: str
+
+
+class TeamPoliciesOut(BaseModel):
+    items: list[TeamPolicyOut]
+
+
+class PauseOut(BaseModel):
+    id: str
+    reason: str | None
+    timeout: float
+    created_by: str | None
+    created_at: str
+    resumed_by: str | None
+    resumed_at: str | None
 
 
 class Policies(BaseModel):

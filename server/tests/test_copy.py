@@ -104,8 +104,9 @@ def secret_key() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory, secret_key: None) -> Iterator[Seeded]:
     """A SQLite database written by a real server: real `chaos run` / `chaos verify` runs,
-    an experiment with tags and an execution of 150 events through the API, a safeguard
-    stop, a second organization, a revoked token, a console session, a failed sign-in."""
+    an experiment with tags and an execution of 150 events through the API, a pause, a
+    safeguard stop, a team policy (and so audit log rows), a second organization, a
+    revoked token, a console session, a failed sign-in."""
     tmp = tmp_path_factory.mktemp("copy-source")
     server = start_server(tmp / "server")
     try:
@@ -119,7 +120,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, secret_key: None) -> Iterat
         xid = resp.json()["id"]
         batch = [cloud_event("activity-finished", payload={"i": i}) for i in range(150)]
         assert team.api("POST", f"/experiments/{eid}/executions/{xid}/events/batch", json=batch).ok
+        assert team.api("POST", f"/executions/{xid}/pause", json={"reason": "held"}).status_code == 201
+        assert team.api("POST", f"/executions/{xid}/resume").status_code == 200
         assert team.stop(xid, "stopped before the move").status_code == 201
+        window = {"name": "Friday freeze", "kind": "window", "tag": "nothing-has-it", "start_day": 4,
+                  "start_time": "16:00", "end_day": 0, "end_time": "08:00",
+                  "time_zone": "Europe/Paris"}  # fmt: skip
+        assert team.api("POST", "/policies", json=window).status_code == 201
         # finished: a running execution's page shows its time so far, which differs per request
         done = journal(exp, status="interrupted")
         assert team.api("PUT", f"/experiments/{eid}/executions/{xid}", json={"journal": done}).ok

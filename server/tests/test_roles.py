@@ -24,7 +24,7 @@ ROLES = ("viewer", "member", "owner")
 
 # What each role may do, said independently of the code: GETs are for every role but
 # the audit log (members and owners), every write is a member's but the policies'
-# (owners'); a stop is a member's.
+# (owners': an execution's, the team's); a stop, a pause and a resume are a member's.
 def needed(method: str, template: str) -> str:
     if template.endswith("/audit"):
         return "member"
@@ -32,7 +32,11 @@ def needed(method: str, template: str) -> str:
         return "viewer"
     if method == "post" and template.endswith("/policies"):
         return "owner"
+    if method in ("put", "delete") and template.endswith("/policies/{pid}"):
+        return "owner"
     return "member"
+
+TEAM_POLICY = {"kind": "deny", "tag": "nothing-has-it", "reason": "role test"}
 
 
 def _bodies() -> dict[tuple[str, str], Any]:
@@ -50,6 +54,9 @@ def _bodies() -> dict[tuple[str, str], Any]:
         ("post", xe + "/events/batch"): lambda: [{**ev, "id": str(uuid.uuid4())}],
         ("post", xe + "/policies"): lambda: {"name": "deny", "allowed": False, "reason": "test"},
         ("post", x + "/executions/{xid}/stop"): lambda: {"reason": "role test"},
+        ("post", x + "/executions/{xid}/pause"): lambda: {"reason": "role test", "timeout": 60},
+        ("post", x + "/policies"): lambda: {**TEAM_POLICY, "name": f"p {uuid.uuid4()}"},
+        ("put", x + "/policies/{pid}"): lambda: {**TEAM_POLICY, "name": f"p {uuid.uuid4()}"},
         ("post", vr): lambda: {"status": "started"},
         ("put", vr + "/{rid}"): lambda: {"status": "started"},
         ("post", vr + "/{rid}/events"): lambda: {"category": "x"},
@@ -63,13 +70,22 @@ def _token(env: Any, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
 
 
-def _resources(env: Any) -> dict[str, str]:
+def _running(env: Any) -> tuple[str, str]:
+    """A new running execution: (experiment id, execution id)."""
     c, a = env.client, env.a
     h = a.headers
-    eid = c.post(f"{a.base}/experiments", json={"experiment": experiment()}, headers=h).json()["id"]
+    exp = {"experiment": experiment(f"running {uuid.uuid4()}")}  # the same experiment again is a 204
+    eid = c.post(f"{a.base}/experiments", json=exp, headers=h).json()["id"]
     xid = c.post(f"{a.base}/experiments/{eid}/executions", json={"journal": journal({})}, headers=h).json()[
         "id"
     ]
+    return eid, xid
+
+
+def _resources(env: Any) -> dict[str, str]:
+    c, a = env.client, env.a
+    h = a.headers
+    eid, xid = _running(env)
     rid = c.post(f"{a.base}/verifications/v1/runs", json={"status": "started"}, headers=h).json()["id"]
     return {"org": a.org_id, "team": a.team_id, "eid": eid, "xid": xid, "vid": "v1", "rid": rid}
 
@@ -88,6 +104,8 @@ def test_every_operation_with_every_role(env: Any) -> None:
     c = env.client
     tokens = {role: _token(env, role) for role in ROLES}
     ids = _resources(env)
+    team_policy = {**TEAM_POLICY, "name": "kept"}
+    ids["pid"] = c.post(f"{env.a.base}/policies", json=team_policy, headers=env.a.headers).json()["id"]
     bodies = _bodies()
     spec = c.get("/api/v1/openapi.json").json()
     operations = [
@@ -99,12 +117,14 @@ def test_every_operation_with_every_role(env: Any) -> None:
     assert len(operations) >= 30, "the OpenAPI document lost its routes"
     refused = 0
     for role in ROLES:  # the viewer first: what it is refused changes nothing
+        # a pause needs a running execution: the one of ``ids`` is finished by its PUT
+        running = {**ids, "xid": _running(env)[1]}
         for method, template, op in operations:
             body = None
             if "requestBody" in op:
                 assert (method, template) in bodies, f"no test body for {method.upper()} {template}: add one"
                 body = bodies[(method, template)]()
-            url = _url(template, ids, method)
+            url = _url(template, running if template.endswith(("/pause", "/resume")) else ids, method)
             r = c.request(
                 method, url, headers=tokens[role], content=None if body is None else json.dumps(body)
             )
@@ -115,11 +135,13 @@ def test_every_operation_with_every_role(env: Any) -> None:
                 detail = r.json()["detail"]
                 assert detail.startswith(f"this token's role is {role}; "), detail
                 assert detail.endswith(" needs " + " or ".join(ROLES[ROLES.index(need) :])), detail
-                if method != "get" and "stop" not in template and "policies" not in template:
+                if method != "get" and not re.search(r"/(stop|pause|resume|policies)\b", template):
                     assert detail == f"this token's role is {role}; publishing needs member or owner"
             else:
                 assert r.status_code < 300, (role, method, url, r.status_code, r.text)
-    assert refused >= 14  # the viewer: 12 writes and the audit log; the member: a policy
+    # the viewer: 12 writes, a pause, a resume, 3 policy changes and the audit log; the
+    # member: an execution's policy and 3 team policy changes
+    assert refused >= 22
     # what was refused did not happen: the viewer published nothing, stopped nothing
     a = env.a
     policies = c.get(f"{a.base}/experiments/{ids['eid']}/executions/{ids['xid']}/policies", headers=a.headers)
@@ -238,6 +260,60 @@ def test_audit_records_stop_and_policy_with_who_and_is_append_only(env: Any) -> 
     with db.engine.connect() as conn:
         names = {r[0] for r in conn.execute(text("SELECT token_name FROM audit_log"))}
     assert "someone else" not in names and len(names) == 3  # the admin, token-alpha, member-token
+
+
+def test_pause_and_resume_need_a_member_and_are_audited(env: Any) -> None:
+    c, a = env.client, env.a
+    ids = _resources(env)  # a running execution
+    viewer, member = _token(env, "viewer"), _token(env, "member")
+    verdict = f"{a.base}/experiments/{ids['eid']}/executions/{ids['xid']}/policies"
+    pause, resume = (f"{a.base}/executions/{ids['xid']}/{verb}" for verb in ("pause", "resume"))
+
+    def paused() -> bool:
+        return any(p.get("pause") for p in c.get(verdict, headers=a.headers).json()["policies"])
+
+    r = c.post(pause, json={"reason": "look"}, headers=viewer)
+    assert r.status_code == 403 and r.json()["detail"] == (
+        "this token's role is viewer; pausing or resuming a run needs member or owner"
+    )
+    assert not paused()
+    assert c.post(pause, json={"reason": "look", "timeout": 60}, headers=member).status_code == 201
+    assert paused()
+    assert c.post(resume, headers=viewer).status_code == 403
+    assert paused()
+    assert c.post(resume, headers=member).status_code == 200
+    assert not paused()
+    log = c.get(f"{a.base}/audit?limit=2", headers=member).json()["items"]
+    assert [(e["action"], e["token_name"], e["target_id"]) for e in log] == [
+        ("execution.resume", "member-token", ids["xid"]),
+        ("execution.pause", "member-token", ids["xid"]),
+    ]
+    assert log[1]["details"]["reason"] == "look" and log[1]["details"]["timeout"] == 60
+
+
+def test_team_policies_are_an_owners_and_audited(env: Any) -> None:
+    c, a = env.client, env.a
+    member = _token(env, "member")
+    window = {"name": "Friday freeze", "kind": "window", "start_day": 4, "start_time": "16:00",
+              "end_day": 0, "end_time": "08:00", "time_zone": "Europe/Paris"}  # fmt: skip
+    r = c.post(f"{a.base}/policies", json=window, headers=member)
+    assert r.status_code == 403 and r.json()["detail"] == (
+        "this token's role is member; managing policies needs owner"
+    )
+    assert c.get(f"{a.base}/policies", headers=member).json()["items"] == []
+    pid = c.post(f"{a.base}/policies", json=window, headers=a.headers).json()["id"]
+    assert c.put(f"{a.base}/policies/{pid}", json=window, headers=member).status_code == 403
+    assert c.delete(f"{a.base}/policies/{pid}", headers=member).status_code == 403
+    changed = {**window, "time_zone": "UTC"}
+    assert c.put(f"{a.base}/policies/{pid}", json=changed, headers=a.headers).status_code == 200
+    assert c.delete(f"{a.base}/policies/{pid}", headers=a.headers).status_code == 204
+    log = c.get(f"{a.base}/audit?limit=3", headers=member).json()["items"]
+    assert [(e["action"], e["token_name"], e["target_id"]) for e in log] == [
+        ("policy.delete", "token-alpha", pid),
+        ("policy.update", "token-alpha", pid),
+        ("policy.create", "token-alpha", pid),
+    ]
+    assert [e["details"]["time_zone"] for e in log] == ["UTC", "UTC", "Europe/Paris"]
 
 
 def test_last_used_is_written_at_most_once_a_minute(lite: Any) -> None:

@@ -42,6 +42,15 @@ CHECKS = [
     negative_data_rejection,
 ]
 
+# A team policy's body has rules a JSON schema here does not state: which fields go with
+# which kind, a time zone that exists, a window that does not start when it ends, a name
+# unique in the team (422/409, tested in test_team_policies.py). Every other check runs.
+CROSS_FIELD = {
+    "/api/v1/organizations/{org}/teams/{team}/policies",
+    "/api/v1/organizations/{org}/teams/{team}/policies/{pid}",
+}
+CROSS_FIELD_CHECKS = [c for c in CHECKS if c is not positive_data_acceptance]
+
 
 @pytest.fixture
 def api(tmp_path) -> Iterator[tuple[Any, Env, dict[str, str]]]:
@@ -70,7 +79,8 @@ def _call(case: Any, env: Env, ids: dict[str, str], positive: bool, keep: str | 
         # a cursor is an opaque token the server hands out: no document can say
         # which strings are valid ones (any other is a 400), so none is made up
         case.query.pop("cursor", None)
-    case.call_and_validate(headers=env.a.headers, checks=CHECKS)
+    checks = CROSS_FIELD_CHECKS if case.operation.path in CROSS_FIELD else CHECKS
+    case.call_and_validate(headers=env.a.headers, checks=checks)
 
 
 def _test_of(op: Any, mode: GenerationMode, env: Env, ids: dict[str, str]) -> Any:

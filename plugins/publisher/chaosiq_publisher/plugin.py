@@ -164,6 +164,22 @@ def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
         )
 
 
+@hookimpl
+def chaosiq_run_paused(run: Run, verdict: Verdict) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(
+            ev.RUN_PAUSED,
+            {"source": verdict.source, "reason": verdict.reason, "timeout": verdict.pause_timeout},
+            None,
+        )
+
+
+@hookimpl
+def chaosiq_run_resumed(run: Run, pause: dict[str, Any]) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(ev.RUN_RESUMED, dict(pause), None)
+
+
 @hookimpl(trylast=True)
 def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
     if (p := _pub(run)) is not None and not p.finished:

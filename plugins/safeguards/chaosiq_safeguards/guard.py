@@ -27,6 +27,7 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chaosiq_core.types import Verdict
@@ -48,6 +49,18 @@ def combine(stops: list[Verdict]) -> Verdict:
     source = ", ".join(v.source for v in stops)
     reason = "; ".join(f"{v.source}: {v.reason}" for v in stops)
     return Verdict.stop(source, reason, verdicts=[verdict_record(v) for v in stops])
+
+
+def first_pause(verdicts: list[Verdict]) -> Verdict | None:
+    """The pause that holds the run (the first pausing vote; its timeout the shortest of all)."""
+    pauses = [v for v in verdicts if v.pauses]
+    if not pauses:
+        return None
+    shortest = min(v.pause_timeout for v in pauses)
+    first = pauses[0]
+    if first.pause_timeout == shortest:
+        return first
+    return replace(first, timeout=shortest)
 
 
 def verdict_record(verdict: Verdict) -> dict[str, Any]:
@@ -125,7 +138,14 @@ class Guard:
         self.thread.start()
 
     def _interrupting(self) -> bool:
-        return self.stop_interrupts
+        return self.stop_interrupts or self._pause_timed_out() is not None
+
+    def _pause_timed_out(self) -> Verdict | None:
+        """The stop the core requested when a pause timed out (it is a safeguard stop too)."""
+        verdict = self.run.stop_verdict
+        if self.stop_verdict is None and verdict is not None and "pause" in verdict.details:
+            return verdict
+        return None
 
     def close(self) -> None:
         """No more verdicts, no signal, ever (first ``chaosiq_after_experiment``)."""
@@ -175,6 +195,8 @@ class Guard:
             stops = [v for v in verdicts if v.stops]
             if stops:
                 self._decide(stops)
+            else:
+                self.run.set_pause(first_pause(verdicts))
             with self.cond:
                 self.last = verdicts
                 self.rounds_done += 1
@@ -296,8 +318,10 @@ class Guard:
 
     def record(self, journal: dict[str, Any]) -> None:
         """Write the stopping verdicts into the journal (``chaosiq_after_experiment``)."""
-        self.run.journal_extension["safeguards"] = journal_safeguards(self.stops) if self.stops else None
-        verdict = self.stop_verdict
+        timed_out = self._pause_timed_out()
+        stops = self.stops or ([timed_out] if timed_out else [])
+        self.run.journal_extension["safeguards"] = journal_safeguards(stops) if stops else None
+        verdict = self.stop_verdict or timed_out
         if verdict is None or not isinstance(journal, dict):
             return
         if journal.get("status") != "interrupted":

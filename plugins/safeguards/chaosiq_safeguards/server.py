@@ -41,7 +41,7 @@ def verdict_from_policies(body: Any) -> Verdict:
         raise ApiError("the server answered policies that are not a JSON object")
     policies = [p for p in (body.get("policies") or []) if isinstance(p, dict)]
     if body.get("allowed", True) is not False:
-        return Verdict.allow(SOURCE)
+        return _pause(policies) or Verdict.allow(SOURCE)
     denying = [p for p in policies if p.get("allowed") is False] or policies
     parts = []
     for policy in denying:
@@ -49,6 +49,23 @@ def verdict_from_policies(body: Any) -> Verdict:
         parts.append(f"{name}: {policy['reason']}" if policy.get("reason") else name)
     reason = "; ".join(parts) or "the server does not allow this execution to continue"
     return Verdict.stop(SOURCE, reason, policies=denying)
+
+
+def _pause(policies: list[dict[str, Any]]) -> Verdict | None:
+    """A pause when the server lists a pausing policy (``"pause": true``, optional ``timeout`` s)."""
+    pausing = [p for p in policies if p.get("pause") is True]
+    if not pausing:
+        return None
+    timeouts = [
+        float(t)
+        for p in pausing
+        if isinstance(t := p.get("timeout"), (int, float)) and not isinstance(t, bool) and t >= 0
+    ]
+    reason = "; ".join(
+        f"{p.get('name') or 'pause'}: {p['reason']}" if p.get("reason") else str(p.get("name") or "pause")
+        for p in pausing
+    )
+    return Verdict.pause(SOURCE, reason, timeout=min(timeouts) if timeouts else None, policies=pausing)
 
 
 class ServerPolicies:

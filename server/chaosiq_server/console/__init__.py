@@ -32,11 +32,13 @@ def mount(app: FastAPI) -> None:
     """Add the console to ``app``."""
     from .admin import router as admin_router
     from .history import router as history_router
+    from .policies import router as policies_router
     from .views import redirect, render, router
 
     app.include_router(router)
     app.include_router(history_router)
     app.include_router(admin_router)
+    app.include_router(policies_router)
     app.mount("/console/static", StaticFiles(directory=str(STATIC)), name="console-static")
 
     @app.exception_handler(SignInRequired)

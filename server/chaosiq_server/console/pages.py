@@ -109,8 +109,10 @@ def event_rows(events: list[dict[str, Any]]) -> list[dict[str, str]]:
         outcome = state.get("status") or ""
         if e.get("type") == "activity-finished":
             outcome = OUTCOME_LABELS[activity_outcome(data.get("state"))]
-        elif e.get("type") == "safeguard-triggered":
+        elif e.get("type") in ("safeguard-triggered", "run-paused"):
             name, outcome = ctx.get("source") or "", ctx.get("reason") or ""
+        elif e.get("type") == "run-resumed":
+            name, outcome = ctx.get("by") or "", ctx.get("ended") or ""
         rows.append(
             {
                 "time": show_time(e.get("time")),
@@ -129,6 +131,7 @@ def execution_view(store: Store, ref: TeamRef, eid: str, xid: str, title: str | 
         execution = store.executions.get(ref.team_id, xid, eid)
         events = all_events(store, ref.team_id, eid, xid)
         policies = store.policies.list(ref.team_id, xid, eid)
+        pause = store.pauses.current(ref.team_id, xid, eid)
     except NotFound as exc:
         raise ConsoleNotFound("execution") from exc
     journal = execution["journal"] if isinstance(execution["journal"], dict) else {}
@@ -171,7 +174,19 @@ def execution_view(store: Store, ref: TeamRef, eid: str, xid: str, title: str | 
         "live_url": path + "/live.json",
         "journal_url": path + "/journal.json",
         "stop_url": path + "/stop",
+        "pause": {**pause, "created_at": show_time(pause["created_at"])} if pause else None,
+        "pause_url": path + "/pause",
+        "resume_url": path + "/resume",
+        "paused_now": _last_of(events, ("run-paused", "run-resumed")) == "run-paused",
     }
+
+
+def _last_of(events: list[dict[str, Any]], types: tuple[str, ...]) -> str | None:
+    """The type of the last event among ``types``."""
+    for event in reversed(events):
+        if event.get("type") in types:
+            return str(event["type"])
+    return None
 
 
 def run_events(store: Store, team_id: str, vid: str, rid: str) -> list[dict[str, Any]]:

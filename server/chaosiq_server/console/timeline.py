@@ -33,7 +33,7 @@ COLOURS = {
     "running": "#2f6fd6",
     "interrupted": "#8a8f98",
 }
-PHASE_COLOURS = {"hypothesis": "#e8f1fb", "method": "#fdf0e6", "rollback": "#f1ecfb"}
+PHASE_COLOURS = {"hypothesis": "#e8f1fb", "method": "#fdf0e6", "rollback": "#f1ecfb", "pause": "#e5e7eb"}
 MAX_BARS = 300
 
 
@@ -197,6 +197,13 @@ def build_timeline(
             tl.markers.append(Marker(when, f"finished: {final or status or 'unknown'}", "end"))
         elif etype == "safeguard-triggered":
             tl.markers.append(Marker(when, _safeguard_label(event), "stop"))
+        elif etype == "run-paused":
+            context = _data(event).get("context")
+            by = context.get("source") if isinstance(context, dict) else None
+            open_phases["pause"] = Phase(f"Paused by {by}" if by else "Paused", "pause", when)
+            tl.phases.append(open_phases["pause"])
+        elif etype == "run-resumed" and "pause" in open_phases:
+            open_phases.pop("pause").end = when
         elif any(word in etype for word in ("interrupt", "safeguard", "stop", "signal")):
             if etype in RUN_ENDS:
                 ends.append(when)

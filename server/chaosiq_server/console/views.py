@@ -1,4 +1,4 @@
-"""Console routes: sign-in/out, executions, an execution, verifications, stop."""
+"""Console routes: sign-in/out, executions, an execution, verifications, stop, pause, resume."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from ..auth import authenticate, bearer_token
-from ..errors import BadInput, NotFound
+from ..errors import BadInput, Conflict, NotFound
 from ..roles import MEMBER
 from ..store.tokens import hash_token
 from . import pages, session, trends
@@ -360,6 +360,40 @@ async def stop_execution(request: Request, org: str, team: str, eid: str, xid: s
         raise ConsoleNotFound("execution") from exc
     log.info("execution %s stop requested from the console by token %s", xid, user.token.id)
     return redirect(pages.execution_path(ref, eid, xid) + "?stop=requested")
+
+
+@router.post(EXEC + "/pause")
+async def pause_execution(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
+    """Same effect as the API's ``POST .../executions/{xid}/pause`` (the default timeout)."""
+    form = await checked_form(request, user)
+    ref = user.team(org, team)
+    user.require(MEMBER, "pausing or resuming a run")
+    reason = (form.get("reason") or "").replace("\x00", "").strip()[:500]
+    try:
+        reason = reason or f"paused by {user.name} from the console"
+        store_of(request).pauses.pause(user.acting(ref.team_id), xid, eid, reason, None)
+    except NotFound as exc:
+        raise ConsoleNotFound("execution") from exc
+    except Conflict:
+        return redirect(pages.execution_path(ref, eid, xid) + "?pause=refused")
+    log.info("execution %s paused from the console by token %s", xid, user.token.id)
+    return redirect(pages.execution_path(ref, eid, xid) + "?pause=requested")
+
+
+@router.post(EXEC + "/resume")
+async def resume_execution(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
+    """Same effect as the API's ``POST .../executions/{xid}/resume``."""
+    await checked_form(request, user)
+    ref = user.team(org, team)
+    user.require(MEMBER, "pausing or resuming a run")
+    try:
+        store_of(request).pauses.resume(user.acting(ref.team_id), xid, eid)
+    except NotFound as exc:
+        raise ConsoleNotFound("execution") from exc
+    except Conflict:
+        return redirect(pages.execution_path(ref, eid, xid))
+    log.info("execution %s resumed from the console by token %s", xid, user.token.id)
+    return redirect(pages.execution_path(ref, eid, xid) + "?resume=requested")
 
 
 # --------------------------------------------------------- verifications

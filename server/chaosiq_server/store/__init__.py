@@ -13,7 +13,10 @@ attribute is the repository of one aggregate and holds every query about it:
                    timeline (``events.py``, ``event_writer.py``)
 ``sessions``       console sessions (``sessions.py``)
 ``signins``        failed console sign-ins per address (``signins.py``)
-``policies``       safeguard policies of an execution (``policies.py``)
+``policies``       safeguard policies of an execution, its verdict (``policies.py``)
+``team_policies``  a team's safeguard policies: deny, windows, concurrency
+                   (``team_policies.py``)
+``pauses``         pauses of an execution (``pauses.py``)
 ``verifications``  verifications, runs, run events (``verifications.py``)
 ``retention``      deleting old finished executions (``retention.py``)
 ``audit``          the append-only audit log of each team (``audit.py``)
@@ -38,10 +41,12 @@ from .experiments import Experiments
 from .history import History
 from .organizations import Organizations, Teams
 from .paging import Page
+from .pauses import Pauses
 from .policies import Policies
 from .retention import Retention
 from .sessions import Sessions
 from .signins import FailedSignins
+from .team_policies import TeamPolicies
 from .tokens import TeamRef, TokenInfo, Tokens
 from .verifications import Verifications
 
@@ -59,7 +64,9 @@ class Store:
         self.experiments = Experiments(db)
         self.executions = Executions(db)
         self.events = Events(db, self.executions)
-        self.policies = Policies(db, self.executions)
+        self.team_policies = TeamPolicies(db)
+        self.pauses = Pauses(db, self.executions)
+        self.policies = Policies(db, self.executions, self.team_policies, self.pauses)
         self.verifications = Verifications(db, self.executions)
         self.retention = Retention(db)
         self.history = History(db)

@@ -5,8 +5,9 @@ Every action that changes who may do what, or stops a run, writes its row with
 exists exactly when the action happened. No code path updates or deletes a row,
 and the database refuses it too (a trigger, migration 0006).
 
-Actions: ``execution.stop``, ``token.create``, ``token.revoke``, ``policy.create``,
-``policy.update``, ``policy.delete``.
+Actions: ``execution.stop``, ``execution.pause``, ``execution.resume``,
+``token.create``, ``token.revoke``, ``policy.create``, ``policy.update``,
+``policy.delete``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .paging import Page, newest_first
 
 ACTIONS = (
     "execution.stop",
+    "execution.pause",
+    "execution.resume",
     "token.create",
     "token.revoke",
     "policy.create",

@@ -1,7 +1,14 @@
-"""Safeguard policies of an execution: a denying one stops the run at its next check."""
+"""Safeguard policies of an execution: a denying one stops the run at its next check.
+
+:meth:`Policies.verdict` is what ``GET …/executions/{xid}/policies`` answers: the
+execution's own policies, the team's policies that deny it now
+(``team_policies.py``) and its standing pause (``pauses.py``), in the shape the
+safeguards plugin reads.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -10,12 +17,45 @@ from .. import models as m
 from ..db import Database, new_id, utcnow
 from .audit import Audit, AuditScope
 from .executions import Executions
+from .pauses import Pauses
+from .team_policies import TeamPolicies
 
 
 class Policies:
-    def __init__(self, db: Database, executions: Executions) -> None:
+    def __init__(self, db: Database, executions: Executions, team: TeamPolicies, pauses: Pauses) -> None:
         self.db = db
         self.executions = executions
+        self.team = team
+        self.pauses = pauses
+
+    def verdict(
+        self, team_id: str, xid: str, eid: str | None = None, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """``{"allowed", "policies"}``: the execution's policies, then the team's denying
+        ones, then a standing pause (``"pause": true``, ``"allowed": true``, its ``timeout``)."""
+        t = m.policies
+        with self.db.read() as conn:
+            self.executions.require(conn, team_id, xid, eid)
+            rows = conn.execute(
+                select(t).where(t.c.execution_id == xid).order_by(t.c.created_at, t.c.id)
+            ).all()
+            items = [_policy(r) for r in rows]
+            items += self.team.denials(conn, team_id, xid, now or datetime.now(timezone.utc))
+            pause = self.pauses.standing(conn, xid)
+        if pause is not None:
+            items.append(
+                {
+                    "id": pause["id"],
+                    "name": "paused-by-user",
+                    "allowed": True,
+                    "pause": True,
+                    "timeout": pause["timeout"],
+                    "reason": pause["reason"] or f"paused by {pause['created_by']}",
+                    "created_by": pause["created_by"],
+                    "created_at": pause["created_at"],
+                }
+            )
+        return {"allowed": all(p["allowed"] for p in items), "policies": items}
 
     def list(self, team_id: str, xid: str, eid: str | None = None) -> list[dict[str, Any]]:
         """The execution's policies, oldest first."""

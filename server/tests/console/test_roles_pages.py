@@ -37,6 +37,7 @@ def test_a_viewer_sees_no_stop_button_tokens_or_audit_and_a_forged_stop_is_refus
     page = viewer.get(path)
     assert page.status_code == 200
     assert 'id="stop-button"' not in page.text and "/stop" not in page.text
+    assert 'id="pause-button"' not in page.text and "/pause" not in page.text
     assert "This token's role is viewer: stopping a run needs member or owner." in page.text
     assert 'id="nav-audit"' not in page.text and 'id="nav-tokens"' not in page.text
     assert "(viewer)" in page.text
@@ -48,6 +49,51 @@ def test_a_viewer_sees_no_stop_button_tokens_or_audit_and_a_forged_stop_is_refus
     assert policies.json()["policies"] == []
     for url in (f"{_team(lite)}/tokens", f"{_team(lite)}/audit"):
         assert viewer.get(url).status_code == 403
+    forged = viewer.post(path + "/pause", data={"csrf_token": csrf_of(page.text)})
+    assert forged.status_code == 403
+    assert "This token's role is viewer; pausing or resuming a run needs member or owner." in unescape(
+        forged.text
+    )
+    verdict = team_api(lite.client, lite.a)("GET", f"/experiments/{eid}/executions/{xid}/policies")
+    assert verdict.json()["policies"] == []
+
+
+def test_only_an_owner_manages_policies_in_the_console(lite: Any) -> None:
+    api = team_api(lite.client, lite.a)
+    pid = api("POST", "/policies", json={"name": "freeze", "kind": "deny", "tag": "prod"}).json()["id"]
+    policies = f"{_team(lite)}/policies"
+    for role in ("viewer", "member"):
+        browser, _ = _client(lite, role)
+        page = browser.get(policies)
+        assert page.status_code == 200 and "freeze" in page.text  # every role sees them
+        assert 'id="new-policy"' not in page.text and "delete-policy" not in page.text
+        assert f"This token's role is {role}: managing policies needs owner." in page.text
+        assert browser.get(f"{policies}/new").status_code == 403
+        assert browser.get(f"{policies}/{pid}").status_code == 403
+        csrf = csrf_of(page.text)
+        form = {"csrf_token": csrf, "name": "from a " + role, "kind": "deny"}
+        for url, data in (
+            (policies, form),
+            (f"{policies}/{pid}", form),
+            (f"{policies}/{pid}/delete", {"csrf_token": csrf}),
+        ):
+            refused = browser.post(url, data=data)
+            assert refused.status_code == 403, (role, url)
+            assert f"This token's role is {role}; managing policies needs owner." in unescape(refused.text)
+    assert [(p["id"], p["name"]) for p in api("GET", "/policies").json()["items"]] == [(pid, "freeze")]
+    owner, _ = _client(lite, "owner")
+    page = owner.get(policies)
+    assert 'id="new-policy"' in page.text and "delete-policy" in page.text
+    gone = owner.post(
+        f"{policies}/{pid}/delete", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert gone.status_code == 303 and api("GET", "/policies").json()["items"] == []
+    log = api("GET", "/audit").json()["items"]
+    assert (log[0]["action"], log[0]["token_name"], log[0]["target_id"]) == (
+        "policy.delete",
+        "owner-token",
+        pid,
+    )
 
 
 def test_a_member_stops_a_run_reads_the_audit_log_and_cannot_manage_tokens(lite: Any) -> None:

@@ -18,6 +18,7 @@ import pytest
 from chaosiq_server.app import create_app
 from chaosiq_server.config import Settings
 from chaosiq_server.console.admin import router as admin_router
+from chaosiq_server.console.policies import router as policies_router
 from chaosiq_server.console.views import router as console_router
 from chaosiq_server.db import Database
 from chaosiq_server.store import Store
@@ -87,6 +88,10 @@ def _forms(env: Any) -> dict[str, tuple[str, dict[str, str]]]:
     csrf = csrf_of(page.text)
     team = f"/organizations/{a.org_id}/teams/{a.team_id}"
     _, victim = Store(env.client.app.state.db).tokens.create("victim", [a.team_id], "viewer")
+    kept = {"name": "kept", "kind": "deny", "tag": "nothing-has-it"}
+    pid = api("POST", "/policies", json=kept).json()["id"]
+    execution = f"{team}/experiments/{eid}/executions/{xid}"
+    policy = {"csrf_token": csrf, "name": "from evil", "kind": "deny"}
     return {
         "/signout": ("/signout", {"csrf_token": csrf}),
         "/organizations/{org}/teams/{team}/tokens": (
@@ -98,8 +103,22 @@ def _forms(env: Any) -> dict[str, tuple[str, dict[str, str]]]:
             {"csrf_token": csrf},
         ),
         "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/stop": (
-            f"/organizations/{a.org_id}/teams/{a.team_id}/experiments/{eid}/executions/{xid}/stop",
+            f"{execution}/stop",
             {"csrf_token": csrf, "reason": "from evil"},
+        ),
+        "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/pause": (
+            f"{execution}/pause",
+            {"csrf_token": csrf, "reason": "from evil"},
+        ),
+        "/organizations/{org}/teams/{team}/experiments/{eid}/executions/{xid}/resume": (
+            f"{execution}/resume",
+            {"csrf_token": csrf},
+        ),
+        "/organizations/{org}/teams/{team}/policies": (f"{team}/policies", policy),
+        "/organizations/{org}/teams/{team}/policies/{pid}": (f"{team}/policies/{pid}", policy),
+        "/organizations/{org}/teams/{team}/policies/{pid}/delete": (
+            f"{team}/policies/{pid}/delete",
+            {"csrf_token": csrf},
         ),
     }
 
@@ -125,7 +144,7 @@ CROSS_SITE = [(o, None) for o in EVIL_ORIGINS] + [(None, "http://evil.example/pa
 
 def test_every_console_form_refuses_a_post_from_another_origin(console: Any) -> None:
     forms = _forms(console)
-    routes = [*console_router.routes, *admin_router.routes]
+    routes = [*console_router.routes, *admin_router.routes, *policies_router.routes]
     posts = {r.path for r in routes if "POST" in getattr(r, "methods", ())}
     assert posts == {"/signin", *forms}, "a console POST route without a case here"
     c = console.client
@@ -145,6 +164,7 @@ def test_every_console_form_refuses_a_post_from_another_origin(console: Any) -> 
     assert team_api(c, console.a)("GET", policies).json()["policies"] == []
     tokens = Store(c.app.state.db).tokens.list()
     assert "evil" not in {t["name"] for t in tokens} and all(t["revoked_at"] is None for t in tokens)
+    assert [p["name"] for p in team_api(c, console.a)("GET", "/policies").json()["items"]] == ["kept"]
     # and the same form from the console's own origin is accepted
     assert _post_from(fresh, "/signin", signin, ORIGIN, None).status_code == 303
 

@@ -1,0 +1,202 @@
+"""Team policies and pauses with the real ``chaos run``, publisher and chaosiq-server:
+a window refuses a run at its start and stops one when it opens, a concurrency limit
+refuses the newer of two runs, a tag scopes a policy, a pause holds a run until it is
+resumed (or stops it after its timeout)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from chaosiq_core.testing import Team, wait_until
+
+from .helpers import ChaosRun, action, chaosiq_ext, experiment, set_options
+
+
+def _doc(tmp: Path, method: list[dict[str, Any]], tags: list[str] | None = None, **kw: Any) -> Path:
+    path = experiment(tmp, method, **kw)
+    if tags:
+        doc = json.loads(path.read_text())
+        path.write_text(json.dumps({**doc, "tags": tags}))
+    return path
+
+
+def _gate(name: str, flag: Path) -> dict[str, Any]:
+    """An action that ends once ``flag`` exists (at most 60 s)."""
+    script = f"for i in $(seq 600); do [ -e '{flag}' ] && exit 0; sleep 0.1; done; exit 1"
+    return {
+        "type": "action",
+        "name": name,
+        "provider": {"type": "process", "path": "sh", "arguments": ["-c", script]},
+    }
+
+
+def _wait_log(cwd: Path, marker: str, timeout: float = 30) -> None:
+    log = cwd / "chaostoolkit.log"
+    wait_until(lambda: log.exists() and marker in log.read_text(), timeout=timeout, what=marker)
+
+
+def _xid(team: Team, count: int = 1) -> str:
+    items = wait_until(
+        lambda: len(team.executions()) >= count and team.executions(), timeout=30, what="execution"
+    )
+    return str(min(items, key=lambda x: x["created_at"])["id"] if count == 1 else items[0]["id"])
+
+
+def _window(start: datetime, end: datetime, name: str = "Friday freeze") -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "window",
+        "start_day": start.weekday(),
+        "start_time": start.strftime("%H:%M:%S"),
+        "end_day": end.weekday(),
+        "end_time": end.strftime("%H:%M:%S"),
+        "time_zone": "UTC",
+    }
+
+
+def _policy(team: Team, body: dict[str, Any]) -> dict[str, Any]:
+    resp = team.api("POST", "/policies", json=body)
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+def _refused_at_start(run: ChaosRun, words: str) -> dict[str, Any]:
+    """The run was stopped by the server before its first activity (docs/safeguards.md)."""
+    assert run.wait(60) == 1, run.output
+    journal = run.journal
+    assert journal["run"] == [], run.output
+    assert journal["status"] == "interrupted"
+    assert journal["interruption"]["kind"] == "safeguard" and journal["interruption"]["name"] == "server"
+    assert words in journal["interruption"]["reason"], journal["interruption"]
+    return journal
+
+
+def test_a_window_refuses_a_run_at_its_start(signed_in: Path, chaosiq_team: Team, tmp_path: Path) -> None:
+    now = datetime.now(timezone.utc)
+    _policy(chaosiq_team, {**_window(now - timedelta(hours=1), now + timedelta(hours=1)), "reason": "freeze"})
+    run = ChaosRun(signed_in, _doc(tmp_path, [action("never", 0)]), tmp_path)
+    journal = _refused_at_start(run, "window 'Friday freeze' (")
+    assert "is open: freeze" in journal["interruption"]["reason"]
+    assert [p["name"] for p in chaosiq_ext(journal)["safeguards"]] == ["Friday freeze"]
+
+
+def test_a_window_opening_during_the_run_stops_it(
+    signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    flag = tmp_path / "never"
+    run = ChaosRun(signed_in, _doc(tmp_path, [action("first", 0), _gate("waits", flag)]), tmp_path)
+    _wait_log(tmp_path, "Action: waits")
+    now = datetime.now(timezone.utc)
+    _policy(chaosiq_team, _window(now + timedelta(seconds=3), now + timedelta(hours=1)))
+    assert run.wait(60) == 1, run.output
+    journal = run.journal
+    assert [r["activity"]["name"] for r in journal["run"]][:1] == ["first"]
+    assert journal["status"] == "interrupted"
+    assert "window 'Friday freeze'" in journal["interruption"]["reason"]
+    stopped = datetime.fromisoformat(journal["end"]).astimezone(timezone.utc)
+    assert stopped >= now + timedelta(seconds=3)  # not before the window opened
+
+
+def test_a_concurrency_limit_refuses_the_newer_of_two_runs(
+    signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    _policy(chaosiq_team, {"name": "one at a time", "kind": "concurrency", "max_runs": 1})
+    older_dir, newer_dir = tmp_path / "older", tmp_path / "newer"
+    older_dir.mkdir()
+    newer_dir.mkdir()
+    flag = tmp_path / "go"
+    older = ChaosRun(signed_in, _doc(older_dir, [_gate("holds", flag)]), older_dir)
+    _wait_log(older_dir, "Action: holds")
+    newer = ChaosRun(signed_in, _doc(newer_dir, [action("never", 0)]), newer_dir)
+    _refused_at_start(newer, "limit 'one at a time': at most 1 run at a time")
+    flag.touch()
+    assert older.wait(60) == 0, older.output  # the older run was never stopped by the newer one
+    assert older.journal["status"] == "completed"
+
+
+def test_a_policy_scoped_to_a_tag(signed_in: Path, chaosiq_team: Team, tmp_path: Path) -> None:
+    _policy(chaosiq_team, {"name": "prod freeze", "kind": "deny", "tag": "prod"})
+    dev_dir, prod_dir = tmp_path / "dev", tmp_path / "prod"
+    dev_dir.mkdir()
+    prod_dir.mkdir()
+    dev = ChaosRun(signed_in, _doc(dev_dir, [action("a", 0)], tags=["dev"]), dev_dir)
+    assert dev.wait(60) == 0, dev.output
+    prod = ChaosRun(signed_in, _doc(prod_dir, [action("a", 0)], tags=["prod", "eu"]), prod_dir)
+    _refused_at_start(prod, "policy 'prod freeze' denies every run now")
+
+
+def _types(team: Team, xid: str) -> list[tuple[str, str]]:
+    """(type, activity name) of the execution's events on the server, in order."""
+    out = []
+    for event in team.events(xid):
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        context = data.get("context") if isinstance(data.get("context"), dict) else {}
+        out.append((str(event.get("type")), str(context.get("name") or "")))
+    return out
+
+
+def test_pause_holds_the_run_until_resumed(signed_in: Path, chaosiq_team: Team, tmp_path: Path) -> None:
+    set_options(signed_in, interval=0.3)
+    flag = tmp_path / "go"
+    run = ChaosRun(signed_in, _doc(tmp_path, [_gate("first", flag), action("second", 0)]), tmp_path)
+    _wait_log(tmp_path, "Action: first")
+    xid = _xid(chaosiq_team)
+    resp = chaosiq_team.api("POST", f"/executions/{xid}/pause", json={"reason": "look first", "timeout": 60})
+    assert resp.status_code == 201, resp.text
+    _wait_log(tmp_path, "'server' pauses the run: paused-by-user: look first")
+    flag.touch()  # the first activity ends; the run must hold before the second
+    wait_until(lambda: ("run-paused", "") in _types(chaosiq_team, xid), timeout=30, what="run-paused")
+    held_since = datetime.now(timezone.utc)
+    _wait_log(tmp_path, "the run is paused by 'server'")
+    # while it is paused, nothing more happens (checked for two safeguard intervals and more)
+    wait_until(lambda: datetime.now(timezone.utc) - held_since > timedelta(seconds=2), timeout=5)
+    assert ("starting-activity", "second") not in _types(chaosiq_team, xid)
+    assert run.proc.poll() is None
+    resp = chaosiq_team.api("POST", f"/executions/{xid}/resume")
+    assert resp.status_code == 200, resp.text
+    assert run.wait(60) == 0, run.output
+    journal = run.journal
+    assert journal["status"] == "completed"
+    assert [r["activity"]["name"] for r in journal["run"]] == ["first", "second"]
+    [pause] = chaosiq_ext(journal)["pauses"]
+    assert pause["by"] == "server" and pause["ended"] == "resumed" and "look first" in pause["reason"]
+    assert pause["timeout"] == 60
+    types = wait_until(
+        lambda: (t := _types(chaosiq_team, xid)) and ("experiment-finished", "") in t and t, timeout=30
+    )
+    order = [
+        t for t in types if t[0] in ("run-paused", "run-resumed") or t == ("starting-activity", "second")
+    ]
+    assert order == [("run-paused", ""), ("run-resumed", ""), ("starting-activity", "second")]
+
+
+def test_a_pause_that_times_out_stops_the_run_as_a_safeguard(
+    signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    set_options(signed_in, interval=0.3)
+    flag = tmp_path / "go"
+    marker = tmp_path / "rolled-back"
+    rollback = {
+        "type": "action",
+        "name": "rb",
+        "provider": {"type": "process", "path": "touch", "arguments": str(marker)},
+    }
+    exp = _doc(tmp_path, [_gate("first", flag), action("second", 0)], rollbacks=[rollback])
+    run = ChaosRun(signed_in, exp, tmp_path)
+    _wait_log(tmp_path, "Action: first")
+    xid = _xid(chaosiq_team)
+    assert chaosiq_team.api("POST", f"/executions/{xid}/pause", json={"timeout": 2}).status_code == 201
+    _wait_log(tmp_path, "'server' pauses the run")
+    flag.touch()
+    assert run.wait(60) == 1, run.output
+    journal = run.journal
+    assert [r["activity"]["name"] for r in journal["run"]] == ["first"]
+    assert journal["status"] == "interrupted"
+    assert journal["interruption"]["kind"] == "safeguard" and journal["interruption"]["name"] == "server"
+    assert "paused for 2 s without being resumed" in journal["interruption"]["reason"]
+    [pause] = chaosiq_ext(journal)["pauses"]
+    assert pause["ended"] == "timeout"
+    assert marker.exists()  # safeguards.rollbacks: play
