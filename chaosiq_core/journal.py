@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 EXTENSION_NAME = "chaosiq"
 
 
+@overload
+def chaosiq_extension(doc: dict[str, Any], *, create: Literal[True]) -> dict[str, Any]: ...
+@overload
+def chaosiq_extension(doc: dict[str, Any], *, create: bool = False) -> dict[str, Any] | None: ...
 def chaosiq_extension(doc: dict[str, Any], *, create: bool = False) -> dict[str, Any] | None:
     """The first ``extensions`` entry named ``chaosiq`` of an experiment or journal.
 

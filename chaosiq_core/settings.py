@@ -22,11 +22,9 @@ is 0600 and every key we do not own is kept as it was.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -35,6 +33,7 @@ import yaml
 
 from chaosiq_core import CONTROL_NAME
 from chaosiq_core.errors import SettingsError
+from chaosiq_core.files import write_atomic
 
 logger = logging.getLogger("chaostoolkit.chaosiq")
 
@@ -117,19 +116,7 @@ def save(settings: Settings, path: str | os.PathLike[str] | None = None) -> Path
     """
     p = Path(path) if path else default_settings_path()
     p.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(settings, default_flow_style=False, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(p, yaml.safe_dump(settings, default_flow_style=False, sort_keys=True))
     return p
 
 

@@ -24,6 +24,11 @@ def _pub(run: Run) -> Publisher | None:
     return run.data.get(FEATURE)
 
 
+def _enqueue(run: Run, event_type: str, context: Any, state: Any = None) -> None:
+    if (p := _pub(run)) is not None:
+        p.enqueue(event_type, context, state)
+
+
 @hookimpl
 def chaosiq_settings_defaults() -> dict[str, Any]:
     return {FEATURE: dict(DEFAULTS)}
@@ -64,8 +69,7 @@ def chaosiq_run_configured(run: Run) -> None:
 
 @hookimpl
 def chaosiq_before_experiment(run: Run, experiment: dict[str, Any]) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.STARTING_EXPERIMENT, experiment, None)
+    _enqueue(run, ev.STARTING_EXPERIMENT, experiment)
 
 
 @hookimpl
@@ -76,92 +80,75 @@ def chaosiq_after_experiment(run: Run, experiment: dict[str, Any], journal: dict
 
 @hookimpl
 def chaosiq_before_hypothesis(run: Run, hypothesis: dict[str, Any]) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.STARTING_HYPOTHESIS, hypothesis, None)
+    _enqueue(run, ev.STARTING_HYPOTHESIS, hypothesis)
 
 
 @hookimpl
 def chaosiq_after_hypothesis(run: Run, hypothesis: dict[str, Any], state: Any) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.HYPOTHESIS_FINISHED, hypothesis, state)
+    _enqueue(run, ev.HYPOTHESIS_FINISHED, hypothesis, state)
 
 
 @hookimpl
 def chaosiq_before_method(run: Run, experiment: dict[str, Any]) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.STARTING_METHOD, experiment, None)
+    _enqueue(run, ev.STARTING_METHOD, experiment)
 
 
 @hookimpl
 def chaosiq_after_method(run: Run, experiment: dict[str, Any], state: Any) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.METHOD_FINISHED, experiment, state)
+    _enqueue(run, ev.METHOD_FINISHED, experiment, state)
 
 
 @hookimpl
 def chaosiq_before_rollback(run: Run, experiment: dict[str, Any]) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.STARTING_ROLLBACK, experiment, None)
+    _enqueue(run, ev.STARTING_ROLLBACK, experiment)
 
 
 @hookimpl
 def chaosiq_after_rollback(run: Run, experiment: dict[str, Any], state: Any) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.ROLLBACK_FINISHED, experiment, state)
+    _enqueue(run, ev.ROLLBACK_FINISHED, experiment, state)
 
 
 @hookimpl
 def chaosiq_before_activity(run: Run, activity: dict[str, Any]) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.STARTING_ACTIVITY, activity, None)
+    _enqueue(run, ev.STARTING_ACTIVITY, activity)
 
 
 @hookimpl
 def chaosiq_after_activity(run: Run, activity: dict[str, Any], state: Any) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.ACTIVITY_FINISHED, activity, state)
+    _enqueue(run, ev.ACTIVITY_FINISHED, activity, state)
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_started(run: Run, frequency: float) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.CONTINUOUS_HYPOTHESIS_STARTED, {"frequency": frequency}, None)
+    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_STARTED, {"frequency": frequency})
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_iteration(run: Run, iteration: int, state: Any) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.CONTINUOUS_HYPOTHESIS_ITERATION, {"iteration": iteration}, state)
+    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_ITERATION, {"iteration": iteration}, state)
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_completed(run: Run, journal: Any, exception: Any) -> None:
-    if (p := _pub(run)) is not None:
-        error = f"{type(exception).__name__}: {exception}" if exception is not None else None
-        p.enqueue(ev.CONTINUOUS_HYPOTHESIS_FINISHED, {"error": error}, None)
+    error = f"{type(exception).__name__}: {exception}" if exception is not None else None
+    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_FINISHED, {"error": error})
 
 
 @hookimpl
 def chaosiq_run_interrupted(run: Run, journal: Any) -> None:
-    if (p := _pub(run)) is not None:
-        status = journal.get("status") if isinstance(journal, dict) else None
-        p.enqueue(ev.EXPERIMENT_INTERRUPTED, {"status": status}, None)
+    status = journal.get("status") if isinstance(journal, dict) else None
+    _enqueue(run, ev.EXPERIMENT_INTERRUPTED, {"status": status})
 
 
 @hookimpl
 def chaosiq_run_signal_exit(run: Run) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.EXPERIMENT_SIGNAL_EXIT, None, None)
+    _enqueue(run, ev.EXPERIMENT_SIGNAL_EXIT, None)
 
 
 @hookimpl
 def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(
-            ev.SAFEGUARD_TRIGGERED,
-            {"source": verdict.source, "reason": verdict.reason, "details": verdict.details},
-            None,
-        )
+    details = {"source": verdict.source, "reason": verdict.reason, "details": verdict.details}
+    _enqueue(run, ev.SAFEGUARD_TRIGGERED, details)
 
 
 @hookimpl
@@ -188,7 +175,7 @@ def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
         if isinstance(journal, dict):
             with run.lock:
                 ids = {"experiment_id": run.experiment_id, "execution_id": run.execution_id}
-            (chaosiq_extension(journal, create=True) or {}).update(ids)
+            chaosiq_extension(journal, create=True).update(ids)
 
 
 # ----------------------------------------------------------------- delivery

@@ -7,11 +7,8 @@ id, the experiment on its content/id, and a journal that carries its
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, ChaosIQError, DroppedError, UsageError
+from chaosiq_core.files import write_atomic
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.redaction import Redactor
@@ -32,10 +30,24 @@ logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 TIMEOUT = (3.05, 15.0)
 
 
-@dataclass
-class ReplayReport:
-    """What ``chaos publish`` did with the outbox."""
+def _client(url: str, settings: dict[str, Any], hooks: Hooks, scope: Scope | None) -> ApiClient:
+    configured = s.get_url(settings)
+    verify = s.get_verify_tls(settings) if configured and s.host_of(configured) == s.host_of(url) else True
+    token = hooks.token(url, settings)
+    client = ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
+    return client.without_retries()  # the sender retries itself, within the deadline
 
+
+@dataclass
+class Replay:
+    """``chaos publish`` sending the outbox, and what it did."""
+
+    settings: dict[str, Any]
+    hooks: Hooks
+    deadline_s: float = 120.0
+    """Per run log."""
+    retarget: bool = False
+    """Runs whose team the server refused go to the team of the settings first."""
     runs: int = 0
     delivered: int = 0
     rejected: int = 0
@@ -45,135 +57,112 @@ class ReplayReport:
     refusals: list[str] = field(default_factory=list)
     """What the server refused for good (the token, a team), with what to do."""
 
+    def run_log(self, path: Path) -> None:
+        """Send every pending message of a run log, unless a running ``chaos`` holds it."""
+        log = RunLog.open_existing(path)
+        if log is None:
+            self.busy += 1
+            self.lines.append(f"{path.name}: skipped, a running `chaos` process is writing it")
+            return
+        state = read_log(path)
+        header = state.header
+        name = header.get("run_id") or path.stem
+        if self.retarget and state.error.get("refusal") == TEAM and not state.ids.get("execution_id"):
+            header = state.header = self._retargeted(log, header, name)
+        journals = [m for m in state.messages.values() if m.get("kind") == "journal"]
+        if not journals and isinstance(header.get("journal"), dict):
+            # the `chaos` process died (kill -9, OOM, power) before it queued a final journal:
+            # the execution would stay "running" for good
+            journals = [record := _interrupted_journal(header, name)]
+            log.append(record)
+            state.messages[record["key"]] = record
+            self.lines.append(
+                f"run {name}: its `chaos` process ended without a final journal (killed?); "
+                "the execution is marked interrupted"
+            )
+        pending = state.pending
+        if not pending:
+            if state.rejected:  # kept, never sent again: the user drops them
+                self.lines.append(
+                    f"run {name}: keeps {len(state.rejected)} message(s) the server refused for good "
+                    f"({state.reason}); remove them with `chaos publish --drop {name}`"
+                )
+            log.close(delete=not state.rejected)
+            return
+        self.runs += 1
+        if not header.get("url") or not header.get("org_id") or not header.get("team_id"):
+            self.remaining += len(pending)
+            self.lines.append(f"run {name}: the log has no server or team: cannot send it")
+            log.close()
+            return
+        scope = Scope(str(header["org_id"]), str(header["team_id"]))
+        sender = Sender(_client(header["url"], self.settings, self.hooks, scope), log, run_id=name)
+        sender.add([Message.from_record(m) for m in pending.values()])
+        if state.ids.get("experiment_id") and state.ids.get("execution_id"):
+            sender.experiment_id = state.ids["experiment_id"]
+            sender.execution_id = state.ids["execution_id"]
+            sender.location = state.ids.get("location")
+        journal = next((m["json"] for m in journals if m["key"] in pending), header.get("journal")) or {}
+        self._send(sender, header.get("experiment") or {}, journal, name)
+        self.delivered += sender.delivered
+        self.rejected += sender.rejected
+        self.lines += [f"run {name}: the server refused {r} for good" for r in sender.rejections]
+        left = len(sender.pending)
+        self.remaining += left
+        if left:
+            log.append({"op": "error", "reason": sender.last_error, "refusal": sender.refusal})
+        where = f" ({sender.console_url})" if sender.console_url else ""
+        self.lines.append(f"run {name}: {sender.delivered} sent, {left} still pending{where}")
+        log.close(delete=left == 0 and not state.rejected and not sender.rejected)
 
-def _client(url: str, settings: dict[str, Any], hooks: Hooks, scope: Scope | None) -> ApiClient:
-    configured = s.get_url(settings)
-    verify = s.get_verify_tls(settings) if configured and s.host_of(configured) == s.host_of(url) else True
-    token = hooks.token(url, settings)
-    client = ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
-    return client.without_retries()  # the sender retries itself, within the deadline
+    def _send(self, sender: Sender, experiment: Any, journal: Any, name: str) -> None:
+        """Create the execution if needed and send; a busy server (5xx, 429, a dropped connection)
+        is tried again a few times, after its ``Retry-After`` when it gives one, within the deadline."""
+        deadline = time.monotonic() + self.deadline_s
+        for attempt in range(1, 5):
+            try:
+                if not sender.has_execution:
+                    sender.create_execution(experiment, journal, TIMEOUT)
+                sender.send_pending(lambda: within(deadline, TIMEOUT))
+                return
+            except ApiError as exc:
+                wait = max(sender.hold_until - time.monotonic(), 0.5 * 2**attempt)
+                busy = exc.status in (429, 500, 502, 503, 504) or isinstance(exc, DroppedError)
+                if (
+                    sender.refusal is not None
+                    or not busy
+                    or attempt == 4
+                    or time.monotonic() + wait > deadline
+                ):
+                    self.lines.append(f"run {name}: {sender.last_error or exc}")
+                    if sender.refusal is not None:
+                        self.refusals.append(sender.last_error or str(exc))
+                    return
+                time.sleep(wait)
+
+    def _retargeted(self, log: RunLog, header: dict[str, Any], name: str) -> dict[str, Any]:
+        """The run's header aimed at the server, organization and team of the settings (logged)."""
+        url, scope = s.get_url(self.settings), self.hooks.api_scope(self.settings)
+        if not url or scope is None:
+            raise ChaosIQError(
+                "no ChaosIQ server or team in the settings: run `chaos signin` or `chaos team` first"
+            )
+        target = {"url": ApiClient(url).url, "org_id": scope.org_id, "team_id": scope.team_id}
+        moved = {**header, **target, "retargeted_from": {k: header.get(k) for k in target}}
+        log.append(moved)
+        where = f"{_target(header, self.settings)} to {_target(moved, self.settings)}"
+        self.lines.append(f"run {name}: moved from {where}")
+        return moved
 
 
 def replay_outbox(
     settings: dict[str, Any], hooks: Hooks, *, deadline_s: float = 120.0, retarget: bool = False
-) -> ReplayReport:
-    """Send every pending message of every run log that no running ``chaos`` holds; with
-    ``retarget``, runs whose team the server refused go to the team of the settings first."""
-    report = ReplayReport()
+) -> Replay:
+    """Send every pending message of every run log that no running ``chaos`` holds."""
+    replay = Replay(settings, hooks, deadline_s, retarget)
     for path in outbox_files():
-        log = RunLog.open_existing(path)
-        if log is None:
-            report.busy += 1
-            report.lines.append(f"{path.name}: skipped, a running `chaos` process is writing it")
-            continue
-        _replay_one(path, log, settings, hooks, report, deadline_s, retarget)
-    return report
-
-
-def _replay_one(
-    path: Path,
-    log: RunLog,
-    settings: dict[str, Any],
-    hooks: Hooks,
-    report: ReplayReport,
-    deadline_s: float,
-    retarget: bool,
-) -> None:
-    state = read_log(path)
-    header = state.header
-    name = header.get("run_id") or path.stem
-    if retarget and state.error.get("refusal") == TEAM and not state.ids.get("execution_id"):
-        header = state.header = _retargeted(log, header, settings, hooks, report, name)
-    if _ended_without_journal(state.messages.values(), header):
-        # the `chaos` process died (kill -9, OOM, power): nobody holds the log's lock and
-        # no final journal was ever queued, so the execution would stay "running" for good
-        record = _interrupted_journal(header, name)
-        log.append(record)
-        state.messages[record["key"]] = record
-        report.lines.append(
-            f"run {name}: its `chaos` process ended without a final journal (killed?); "
-            "the execution is marked interrupted"
-        )
-    pending = state.pending
-    if not pending:
-        if state.rejected:  # kept, never sent again: the user drops them
-            report.lines.append(
-                f"run {name}: keeps {len(state.rejected)} message(s) the server refused for good "
-                f"({state.reason}); remove them with `chaos publish --drop {name}`"
-            )
-        log.close(delete=not state.rejected)
-        return
-    report.runs += 1
-    if not header.get("url") or not header.get("org_id") or not header.get("team_id"):
-        report.remaining += len(pending)
-        report.lines.append(f"run {name}: the log has no server or team: cannot send it")
-        log.close()
-        return
-    scope = Scope(str(header["org_id"]), str(header["team_id"]))
-    sender = Sender(_client(header["url"], settings, hooks, scope), log)
-    sender.run_id = name
-    sender.add([Message.from_record(m) for m in pending.values()])
-    if state.ids.get("experiment_id") and state.ids.get("execution_id"):
-        sender.experiment_id = state.ids["experiment_id"]
-        sender.execution_id = state.ids["execution_id"]
-        sender.location = state.ids.get("location")
-    _send(sender, pending, header, time.monotonic() + deadline_s, report, name)
-    report.delivered += sender.delivered
-    report.rejected += sender.rejected
-    report.lines += [f"run {name}: the server refused {r} for good" for r in sender.rejections]
-    left = len(sender.pending)
-    report.remaining += left
-    if left:
-        log.append({"op": "error", "reason": sender.last_error, "refusal": sender.refusal})
-    where = f" ({sender.console_url})" if sender.console_url else ""
-    report.lines.append(f"run {name}: {sender.delivered} sent, {left} still pending{where}")
-    log.close(delete=left == 0 and not state.rejected and not sender.rejected)
-
-
-def _send(
-    sender: Sender, pending: Any, header: dict[str, Any], deadline: float, report: ReplayReport, name: str
-) -> None:
-    """Create the execution if needed and send; a busy server (5xx, 429, a dropped connection)
-    is tried again a few times, after its ``Retry-After`` when it gives one, within the deadline."""
-    for attempt in range(1, 5):
-        try:
-            if not sender.has_execution:
-                journal = next(
-                    (m["json"] for m in pending.values() if m.get("kind") == "journal"), header.get("journal")
-                )
-                sender.create_execution(header.get("experiment") or {}, journal or {}, TIMEOUT)
-            sender.send_pending(lambda: within(deadline, TIMEOUT))
-            return
-        except ApiError as exc:
-            wait = max(sender.hold_until - time.monotonic(), 0.5 * 2**attempt)
-            busy = exc.status in (429, 500, 502, 503, 504) or isinstance(exc, DroppedError)
-            if sender.refusal is not None or not busy or attempt == 4 or time.monotonic() + wait > deadline:
-                report.lines.append(f"run {name}: {sender.last_error or exc}")
-                if sender.refusal is not None:
-                    report.refusals.append(sender.last_error or str(exc))
-                return
-            time.sleep(wait)
-
-
-def _retargeted(
-    log: RunLog,
-    header: dict[str, Any],
-    settings: dict[str, Any],
-    hooks: Hooks,
-    report: ReplayReport,
-    name: str,
-) -> dict[str, Any]:
-    """The run's header aimed at the server, organization and team of the settings (logged)."""
-    url, scope = s.get_url(settings), hooks.api_scope(settings)
-    if not url or scope is None:
-        raise ChaosIQError(
-            "no ChaosIQ server or team in the settings: run `chaos signin` or `chaos team` first"
-        )
-    target = {"url": ApiClient(url).url, "org_id": scope.org_id, "team_id": scope.team_id}
-    moved = {**header, **target, "retargeted_from": {k: header.get(k) for k in target}}
-    log.append(moved)
-    report.lines.append(f"run {name}: moved from {_target(header, settings)} to {_target(moved, settings)}")
-    return moved
+        replay.run_log(path)
+    return replay
 
 
 def _target(header: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -233,16 +222,12 @@ def drop(path: Path) -> None:
     log.close(delete=True)
 
 
-def _ended_without_journal(messages: Any, header: dict[str, Any]) -> bool:
-    return isinstance(header.get("journal"), dict) and not any(m.get("kind") == "journal" for m in messages)
-
-
 def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
     """The final journal of a run whose process died: its first journal, status ``interrupted``."""
     journal = to_jsonable(header["journal"])  # a copy: the header stays as it was read
     journal["status"] = "interrupted"
     reason = "the chaos process ended without a final journal"
-    (chaosiq_extension(journal, create=True) or {}).update(finalized_by="chaos publish", reason=reason)
+    chaosiq_extension(journal, create=True).update(finalized_by="chaos publish", reason=reason)
     return {"op": "msg", "key": f"journal:{name}", "kind": "journal", "method": "PUT", "json": journal}
 
 
@@ -252,12 +237,10 @@ def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
 def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple[str, str, str | None]:
     """Publish a journal file as a complete execution; returns (experiment id, execution id, URL).
 
-    Creates the execution, or updates it when the journal names one the server
-    knows, or its run (``run_id``) has one already (published by the run or from
-    the outbox). The journal's status is sent as it is. The ids are written back
-    into the file's ``extensions[name=chaosiq]`` so a second publish updates the
-    same execution. The redactor knows the secrets the experiment loads from
-    ``env``/``vault``, loaded as ``chaos run`` does, when they can be loaded here.
+    Creates the execution, or updates the one the journal names, or its run's (``run_id``)
+    when it has one, with the journal's status. The ids are written back into the file, so a
+    second publish updates the same execution. The redactor knows the secrets the experiment
+    loads from ``env``/``vault`` when they can be loaded here.
     """
     try:
         journal = json.loads(path.read_text(encoding="utf-8"))
@@ -273,7 +256,6 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     scope = hooks.api_scope(settings)
     if scope is None:
         raise ChaosIQError("no default organization and team: run `chaos signin` (or `chaos team`)")
-    sender = Sender(_client(url, settings, hooks, scope), None)
     experiment = journal["experiment"]
     configuration, secrets = _loaded_secrets(experiment)
     redact = Redactor.for_run(
@@ -283,16 +265,14 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         settings=settings,
         extra_keys=s.options(settings, "redaction").get("keys") or (),
     )
-    jext = chaosiq_extension(journal) or {}
-    run_id = jext.get("run_id")
-    sender.run_id = str(run_id) if isinstance(run_id, str) and run_id else None
-    eext = chaosiq_extension(experiment) or {}
+    jext, eext = chaosiq_extension(journal) or {}, chaosiq_extension(experiment) or {}
+    run_id = jext.get("run_id") if isinstance(jext.get("run_id"), str) else None
+    sender = Sender(_client(url, settings, hooks, scope), None, run_id=run_id or None)
     xid = jext.get("execution_id") or eext.get("execution_id")
     known_eid = jext.get("experiment_id") or eext.get("experiment_id")
-    body_exp = redact(experiment)
+    body_exp, body = redact(experiment), redact(journal)
     if known_eid:
-        chaosiq_extension(body_exp, create=True)["experiment_id"] = known_eid  # type: ignore[index]
-    body = redact(journal)
+        chaosiq_extension(body_exp, create=True)["experiment_id"] = known_eid
     if xid:  # published before: update that execution, if the server still knows it
         eid = sender.store_experiment(body_exp, TIMEOUT, experiment_id=known_eid)
     else:  # a new execution, or the run's (created by the run or `chaos publish`): then updated
@@ -308,10 +288,12 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
                 raise
             eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
     ext = chaosiq_extension(journal, create=True)
-    assert ext is not None
     if ext.get("experiment_id") != eid or ext.get("execution_id") != xid:
         ext["experiment_id"], ext["execution_id"] = str(eid), str(xid)
-        _write_json(path, journal)
+        try:
+            write_atomic(path, json.dumps(journal, indent=2, ensure_ascii=False))
+        except OSError as exc:
+            logger.warning("chaosiq: could not record the execution id in %s: %s", path, exc)
     return str(eid), str(xid), sender.console_url
 
 
@@ -333,15 +315,3 @@ def _loaded_secrets(experiment: dict[str, Any]) -> tuple[dict[str, Any] | None, 
             exc,
         )
         return None, None
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, ensure_ascii=False)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        logger.warning("chaosiq: could not record the execution id in %s: %s", path, exc)

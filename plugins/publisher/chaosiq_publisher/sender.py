@@ -1,11 +1,8 @@
 """Sending to the ChaosIQ server: experiment, execution, events, journal.
 
-One :class:`Sender` per run log. It is used by ``chaos run`` (the publisher's
-threads) and by ``chaos publish`` for what was left in the outbox, so both
-speak to the server the same way. Every request has a timeout; a message is
-marked delivered in the log only after a 2xx answer. Several threads may send
-at once: each request's messages are claimed first, so no message is sent twice
-at the same time.
+One :class:`Sender` per run log, used by ``chaos run`` and by ``chaos publish``, so both speak
+to the server the same way. A message is marked delivered in the log only after a 2xx answer.
+Several threads may send at once: each request's messages are claimed first.
 """
 
 from __future__ import annotations
@@ -80,10 +77,14 @@ def _json(doc: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
 class Sender:
     """Delivers the pending messages of one run log, in order."""
 
-    def __init__(self, client: ApiClient, log: RunLog | None, *, batch_size: int = 1000) -> None:
+    def __init__(
+        self, client: ApiClient, log: RunLog | None, *, batch_size: int = 1000, run_id: str | None = None
+    ) -> None:
         self.client = client
         self.log = log
         self.batch_size = max(1, int(batch_size))
+        self.run_id = run_id
+        """The client's id of the run, sent with the execution's creation: one run, one execution."""
         self.pending: OrderedDict[str, Message] = OrderedDict()
         self.experiment_id: str | None = None
         self.execution_id: str | None = None
@@ -98,8 +99,6 @@ class Sender:
         """Nothing is sent before this ``time.monotonic()`` (the server's ``Retry-After``)."""
         self.rejections: list[str] = []
         """What the server refused for good (one line per message kind and reason)."""
-        self.run_id: str | None = None
-        """The client's id of the run, sent with the execution's creation: one run, one execution."""
         self.created = False
         """The last :meth:`create_execution` made a new execution (not the run's existing one)."""
         self._lock = threading.Lock()
@@ -168,9 +167,7 @@ class Sender:
     def store_experiment(self, experiment: Any, timeout: Timeout, *, experiment_id: str | None = None) -> str:
         """``POST {team}/experiments``: the server stores (201/200) or matches (204) it; its id.
 
-        ``experiment_id``: the id the workspace or a journal knows for the
-        experiment (read from its ``chaosiq`` extension when not given), used
-        when the server answers 204 without saying where.
+        ``experiment_id`` (else its ``chaosiq`` extension's): the id when a 204 does not say where.
         """
         if experiment_id is None and isinstance(experiment, dict):
             experiment_id = (chaosiq_extension(experiment) or {}).get("experiment_id")
@@ -188,12 +185,8 @@ class Sender:
     ) -> tuple[str, str, str]:
         """Create the execution (and store or match its experiment); ``(eid, xid, location)``.
 
-        One request where the server offers ``execution-with-experiment``
-        (``POST {team}/executions``, tried first); otherwise, after its 404/405,
-        the original's two: :meth:`store_experiment`, then ``POST
-        …/experiments/{id}/executions``. Raises :class:`ApiError`; on success
-        records the ids in the log. ``experiment`` and ``journal`` may be
-        encoded already (``orjson.Fragment``).
+        ``POST {team}/executions`` first; after its 404/405 (an original server), the original's
+        two requests. ``experiment`` and ``journal`` may be encoded already (``orjson.Fragment``).
         """
         run = {"run_id": self.run_id} if self.run_id else {}
         if self._combined is not False:
@@ -254,14 +247,14 @@ class Sender:
             return [m.kind for m in self.pending.values()]
 
     def _claim(self) -> list[Message]:
-        """The messages of the next request, claimed: the events at the head (several when the
-        server may take a batch), or one other message. Messages that need the execution wait
-        for it; other plugins' requests that need none go ahead meanwhile."""
+        """The messages of the next request, claimed: the events at the head (a batch when the
+        server takes one), or one other message. Messages that need the execution wait for it.
+
+        Events may go in parallel (the server orders an execution's events by their time), but
+        other plugins' requests (a verification run's events, listed in arrival order) wait
+        behind an earlier one in flight or waiting."""
         size = 1  # the batch's "[" and "]", and one "," per event after the first
         claim: list[Message] = []
-        # Several threads send. Events may go in parallel (the server orders an execution's
-        # events by their time), but other plugins' requests (e.g. a verification run's events,
-        # listed in arrival order) wait behind an earlier one in flight or waiting.
         requests_held = False
         with self._lock:
             for key, m in self.pending.items():
@@ -291,10 +284,8 @@ class Sender:
     def send_next(self, timeout: Timeout) -> bool:
         """Make the next request; ``False`` when nothing can be sent now.
 
-        Raises :class:`ApiError` on a failure worth retrying later (the
-        messages stay pending); a message the server refuses for good is set
-        aside (``rejected``), and a batch refused for good is sent again one
-        event at a time to find the culprit.
+        Raises :class:`ApiError` on a failure worth retrying later; a message the server refuses
+        for good is set aside (``rejected``); a batch refused for good is sent again one by one.
         """
         if self.blocked:
             return False
@@ -313,21 +304,15 @@ class Sender:
                 self._batch = False
             else:
                 self._mark("rejected", messages, str(exc))
-                what = {"journal": "the final journal", "event": "an event"}.get(
-                    messages[0].kind, "a message"
-                )
-                self.rejections.append(f"{what} ({exc})")
+                what = {"journal": "the final journal", "event": "an event"}.get(messages[0].kind)
+                self.rejections.append(f"{what or 'a message'} ({exc})")
         finally:
             self._release(messages)
         return True
 
     def send_pending(self, timeout: Callable[[], Timeout | None]) -> bool:
-        """Send pending messages in order until nothing more can be sent now, or one fails.
-
-        :param timeout: gives the timeout of the next request, ``None`` when time is up.
-        :return: ``True`` when nothing is left pending. Raises :class:`ApiError`
-            on a failure worth retrying later.
-        """
+        """Send until nothing more can be sent now (``timeout()``: ``None`` when time is up), or
+        raise :class:`ApiError`; ``True`` when nothing is left pending."""
         while (t := timeout()) is not None and self.send_next(t):
             pass
         return not self.pending
@@ -341,21 +326,16 @@ class Sender:
         elif first.kind == "event":
             self._request("POST", self._execution_path("/events"), t, data=first.body.encode(),
                           headers={"Content-Type": CONTENT_TYPE})  # fmt: skip
-        elif first.kind == "journal":
-            journal = loads(first.body)
-            if isinstance(journal, dict):
-                ids = {"experiment_id": self.experiment_id, "execution_id": self.execution_id}
-                (chaosiq_extension(journal, create=True) or {}).update(ids)
-            self._request("PUT", self._execution_path(), t, **_json({"journal": journal}))
         else:
             body = loads(first.body)
-            if first.with_execution:
-                body = {
-                    **(body or {}),
-                    "experiment_id": self.experiment_id,
-                    "execution_id": self.execution_id,
-                }
-            self._request(first.method, first.path or "", t, **_json(body, first.headers))
+            ids = {"experiment_id": self.experiment_id, "execution_id": self.execution_id}
+            if first.kind == "journal":
+                if isinstance(body, dict):
+                    chaosiq_extension(body, create=True).update(ids)
+                self._request("PUT", self._execution_path(), t, **_json({"journal": body}))
+            else:
+                body = {**(body or {}), **ids} if first.with_execution else body
+                self._request(first.method, first.path or "", t, **_json(body, first.headers))
         self._mark("done", messages)
 
     def _mark(self, op: str, messages: list[Message], reason: str | None = None) -> None:

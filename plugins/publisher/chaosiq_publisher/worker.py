@@ -25,6 +25,7 @@ from collections import deque
 from typing import Any
 
 import orjson
+from chaoslib.run import initialize_run_journal
 
 from chaosiq_core.errors import ApiError
 from chaosiq_core.journal import chaosiq_extension
@@ -43,17 +44,6 @@ DEFAULTS: dict[str, Any] = {"flush_deadline": 5.0, "batch_size": 1000, "queue_si
 FIRST_BACKOFF, MAX_BACKOFF = 0.2, 5.0
 """Seconds between attempts after a failure, doubling. Written out in ``_send_loop``: tenacity
 and urllib3's ``Retry`` wrap one call, and this loop also waits for new messages and the deadline."""
-
-
-def _initial_journal(experiment: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from chaoslib.run import initialize_run_journal
-
-        journal: dict[str, Any] = initialize_run_journal(experiment)
-    except Exception:
-        journal = {"experiment": experiment, "run": [], "rollbacks": []}
-    journal["status"] = "running"
-    return journal
 
 
 class Publisher:
@@ -77,8 +67,8 @@ class Publisher:
             extra_keys=run.option("redaction", "keys", None) or (),
         )
         # a client that never retries: the helper backs off itself, within the flush deadline
-        self.sender = Sender(run.client.without_retries(), None, batch_size=int(opt("batch_size")))
-        self.sender.run_id = run.id
+        client = run.client.without_retries()
+        self.sender = Sender(client, None, batch_size=int(opt("batch_size")), run_id=run.id)
         self.log: RunLog | None = None
         self._creation: tuple[orjson.Fragment, orjson.Fragment] | None = None
         """The redacted experiment and initial journal, encoded: the execution's creation request."""
@@ -180,12 +170,16 @@ class Publisher:
                 with self._lock:
                     self._drain()
             self._send_pending()
-        except Exception as exc:  # never let the worker die silently
-            logger.warning("chaosiq: the publisher stopped: %s: %s", type(exc).__name__, exc)
-            logger.debug("traceback", exc_info=exc)
-            self.sender.last_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            self._stopped(exc)
         finally:
             self._logged.set()
+
+    def _stopped(self, exc: Exception) -> None:
+        """A thread of the publisher failed: never silently."""
+        logger.warning("chaosiq: the publisher stopped: %s: %s", type(exc).__name__, exc)
+        logger.debug("traceback", exc_info=exc)
+        self.sender.last_error = f"{type(exc).__name__}: {exc}"
 
     def _drain(self) -> None:
         """Encode what is queued, log it and hand it to the sender (the caller holds the lock)."""
@@ -220,8 +214,8 @@ class Publisher:
         if self._creation is not None:
             return
         run, scope = self.run, self.sender.client.scope
-        experiment = orjson.Fragment(self._redacted(run.experiment))
-        journal = orjson.Fragment(self._redacted(_initial_journal(run.experiment)))
+        initial = {**initialize_run_journal(run.experiment), "status": "running"}
+        experiment, journal = (orjson.Fragment(self._redacted(d)) for d in (run.experiment, initial))
         self._creation = (experiment, journal)
         try:
             self.log = self.sender.log = RunLog.create(run.id)
@@ -273,20 +267,23 @@ class Publisher:
         """The final journal's PUT and the ``experiment-finished`` event: the journal is redacted
         and encoded once for both. With the execution's ids when they are known (the plugin
         writes them into the journal after the run anyway)."""
-        text = None
+        put = None
         if isinstance(journal, dict):
-            if self.sender.has_execution and (ext := chaosiq_extension(journal, create=True)) is not None:
-                ext.update(experiment_id=self.sender.experiment_id, execution_id=self.sender.execution_id)
+            if self.sender.has_execution:
+                ids = {"experiment_id": self.sender.experiment_id, "execution_id": self.sender.execution_id}
+                chaosiq_extension(journal, create=True).update(ids)
             try:
-                text = self._redacted(journal)
+                put = Message(f"journal:{self.run.id}", "journal", "PUT", self._redacted(journal))
             except Exception as exc:
                 logger.warning("chaosiq: cannot encode the final journal: %s: %s", type(exc).__name__, exc)
-        put = Message(f"journal:{self.run.id}", "journal", "PUT", text) if text is not None else None
         if final is None:
             return put, None
         experiment, state, when = final
-        if state is journal and text is not None:
-            parts = {"context": orjson.Fragment(self._redacted(experiment)), "state": orjson.Fragment(text)}
+        if state is journal and put is not None:
+            parts = {
+                "context": orjson.Fragment(self._redacted(experiment)),
+                "state": orjson.Fragment(put.body),
+            }
             data = orjson.dumps(parts).decode()
         else:
             data = self._data(experiment, state)
@@ -297,72 +294,60 @@ class Publisher:
     def _send_loop(self) -> None:
         """The helper thread: creates the execution, then sends until the run is over and
         nothing is left, the flush deadline passes, or the server refuses the token or team."""
+        delay = 0.0
         try:
-            self._sending()
+            while (t := self._timeout()) is not None and self.sender.refusal is None:
+                if (hold := self.sender.hold_until - time.monotonic()) > 0:  # the server's Retry-After
+                    self._pause(hold)
+                    continue
+                self._logged.clear()
+                try:
+                    sent, delay = self._send_once(t), 0.0
+                except ApiError as exc:  # a refusal ends the loop: the rest stays in the outbox
+                    logger.debug("chaosiq: sending failed: %s", exc)
+                    sent, delay = False, min(MAX_BACKOFF, delay * 2 or FIRST_BACKOFF)
+                if self.sender.blocked:
+                    continue
+                if delay:
+                    self._pause(delay)
+                elif not sent:
+                    if self._stopping.is_set() and not self._worker.is_alive() and not self.sender.pending:
+                        return
+                    self._logged.wait(min(1.0, self._left()) if self._deadline else 1.0)
+        except Exception as exc:
+            self._stopped(exc)
         finally:  # refused before the first attempt: whoever waits for the execution learns it now
             if not self.run.execution_ready.is_set():
                 self.run.set_execution(experiment_id=None, execution_id=None)
 
-    def _sending(self) -> None:
-        delay = 0.0
-        while (t := self._timeout()) is not None and self.sender.refusal is None:
-            if (hold := self.sender.hold_until - time.monotonic()) > 0:  # the server's Retry-After
-                if self._stopping.is_set():
-                    time.sleep(min(hold, self._left()))
-                else:
-                    self._stopping.wait(hold)
-                continue
-            self._logged.clear()
-            try:
-                sent = self._send_once(t)
-                delay = 0.0
-            except ApiError as exc:  # a refusal ends the loop: the rest stays in the outbox
-                logger.debug("chaosiq: sending failed: %s", exc)
-                sent, delay = False, min(MAX_BACKOFF, delay * 2 or FIRST_BACKOFF)
-            except Exception as exc:  # never let the helper die silently
-                logger.warning("chaosiq: the publisher stopped: %s: %s", type(exc).__name__, exc)
-                self.sender.last_error = f"{type(exc).__name__}: {exc}"
-                return
-            if self.sender.blocked:
-                continue
-            if delay and self._stopping.is_set():
-                time.sleep(min(delay, self._left()))
-            elif delay:
-                self._stopping.wait(delay)  # the end of the run cuts it short: the last messages go at once
-            elif not sent:
-                if self._stopping.is_set() and not self._worker.is_alive() and not self.sender.pending:
-                    return
-                self._logged.wait(min(1.0, self._left()) if self._deadline else 1.0)
+    def _pause(self, seconds: float) -> None:
+        """Wait; the end of the run cuts it short (the last messages go at once), then the deadline."""
+        if self._stopping.is_set():
+            time.sleep(min(seconds, self._left()))
+        else:
+            self._stopping.wait(seconds)
 
     def _send_once(self, t: Timeout) -> bool:
         """Create the execution if needed, then make the next request; ``False`` if there is none."""
         failed = None
         if not self.sender.has_execution:
+            assert self._creation is not None
+            known = (chaosiq_extension(self.run.experiment) or {}).get("experiment_id")
             try:
-                self._create(t)
+                eid, xid, _ = self.sender.create_execution(*self._creation, t, experiment_id=known)
+                self.run.set_execution(experiment_id=eid, execution_id=xid)
+                since = time.monotonic() - self._started
+                logger.debug("chaosiq: execution %s created %.3f s after the run was configured", xid, since)
+                workspace.remember(self.run, eid)
             except ApiError as exc:
                 failed = exc
-            finally:
-                if not self.run.execution_ready.is_set():  # the first attempt failed: say so
-                    self.run.set_execution(experiment_id=None, execution_id=None)
+            if not self.run.execution_ready.is_set():  # the first attempt failed: say so
+                self.run.set_execution(experiment_id=None, execution_id=None)
         if self.sender.send_next(t):  # requests that need no execution go ahead meanwhile
             return True
         if failed is not None:
             raise failed
         return False
-
-    def _create(self, t: Timeout) -> None:
-        assert self._creation is not None
-        known = (chaosiq_extension(self.run.experiment) or {}).get("experiment_id")
-        eid, xid, _ = self.sender.create_execution(*self._creation, t, experiment_id=known)
-        self.run.set_execution(experiment_id=eid, execution_id=xid)
-        logger.debug(
-            "chaosiq: execution %s of experiment %s created %.3f s after the run was configured",
-            xid,
-            eid,
-            time.monotonic() - self._started,
-        )
-        workspace.remember(self.run, eid)
 
     def _send_pending(self) -> None:
         with contextlib.suppress(ApiError):  # noted by the sender; the helper retries
@@ -380,16 +365,12 @@ class Publisher:
         kinds = self.sender.pending_kinds() + [str(i[0]) for i in list(self._items)]
         where = f"; they are kept in {self.log.path}" if self.log is not None else ""
         if kinds:
-            n_events = kinds.count("event")
-            parts = [f"{n_events} event(s)"]
-            if "journal" in kinds or "final" in kinds:
-                parts.append("the final journal")
-            others = len(kinds) - n_events - kinds.count("journal") - kinds.count("final")
-            if others:
+            events, journals = kinds.count("event"), kinds.count("journal") + kinds.count("final")
+            parts = [f"{events} event(s)"] + ["the final journal"] * bool(journals)
+            if others := len(kinds) - events - journals:
                 parts.append(f"{others} other message(s)")
-            reason = self.sender.last_error
-            if reason is None:
-                reason = f"the ChaosIQ server at {self.sender.client.url} did not answer in time"
+            url = self.sender.client.url
+            reason = self.sender.last_error or f"the ChaosIQ server at {url} did not answer in time"
             if self.log is not None:
                 self.log.append({"op": "error", "reason": reason, "refusal": self.sender.refusal})
             logger.warning(
