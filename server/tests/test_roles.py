@@ -36,6 +36,7 @@ def needed(method: str, template: str) -> str:
         return "owner"
     return "member"
 
+
 TEAM_POLICY = {"kind": "deny", "tag": "nothing-has-it", "reason": "role test"}
 
 
