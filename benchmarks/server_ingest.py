@@ -25,6 +25,15 @@ the goals.
     uv run --all-packages python benchmarks/server_ingest.py \
         --database-url postgresql+psycopg://chaosiq:chaosiq@127.0.0.1:5432/chaosiq_test_bench \
         --workers 2
+
+Set-ups side by side (``--setups``): one process on SQLite, ``--workers 2`` on
+PostgreSQL, and one then two replicas (``serve`` processes of one worker, each on
+its own port) behind HAProxy on PostgreSQL, alternating round by round; every
+event acknowledged must be stored (the run fails otherwise):
+
+    uv run --all-packages python benchmarks/server_ingest.py --setups --rounds 3 \
+        --postgres-url postgresql+psycopg://chaosiq:chaosiq@127.0.0.1:5432/chaosiq_test_bench \
+        --memory-events 0 --single-seconds 10 --batch-seconds 10
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -248,10 +258,48 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def run_one(args: argparse.Namespace, label: str, python: str = sys.executable) -> dict[str, Any]:
-    """One benchmark of the server that ``python`` imports (this tree's, or a baseline's)."""
+@dataclass(frozen=True)
+class Setup:
+    """How the server runs: ``replicas`` ``serve`` processes of ``workers`` workers each
+    on one database, behind HAProxy when ``proxy``."""
+
+    name: str
+    postgres: bool = False
+    workers: int = 1
+    replicas: int = 1
+    proxy: bool = False
+
+
+SETUPS = [
+    Setup("SQLite, 1 process"),
+    Setup("PostgreSQL, --workers 2", postgres=True, workers=2),
+    Setup("PostgreSQL, 1 replica behind HAProxy", postgres=True, proxy=True),
+    Setup("PostgreSQL, 2 replicas behind HAProxy", postgres=True, replicas=2, proxy=True),
+]
+
+
+def start_proxy(folder: Path, servers: list[str]) -> tuple[subprocess.Popen[Any], int]:
+    """HAProxy in front of ``servers``, with the configuration the replica tests and
+    docs/server.md use (server/tests/haproxy_helpers.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server" / "tests"))
+    from haproxy_helpers import HAPROXY, haproxy_config
+
+    port = free_port()
+    cfg = folder / "haproxy.cfg"
+    cfg.write_text(haproxy_config(f"127.0.0.1:{port}", servers))
+    log = open(folder / "haproxy.log", "wb")  # noqa: SIM115 - the process keeps it
+    return subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=log, stderr=log), port
+
+
+def run_one(
+    args: argparse.Namespace, label: str, python: str = sys.executable, setup: Setup | None = None
+) -> dict[str, Any]:
+    """One benchmark of the server that ``python`` imports (this tree's, or a baseline's),
+    run as ``setup`` says (default: ``--workers`` processes on ``--database-url``)."""
+    setup = setup or Setup(label, workers=args.workers)
     tmp = tempfile.TemporaryDirectory(prefix="chaosiq-bench-")
-    url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+    url = (args.postgres_url if setup.postgres else None) or args.database_url
+    url = url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     if url.startswith("postgresql"):
         reset_postgres(url)
     env = {**os.environ, "CHAOSIQ_SERVER_DATABASE_URL": url}
@@ -267,24 +315,37 @@ def run_one(args: argparse.Namespace, label: str, python: str = sys.executable) 
     )
     info = json.loads(init.stdout)
     token = info["token"]
-    port = free_port()
-    log = open(Path(tmp.name) / "server.log", "wb")  # noqa: SIM115 - closed in finally
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    logs, servers, ports = [], [], []
+    for n in range(setup.replicas):
+        ports.append(free_port())
+        logs.append(open(Path(tmp.name) / f"server-{n}.log", "wb"))  # noqa: SIM115 - closed in finally
+        servers.append(
+            subprocess.Popen(
+                [*cli, "serve", "--port", str(ports[-1]), "--workers", str(setup.workers)],
+                env=env,
+                stdout=logs[-1],
+                stderr=subprocess.STDOUT,
+            )
+        )
+    proxy = None
     results: dict[str, Any] = {
         "server": label,
+        "setup": setup.name,
         "database": url.split(":", 1)[0],
-        "workers": args.workers,
+        "workers": setup.workers,
+        "replicas": setup.replicas,
+        "proxy": setup.proxy,
         "cpus": os.cpu_count(),
         "loadavg_1m_before": round(os.getloadavg()[0], 2),
     }
     try:
-        wait_health(base, server)
+        for server, port in zip(servers, ports, strict=True):
+            wait_health(f"http://127.0.0.1:{port}", server)
+        port = ports[0]
+        if setup.proxy:
+            proxy, port = start_proxy(Path(tmp.name), [f"127.0.0.1:{p}" for p in ports])
+            wait_health(f"http://127.0.0.1:{port}", proxy)
+        base = f"http://127.0.0.1:{port}"
         team = f"/api/v1/organizations/{info['organization']['id']}/teams/{info['team']['id']}"
         _, exp = api(
             base,
@@ -301,7 +362,7 @@ def run_one(args: argparse.Namespace, label: str, python: str = sys.executable) 
             {"journal": {"status": "running"}},
         )
         events = f"{team}/experiments/{exp['id']}/executions/{ex['id']}/events"
-        results["rss_mb_start"] = rss_mb(server.pid)
+        results["rss_mb_start"] = sum(rss_mb(s.pid) for s in servers)
         results["single"] = asyncio.run(
             single_phase("127.0.0.1", port, token, events, args.clients, args.single_seconds, args.single_max)
         )
@@ -317,7 +378,8 @@ def run_one(args: argparse.Namespace, label: str, python: str = sys.executable) 
                 10_000_000,
             )
         )
-        stored = results["single"]["requests"] + results["batch"]["events_stored"]
+        single = results["single"]
+        stored = single["requests"] - single["errors"] + results["batch"]["events_stored"]
         if args.memory_events > stored:
             mem = asyncio.run(
                 batch_phase(
@@ -343,15 +405,19 @@ def run_one(args: argparse.Namespace, label: str, python: str = sys.executable) 
             page = json.loads(r.read())
         results["timeline_page_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         results["timeline_total"] = page["total"]
-        results["rss_mb_end"] = rss_mb(server.pid)
+        if results["timeline_total"] != stored:
+            raise SystemExit(f"{setup.name}: {stored} events acknowledged, {page['total']} stored")
+        results["rss_mb_end"] = sum(rss_mb(s.pid) for s in servers)
         results["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        for process in [*([proxy] if proxy else []), *servers]:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
         tmp.cleanup()
     return results
 
@@ -409,6 +475,35 @@ def side_by_side(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> s
     return "\n".join(lines)
 
 
+def setups_table(runs: dict[str, list[dict[str, Any]]]) -> str:
+    """Each setup's medians over its rounds, its ratio to the first setup, the goals."""
+    names = list(runs)
+    first = runs[names[0]]
+    lines = [
+        "| setup | POSTs/s | p50 ms | p99 ms | batched events/s | errors | POSTs/s ÷ first "
+        "| batched ÷ first | goals | rounds (POSTs/s; batched/s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in names:
+        rs = runs[name]
+        single, p50, p99 = (_median(rs, ("single", k)) for k in ("requests_per_s", "p50_ms", "p99_ms"))
+        batched = _median(rs, ("batch", "events_per_s"))
+        errors = sum((_get(r, ("single", "errors")) or 0) + (_get(r, ("batch", "errors")) or 0) for r in rs)
+        s0, b0 = _median(first, ("single", "requests_per_s")), _median(first, ("batch", "events_per_s"))
+        met = [ok(_median(rs, keys)) for _, keys, ok in GOALS]
+        rounds = "; ".join(
+            f"{_get(r, ('single', 'requests_per_s'))}, {_get(r, ('batch', 'events_per_s'))}" for r in rs
+        )
+        lines.append(
+            f"| {name} | {single:,.0f} | {p50} | {p99} | {batched:,.0f} | {errors} | {single / s0:.2f} "
+            f"| {batched / b0:.2f} | {'met' if all(met) else 'NOT met'} | {rounds} |"
+        )
+    loads = [r["loadavg_1m_before"] for rs in runs.values() for r in rs]
+    lines.append("")
+    lines.append(f"1-minute load average before each round: {min(loads)} to {max(loads)}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
@@ -440,7 +535,39 @@ def main() -> None:
     )
     ap.add_argument("--rounds", type=int, default=1, help="with --baseline: rounds of before, after")
     ap.add_argument("--json", action="store_true", help="print results as JSON")
+    ap.add_argument(
+        "--setups",
+        action="store_true",
+        help="side by side, alternating round by round: "
+        + "; ".join(s.name for s in SETUPS)
+        + " (needs --postgres-url and haproxy)",
+    )
+    ap.add_argument(
+        "--postgres-url",
+        default=None,
+        help="with --setups: the PostgreSQL database the PostgreSQL setups use (emptied first)",
+    )
     args = ap.parse_args()
+
+    if args.setups:
+        if not args.postgres_url:
+            raise SystemExit("--setups needs --postgres-url postgresql+psycopg://…")
+        runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in SETUPS}
+        for n in range(args.rounds):
+            # the machine's load drifts: each round runs the setups in another order
+            for setup in SETUPS[n % len(SETUPS) :] + SETUPS[: n % len(SETUPS)]:
+                result = run_one(args, "this tree", setup=setup)
+                runs[setup.name].append(result)
+                print(
+                    f"round {n + 1} {setup.name}: {result['single']['requests_per_s']} POSTs/s, "
+                    f"p99 {result['single']['p99_ms']} ms, {result['batch']['events_per_s']} batched/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        if args.json:
+            print(json.dumps(runs, indent=2))
+        print(setups_table(runs))
+        return
 
     if args.baseline:
         python = args.baseline_python or str(Path(args.baseline) / ".venv" / "bin" / "python")
