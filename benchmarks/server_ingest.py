@@ -57,6 +57,8 @@ from typing import Any
 
 import psutil
 
+from chaosiq_core.testing import reset_postgres
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -245,17 +247,6 @@ def api(base: str, token: str, method: str, path: str, body: Any) -> tuple[int, 
     )
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.status, json.loads(r.read() or b"null")
-
-
-def reset_postgres(url: str) -> None:
-    """Empty a PostgreSQL benchmark database (each run starts from init)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,33 @@ class ServerProcess:
         )
 
 
+PG_ENV = "CHAOSIQ_TEST_DATABASE_URL"
+"""The PostgreSQL database tests may empty and use (``scripts/ci-services.sh`` sets it)."""
+
+
+def postgres_url() -> str:
+    """:data:`PG_ENV`'s database, emptied; skips the test without it (fails it in CI)."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        message = f"PostgreSQL not configured: set {PG_ENV} (see scripts/ci-postgres.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    reset_postgres(url)
+    return url
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the PostgreSQL database at ``url`` (a server started on it migrates it again)."""
+    from sqlalchemy import create_engine, text  # the server's dependency: tests run beside it
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def start_server(tmp: Path, *extra_args: str, database_url: str | None = None) -> ServerProcess:
     """Initialise a database in ``tmp`` and start a server on a free port."""
     tmp.mkdir(parents=True, exist_ok=True)

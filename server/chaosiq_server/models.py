@@ -126,6 +126,8 @@ executions = Table(
     Column("outcome_reasons", Text, nullable=True),  # JSON list of strings
     Column("started_at", String(64), nullable=True),  # the journal's ``start``
     Column("duration", Float, nullable=True),  # the journal's ``duration`` (seconds)
+    # the run's last sign of life: a safeguard check or new events (store/liveness.py)
+    Column("last_seen_at", TS, nullable=True),
     Index("ix_executions_team_created", "team_id", "created_at", "id"),
     Index("ix_executions_team_outcome", "team_id", "outcome", "created_at", "id"),
     Index("ix_executions_experiment_created", "experiment_id", "created_at", "id"),

@@ -21,7 +21,8 @@ from chaosiq_server.config import Settings
 from chaosiq_server.db import Database
 from chaosiq_server.store import Store
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+
+from chaosiq_core.testing import PG_ENV, reset_postgres  # noqa: F401 - re-exported to the tests
 
 CE_HEADERS = {"content-type": "application/cloudevents+json"}
 
@@ -89,16 +90,7 @@ def journal(exp: dict[str, Any], status: str = "running") -> dict[str, Any]:
     }
 
 
-PG_ENV = "CHAOSIQ_TEST_DATABASE_URL"
 PG_SKIP = f"PostgreSQL not configured: set {PG_ENV} (see scripts/ci-postgres.sh)"
-
-
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def sqlite_url(tmp_path: Path) -> str:

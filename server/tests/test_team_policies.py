@@ -7,8 +7,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from chaosiq_server.store.liveness import STALE
 from chaosiq_server.windows import Window
-from server_helpers import Env, experiment, journal
+from server_helpers import Env, cloud_event, experiment, journal
+from sqlalchemy import text
 
 
 def _execution(env: Env, tags: list[str] | None = None, title: str = "exp") -> tuple[str, str]:
@@ -92,6 +94,48 @@ def test_concurrency_limit_denies_only_the_newer_runs(env: Env) -> None:
     )
     assert r.status_code < 300, r.text
     assert [_verdict(env, *r)["allowed"] for r in runs[1:]] == [True, True]
+
+
+def test_a_run_holds_its_place_only_while_it_shows_life(env: Env) -> None:
+    """A safeguard check or new events are signs of life; a running execution silent for
+    ``STALE`` seconds (a ``chaos run`` killed by SIGKILL) no longer counts toward a limit."""
+    c, a = env.client, env.a
+    store, db = c.app.state.store, c.app.state.db
+    _create(env, {"name": "one", "kind": "concurrency", "max_runs": 1})
+    eid_a, older = _execution(env, title="a")
+    _, newer = _execution(env, title="b")
+
+    def newer_allowed(after: float) -> bool:
+        then = datetime.now(timezone.utc) + timedelta(seconds=after)
+        return bool(store.policies.verdict(a.team_id, newer, now=then)["allowed"])
+
+    def last_seen() -> str | None:
+        with db.engine.connect() as conn:
+            return conn.execute(
+                text("SELECT last_seen_at FROM executions WHERE id = :x"), {"x": older}
+            ).scalar()
+
+    assert not newer_allowed(0)
+    assert newer_allowed(STALE + 5)  # the older one never asked nor sent anything since its start
+    assert _verdict(env, eid_a, older)["allowed"]  # it asks: a sign of life, written
+    assert last_seen() is not None
+    assert not newer_allowed(STALE - 30) and newer_allowed(STALE + 30)
+    with db.engine.begin() as conn:  # silent for an hour
+        conn.execute(
+            text("UPDATE executions SET created_at = :t, last_seen_at = :t WHERE id = :x"),
+            {"t": "2000-01-01T00:00:00.000000Z", "x": older},
+        )
+    assert newer_allowed(0)
+    event = cloud_event("activity-finished")
+    r = c.post(f"{a.base}/experiments/{eid_a}/executions/{older}/events", json=event, headers=a.headers)
+    assert r.status_code == 201, r.text
+    assert last_seen() > "2001"  # new events are a sign of life too
+    assert not newer_allowed(0)
+    # a finished execution never counts, seen or not
+    done = journal(experiment("a"), status="completed")
+    r = c.put(f"{a.base}/experiments/{eid_a}/executions/{older}", json={"journal": done}, headers=a.headers)
+    assert r.status_code < 300, r.text
+    assert newer_allowed(0)
 
 
 def test_crud_and_conflicts(env: Env) -> None:

@@ -1,18 +1,32 @@
-"""Team policies and pauses with the real ``chaos run``, publisher and chaosiq-server:
-a window refuses a run at its start and stops one when it opens, a concurrency limit
-refuses the newer of two runs, a tag scopes a policy, a pause holds a run until it is
-resumed (or stops it after its timeout)."""
+"""Team policies and pauses with the real ``chaos run``, publisher and chaosiq-server,
+on SQLite and on PostgreSQL: a window refuses a run at its start and stops one when it
+opens, a concurrency limit refuses the newer of two runs, a tag scopes a policy, a
+pause holds a run until it is resumed (or stops it after its timeout)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from chaosiq_core.testing import Team, wait_until
+import pytest
+
+from chaosiq_core.testing import ServerProcess, Team, postgres_url, start_server, wait_until
 
 from .helpers import ChaosRun, action, chaosiq_ext, experiment, set_options
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def chaosiq_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """This module's server: on SQLite, then on PostgreSQL (the policies' reads differ)."""
+    url = postgres_url() if request.param == "postgresql" else None
+    server = start_server(tmp_path_factory.mktemp(f"server-{request.param}"), database_url=url)
+    yield server
+    server.stop()
 
 
 def _doc(tmp: Path, method: list[dict[str, Any]], tags: list[str] | None = None, **kw: Any) -> Path:
@@ -115,6 +129,51 @@ def test_a_concurrency_limit_refuses_the_newer_of_two_runs(
     flag.touch()
     assert older.wait(60) == 0, older.output  # the older run was never stopped by the newer one
     assert older.journal["status"] == "completed"
+
+
+def _silent_since(server: ServerProcess, xid: str, seconds: float) -> None:
+    """Make ``xid``'s last sign of life ``seconds`` old, in the server's database (the
+    minutes a dead run stays silent are moved back, not waited for)."""
+    from chaosiq_server.db import utc_iso
+    from sqlalchemy import create_engine, text
+
+    then = utc_iso(datetime.now(timezone.utc) - timedelta(seconds=seconds))
+    engine = create_engine(server.database_url)
+    with engine.begin() as conn:
+        sql = "UPDATE executions SET created_at = :t, last_seen_at = :t WHERE id = :x"
+        assert conn.execute(text(sql), {"t": then, "x": xid}).rowcount == 1
+    engine.dispose()
+
+
+def test_a_killed_run_stops_holding_its_place_once_silent(
+    chaosiq_server: ServerProcess, signed_in: Path, chaosiq_team: Team, tmp_path: Path
+) -> None:
+    from chaosiq_server.store.liveness import STALE
+
+    _policy(chaosiq_team, {"name": "one at a time", "kind": "concurrency", "max_runs": 1})
+    dead_dir, refused_dir, later_dir = tmp_path / "dead", tmp_path / "refused", tmp_path / "later"
+    for folder in (dead_dir, refused_dir, later_dir):
+        folder.mkdir()
+    flag = tmp_path / "go"
+    dead = ChaosRun(signed_in, _doc(dead_dir, [_gate("holds", flag)]), dead_dir)
+    try:
+        _wait_log(dead_dir, "Action: holds")
+        xid = _xid(chaosiq_team)
+        dead.proc.kill()  # SIGKILL: no journal, no last event, the execution stays "running"
+        dead.wait(30)
+        # just killed, it was seen moments ago: it still holds the place
+        _refused_at_start(
+            ChaosRun(signed_in, _doc(refused_dir, [action("a", 0)]), refused_dir), "one at a time"
+        )
+        _silent_since(chaosiq_server, xid, STALE + 5)
+        later = ChaosRun(signed_in, _doc(later_dir, [action("a", 0)]), later_dir)
+        assert later.wait(60) == 0, later.output
+        assert later.journal["status"] == "completed"
+        assert (
+            chaosiq_team.api("GET", f"/executions/{xid}").json()["outcome"] == "running"
+        )  # still shown as is
+    finally:
+        flag.touch()
 
 
 def test_a_policy_scoped_to_a_tag(signed_in: Path, chaosiq_team: Team, tmp_path: Path) -> None:

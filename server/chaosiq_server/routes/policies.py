@@ -40,9 +40,14 @@ async def get_policies(scope: Viewer, eid: Eid, xid: Xid) -> Any:
     """Safeguard verdict: ``allowed`` is false when any policy denies the run (the
     execution's own, or a team policy that applies now); a standing pause is listed
     with ``"pause": true`` and its ``timeout``."""
-    if scope.store.db.is_sqlite:  # a cached ownership check and a few indexed reads: no thread hop
-        return scope.store.policies.verdict(scope.team_id, xid, eid)
-    return await run_in_threadpool(scope.store.policies.verdict, scope.team_id, xid, eid)
+    store = scope.store
+    if store.db.is_sqlite:  # a cached ownership check and a few indexed reads: no thread hop
+        verdict = store.policies.verdict(scope.team_id, xid, eid)
+    else:
+        verdict = await run_in_threadpool(store.policies.verdict, scope.team_id, xid, eid)
+    if store.liveness.due(xid):  # the run asks: it is alive (a write every 15 s at most)
+        await run_in_threadpool(store.liveness.seen, xid)
+    return verdict
 
 
 @router.post(POLICIES, status_code=201, response_model=PolicyOut)

@@ -39,6 +39,7 @@ from .execution_filter import ExecutionFilter
 from .executions import ExecutionRow, Executions
 from .experiments import Experiments
 from .history import History
+from .liveness import Liveness
 from .organizations import Organizations, Teams
 from .paging import Page
 from .pauses import Pauses
@@ -63,6 +64,7 @@ class Store:
         self.signins = FailedSignins(db)
         self.experiments = Experiments(db)
         self.executions = Executions(db)
+        self.liveness = Liveness(db)
         self.events = Events(db, self.executions)
         self.team_policies = TeamPolicies(db)
         self.pauses = Pauses(db, self.executions)

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ..db import Database
+from ..db import Database, utcnow
 from ..metrics import EVENTS_INGESTED
 
 EVENT_COLUMNS = ("execution_id", "event_id", "type", "source", "time", "time_key", "data", "received_at")
@@ -47,7 +47,10 @@ class EventWriter:
             f"VALUES ({', '.join([mark] * len(EVENT_COLUMNS))}) "
             "ON CONFLICT (execution_id, event_id) DO NOTHING"
         )
-        self._count = f"UPDATE executions SET events_count = events_count + {mark} WHERE id = {mark}"
+        self._count = (
+            f"UPDATE executions SET events_count = events_count + {mark}, last_seen_at = {mark} "
+            f"WHERE id = {mark}"
+        )
         self._multi: dict[int, str] = {}  # PostgreSQL multi-row INSERTs by row count
         self._pending: list[_Job] = []
         self._running = False
@@ -141,9 +144,11 @@ class EventWriter:
                     counts.append(n)
                     per_execution[xid] = per_execution.get(xid, 0) + n
                 # Sorted: two PostgreSQL workers lock execution rows in the same order.
+                # New events are a sign of life of the run (store/liveness.py).
+                now = utcnow()
                 for xid in sorted(per_execution):
                     if per_execution[xid]:
-                        cur.execute(self._count, (per_execution[xid], xid))
+                        cur.execute(self._count, (per_execution[xid], now, xid))
             finally:
                 cur.close()
         self.groups += 1

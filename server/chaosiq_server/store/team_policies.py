@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +21,7 @@ from ..db import Database, new_id, utcnow
 from ..errors import Conflict, NotFound
 from ..windows import Window
 from .audit import Audit, AuditScope
+from .liveness import alive
 
 KINDS = ("deny", "window", "concurrency")
 FIELDS = (
@@ -180,7 +181,7 @@ class TeamPolicies:
             return f"window '{name}' ({window.describe()}) is open{extra}" if window.is_open(now) else None
         if policy["kind"] == "concurrency" and outcome == "running":
             limit = int(policy["max_runs"])
-            if xid not in _oldest_running(conn, team_id, policy["tag"], limit):
+            if xid not in _oldest_running(conn, team_id, xid, policy["tag"], limit, now):
                 scope = f" tagged '{policy['tag']}'" if policy["tag"] else ""
                 return (
                     f"limit '{name}': at most {limit} run{'s' if limit != 1 else ''}{scope} at a time, "
@@ -194,10 +195,13 @@ def _tags(conn: Connection, experiment_id: str) -> set[str]:
     return set(conn.execute(select(t.c.tag).where(t.c.experiment_id == experiment_id)).scalars())
 
 
-def _oldest_running(conn: Connection, team_id: str, tag: str | None, limit: int) -> set[str]:
-    """Ids of the ``limit`` oldest running executions of the team (of experiments tagged ``tag``)."""
+def _oldest_running(
+    conn: Connection, team_id: str, xid: str, tag: str | None, limit: int, now: datetime
+) -> set[str]:
+    """Ids of the ``limit`` oldest running executions of the team (of experiments tagged
+    ``tag``) that are alive (``liveness.py``); ``xid``, which asks, is."""
     x = m.executions
-    q = select(x.c.id).where(x.c.team_id == team_id, x.c.outcome == "running")
+    q = select(x.c.id).where(x.c.team_id == team_id, x.c.outcome == "running", or_(x.c.id == xid, alive(now)))
     if tag:
         tags = m.experiment_tags
         tagged = select(tags.c.experiment_id).where(tags.c.team_id == team_id, tags.c.tag == tag)
