@@ -81,6 +81,17 @@ def exists_activity(name: str, path: str = "/", kind: str = "action", **extra: A
     return activity
 
 
+def gate_activity(name: str, flag: Path) -> dict[str, Any]:
+    """An action that ends once ``flag`` exists (failing after 60 s): a run held where a
+    test wants it, released by ``flag.touch()``."""
+    script = f"for i in $(seq 600); do [ -e '{flag}' ] && exit 0; sleep 0.1; done; exit 1"
+    return {
+        "type": "action",
+        "name": name,
+        "provider": {"type": "process", "path": "sh", "arguments": ["-c", script]},
+    }
+
+
 def small_experiment(
     title: str,
     method: list[dict[str, Any]],

@@ -176,6 +176,8 @@ def _pages(seeded: Seeded) -> list[str]:
         f"{team}/verifications",
         f"{team}/verifications/{v['verification_id']}",
         f"{team}/verifications/{v['verification_id']}/runs/{v['run_id']}",
+        f"{team}/policies",
+        f"{team}/audit",
     ]
     for key in ("passed", "interrupted", "v-passed"):
         ids = seeded.ids[key]
@@ -204,6 +206,8 @@ def _api(seeded: Seeded) -> list[str]:
         f"/verifications/{v['verification_id']}/runs/{v['run_id']}",
         f"/verifications/{v['verification_id']}/runs/{v['run_id']}/events",
         f"/verifications/{v['verification_id']}/trend",
+        "/policies",
+        "/audit",
     ]
     for key in ("passed", "interrupted", "v-passed"):
         ids = seeded.ids[key]

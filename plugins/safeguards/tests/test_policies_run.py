@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chaosiq_core.testing import ServerProcess, Team, postgres_url, start_server, wait_until
+from chaosiq_core.testing import ServerProcess, Team, gate_activity, postgres_url, start_server, wait_until
 
 from .helpers import ChaosRun, action, chaosiq_ext, experiment, set_options
 
@@ -35,16 +35,6 @@ def _doc(tmp: Path, method: list[dict[str, Any]], tags: list[str] | None = None,
         doc = json.loads(path.read_text())
         path.write_text(json.dumps({**doc, "tags": tags}))
     return path
-
-
-def _gate(name: str, flag: Path) -> dict[str, Any]:
-    """An action that ends once ``flag`` exists (at most 60 s)."""
-    script = f"for i in $(seq 600); do [ -e '{flag}' ] && exit 0; sleep 0.1; done; exit 1"
-    return {
-        "type": "action",
-        "name": name,
-        "provider": {"type": "process", "path": "sh", "arguments": ["-c", script]},
-    }
 
 
 def _wait_log(cwd: Path, marker: str, timeout: float = 30) -> None:
@@ -101,7 +91,7 @@ def test_a_window_opening_during_the_run_stops_it(
     signed_in: Path, chaosiq_team: Team, tmp_path: Path
 ) -> None:
     flag = tmp_path / "never"
-    run = ChaosRun(signed_in, _doc(tmp_path, [action("first", 0), _gate("waits", flag)]), tmp_path)
+    run = ChaosRun(signed_in, _doc(tmp_path, [action("first", 0), gate_activity("waits", flag)]), tmp_path)
     _wait_log(tmp_path, "Action: waits")
     now = datetime.now(timezone.utc)
     _policy(chaosiq_team, _window(now + timedelta(seconds=3), now + timedelta(hours=1)))
@@ -122,7 +112,7 @@ def test_a_concurrency_limit_refuses_the_newer_of_two_runs(
     older_dir.mkdir()
     newer_dir.mkdir()
     flag = tmp_path / "go"
-    older = ChaosRun(signed_in, _doc(older_dir, [_gate("holds", flag)]), older_dir)
+    older = ChaosRun(signed_in, _doc(older_dir, [gate_activity("holds", flag)]), older_dir)
     _wait_log(older_dir, "Action: holds")
     newer = ChaosRun(signed_in, _doc(newer_dir, [action("never", 0)]), newer_dir)
     _refused_at_start(newer, "limit 'one at a time': at most 1 run at a time")
@@ -155,7 +145,7 @@ def test_a_killed_run_stops_holding_its_place_once_silent(
     for folder in (dead_dir, refused_dir, later_dir):
         folder.mkdir()
     flag = tmp_path / "go"
-    dead = ChaosRun(signed_in, _doc(dead_dir, [_gate("holds", flag)]), dead_dir)
+    dead = ChaosRun(signed_in, _doc(dead_dir, [gate_activity("holds", flag)]), dead_dir)
     try:
         _wait_log(dead_dir, "Action: holds")
         xid = _xid(chaosiq_team)
@@ -200,7 +190,7 @@ def _types(team: Team, xid: str) -> list[tuple[str, str]]:
 def test_pause_holds_the_run_until_resumed(signed_in: Path, chaosiq_team: Team, tmp_path: Path) -> None:
     set_options(signed_in, interval=0.3)
     flag = tmp_path / "go"
-    run = ChaosRun(signed_in, _doc(tmp_path, [_gate("first", flag), action("second", 0)]), tmp_path)
+    run = ChaosRun(signed_in, _doc(tmp_path, [gate_activity("first", flag), action("second", 0)]), tmp_path)
     _wait_log(tmp_path, "Action: first")
     xid = _xid(chaosiq_team)
     resp = chaosiq_team.api("POST", f"/executions/{xid}/pause", json={"reason": "look first", "timeout": 60})
@@ -243,7 +233,7 @@ def test_a_pause_that_times_out_stops_the_run_as_a_safeguard(
         "name": "rb",
         "provider": {"type": "process", "path": "touch", "arguments": str(marker)},
     }
-    exp = _doc(tmp_path, [_gate("first", flag), action("second", 0)], rollbacks=[rollback])
+    exp = _doc(tmp_path, [gate_activity("first", flag), action("second", 0)], rollbacks=[rollback])
     run = ChaosRun(signed_in, exp, tmp_path)
     _wait_log(tmp_path, "Action: first")
     xid = _xid(chaosiq_team)

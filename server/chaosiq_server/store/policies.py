@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from .. import models as m
 from ..db import Database, new_id, utcnow
@@ -33,13 +33,8 @@ class Policies:
     ) -> dict[str, Any]:
         """``{"allowed", "policies"}``: the execution's policies, then the team's denying
         ones, then a standing pause (``"pause": true``, ``"allowed": true``, its ``timeout``)."""
-        t = m.policies
         with self.db.read() as conn:
-            self.executions.require(conn, team_id, xid, eid)
-            rows = conn.execute(
-                select(t).where(t.c.execution_id == xid).order_by(t.c.created_at, t.c.id)
-            ).all()
-            items = [_policy(r) for r in rows]
+            items = self._own(conn, team_id, xid, eid)
             items += self.team.denials(conn, team_id, xid, now or datetime.now(timezone.utc))
             pause = self.pauses.standing(conn, xid)
         if pause is not None:
@@ -59,12 +54,14 @@ class Policies:
 
     def list(self, team_id: str, xid: str, eid: str | None = None) -> list[dict[str, Any]]:
         """The execution's policies, oldest first."""
-        t = m.policies
         with self.db.read() as conn:
-            self.executions.require(conn, team_id, xid, eid)
-            rows = conn.execute(
-                select(t).where(t.c.execution_id == xid).order_by(t.c.created_at, t.c.id)
-            ).all()
+            return self._own(conn, team_id, xid, eid)
+
+    def _own(self, conn: Connection, team_id: str, xid: str, eid: str | None) -> list[dict[str, Any]]:
+        """The execution's own policies, oldest first (``NotFound`` for another team's)."""
+        self.executions.require(conn, team_id, xid, eid)
+        t = m.policies
+        rows = conn.execute(select(t).where(t.c.execution_id == xid).order_by(t.c.created_at, t.c.id)).all()
         return [_policy(r) for r in rows]
 
     def add(

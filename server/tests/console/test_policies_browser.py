@@ -9,7 +9,7 @@ from typing import Any
 from test_browser import browser, fits, page, phone, pytestmark, shot, sign_in, start_chaos, write_experiment  # noqa: F401
 from test_browser import sleep as sleep_action
 
-from chaosiq_core.testing import Team, wait_until
+from chaosiq_core.testing import Team, gate_activity, wait_until
 
 
 def _team_url(team: Team) -> str:
@@ -85,15 +85,6 @@ def test_create_edit_and_delete_policies_in_the_console(
     fits(phone)
 
 
-def _gate(name: str, flag: Path) -> dict[str, Any]:
-    script = f"for i in $(seq 600); do [ -e '{flag}' ] && exit 0; sleep 0.1; done; exit 1"
-    return {
-        "type": "action",
-        "name": name,
-        "provider": {"type": "process", "path": "sh", "arguments": ["-c", script]},
-    }
-
-
 def test_pause_and_resume_buttons_hold_a_real_run(
     page: Any,  # noqa: F811
     signed_in: Path,
@@ -101,7 +92,9 @@ def test_pause_and_resume_buttons_hold_a_real_run(
     tmp_path: Path,
 ) -> None:
     flag = tmp_path / "go"
-    exp = write_experiment(tmp_path, "A run we pause", [_gate("first", flag), sleep_action("second", 0.1)])
+    exp = write_experiment(
+        tmp_path, "A run we pause", [gate_activity("first", flag), sleep_action("second", 0.1)]
+    )
     proc, log = start_chaos(signed_in, tmp_path, "run", str(exp))
     try:
         chaos_log = tmp_path / "chaostoolkit.log"
