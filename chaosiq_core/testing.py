@@ -137,8 +137,10 @@ class Team:
             if path.startswith("/") and path.startswith("/api/")
             else f"{self.base}{path}"
         )
-        headers = kwargs.pop("headers", {})
-        headers.setdefault("Authorization", f"Bearer {self.token}")
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            **kwargs.pop("headers", {}),
+        }  # a copy: never the caller's
         return requests.request(method, url, headers=headers, timeout=10, **kwargs)
 
     def executions(self) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from chaosiq_core.testing import PG_ENV, reset_postgres  # noqa: F401 - re-exported to the tests
 
-CE_HEADERS = {"content-type": "application/cloudevents+json"}
+CE_HEADERS = MappingProxyType({"content-type": "application/cloudevents+json"})  # shared: read-only
 
 
 def experiment(title: str = "A simple experiment") -> dict[str, Any]:

@@ -35,7 +35,7 @@ Pid = Annotated[str, Path(max_length=200)]
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "Conflict"}}
 
 
-@router.get(POLICIES, response_model=Policies)
+@router.get(POLICIES, response_model=Policies, response_model_exclude_unset=True)  # the original shape
 async def get_policies(scope: Viewer, eid: Eid, xid: Xid) -> Any:
     """Safeguard verdict: ``allowed`` is false when any policy denies the run (the
     execution's own, or a team policy that applies now); a standing pause is listed
@@ -50,14 +50,16 @@ async def get_policies(scope: Viewer, eid: Eid, xid: Xid) -> Any:
     return verdict
 
 
-@router.post(POLICIES, status_code=201, response_model=PolicyOut)
+@router.post(POLICIES, status_code=201, response_model=PolicyOut, response_model_exclude_unset=True)
 def add_policy(body: PolicyIn, scope: Owner, eid: Eid, xid: Xid) -> Any:
     """Attach a policy to an execution (``allowed: false`` stops the run at its
     next safeguard check). Extension ``policies-write``."""
     return scope.store.policies.add(scope, xid, eid, body.name, body.allowed, body.reason)
 
 
-@router.post("/executions/{xid}/stop", status_code=201, response_model=PolicyOut)
+@router.post(
+    "/executions/{xid}/stop", status_code=201, response_model=PolicyOut, response_model_exclude_unset=True
+)
 def stop_execution(scope: Stopper, xid: Xid, body: StopIn | None = None) -> Any:
     """Ask a running execution to stop (extension ``stop``): adds a denying
     policy named ``stopped-by-user``."""
