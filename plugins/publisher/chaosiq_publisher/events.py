@@ -42,13 +42,6 @@ SAFEGUARD_TRIGGERED = "safeguard-triggered"
 RUN_PAUSED = "run-paused"
 RUN_RESUMED = "run-resumed"
 
-ORIGINAL_TYPES = (STARTING_EXPERIMENT, STARTING_HYPOTHESIS, HYPOTHESIS_FINISHED, STARTING_METHOD,
-                  METHOD_FINISHED, STARTING_ROLLBACK, ROLLBACK_FINISHED, STARTING_ACTIVITY,
-                  ACTIVITY_FINISHED, EXPERIMENT_FINISHED)  # fmt: skip
-NEW_TYPES = (CONTINUOUS_HYPOTHESIS_STARTED, CONTINUOUS_HYPOTHESIS_ITERATION, CONTINUOUS_HYPOTHESIS_FINISHED,
-             EXPERIMENT_INTERRUPTED, EXPERIMENT_SIGNAL_EXIT, SAFEGUARD_TRIGGERED, RUN_PAUSED,
-             RUN_RESUMED)  # fmt: skip
-
 
 def new_id() -> str:
     """A CloudEvent id (replays rely on it: the server stores each id once)."""
@@ -58,10 +51,6 @@ def new_id() -> str:
 def iso_time(timestamp: float) -> str:
     """The local time of ``timestamp`` with its UTC offset, always with microseconds."""
     return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="microseconds")
-
-
-def now_iso() -> str:
-    return _dt.datetime.now().astimezone().isoformat()
 
 
 def error_data(exc: BaseException) -> str:

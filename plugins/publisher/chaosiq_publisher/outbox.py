@@ -36,19 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from chaosiq_core.serialize import dumps
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
-DATA_DIR_ENV = "CHAOSIQ_DATA_DIR"
-
 
 def data_dir() -> Path:
     """Where chaosiq keeps its data (``$CHAOSIQ_DATA_DIR`` overrides the platform's)."""
-    env = os.environ.get(DATA_DIR_ENV, "").strip()
-    if env:
+    if env := os.environ.get("CHAOSIQ_DATA_DIR", "").strip():
         return Path(env).expanduser()
     import platformdirs
 
@@ -59,9 +56,9 @@ def outbox_dir() -> Path:
     return data_dir() / "outbox"
 
 
-def outbox_files(directory: Path | None = None) -> list[Path]:
+def outbox_files() -> list[Path]:
     """Every run log in the outbox, oldest first."""
-    d = directory or outbox_dir()
+    d = outbox_dir()
     if not d.is_dir():
         return []
     files = [p for p in d.glob("*.jsonl") if p.is_file()]
@@ -137,10 +134,6 @@ class OutboxState:
             (k, m) for k, m in self.messages.items() if k not in self.done and k not in self.rejected
         )
 
-    @property
-    def pending_events(self) -> int:
-        return sum(1 for m in self.pending.values() if m.get("kind") == "event")
-
 
 def read_log(path: Path) -> OutboxState:
     """Parse a run log, tolerating a torn or corrupt line (a crash mid-write)."""
@@ -177,36 +170,16 @@ def read_log(path: Path) -> OutboxState:
 class RunLog:
     """The append-only log of one run, locked for as long as it is open."""
 
-    def __init__(self, path: Path, lock: FileLock) -> None:
+    def __init__(self, path: Path, *, wait: float = 5) -> None:
+        """Lock the log at ``path`` and open it for appending (created, private, when missing);
+        raises filelock's ``Timeout`` when another process holds it longer than ``wait`` seconds."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        self._lock = lock
+        self._lock = file_lock(f"{path}.lock")
+        self._lock.acquire(timeout=wait)
         self._write_lock = threading.Lock()
-        self._fh: Any = None
+        self._fh: Any = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.broken: str | None = None
-
-    @classmethod
-    def create(cls, run_id: str, directory: Path | None = None) -> RunLog:
-        """A new log for ``run_id`` (locked; blocks only if another process holds it)."""
-        d = directory or outbox_dir()
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = d / f"{run_id}.jsonl"
-        lock = file_lock(str(path) + ".lock")
-        lock.acquire(timeout=5)
-        log = cls(path, lock)
-        log._fh = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
-        return log
-
-    @classmethod
-    def open_existing(cls, path: Path) -> RunLog | None:
-        """Lock an existing log for replay; ``None`` when another process holds it."""
-        lock = file_lock(str(path) + ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return None
-        log = cls(path, lock)
-        log._fh = open(path, "ab")  # noqa: SIM115
-        return log
 
     def append(self, *records: dict[str, Any] | Message) -> bool:
         """Write records (one line each) and hand them to the OS; ``False`` if the disk refused."""

@@ -34,17 +34,11 @@ def chaosiq_settings_defaults() -> dict[str, Any]:
     return {FEATURE: dict(DEFAULTS)}
 
 
-# ------------------------------------------------------------------ loading
-
-
 @hookimpl
 def chaosiq_experiment_loaded(
     source: str, experiment: dict[str, Any] | None, settings: dict[str, Any]
 ) -> None:
     workspace.on_loaded(source, experiment, settings)
-
-
-# ---------------------------------------------------------------- lifecycle
 
 
 @hookimpl
@@ -153,18 +147,13 @@ def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
 
 @hookimpl
 def chaosiq_run_paused(run: Run, verdict: Verdict) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(
-            ev.RUN_PAUSED,
-            {"source": verdict.source, "reason": verdict.reason, "timeout": verdict.pause_timeout},
-            None,
-        )
+    pause = {"source": verdict.source, "reason": verdict.reason, "timeout": verdict.pause_timeout}
+    _enqueue(run, ev.RUN_PAUSED, pause)
 
 
 @hookimpl
 def chaosiq_run_resumed(run: Run, pause: dict[str, Any]) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.RUN_RESUMED, dict(pause), None)
+    _enqueue(run, ev.RUN_RESUMED, dict(pause))
 
 
 @hookimpl(trylast=True)
@@ -176,9 +165,6 @@ def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
             with run.lock:
                 ids = {"experiment_id": run.experiment_id, "execution_id": run.execution_id}
             chaosiq_extension(journal, create=True).update(ids)
-
-
-# ----------------------------------------------------------------- delivery
 
 
 @hookimpl

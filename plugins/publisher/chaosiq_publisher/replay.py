@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import Timeout
+
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, ChaosIQError, DroppedError, UsageError
@@ -59,8 +61,9 @@ class Replay:
 
     def run_log(self, path: Path) -> None:
         """Send every pending message of a run log, unless a running ``chaos`` holds it."""
-        log = RunLog.open_existing(path)
-        if log is None:
+        try:
+            log = RunLog(path, wait=0)
+        except Timeout:
             self.busy += 1
             self.lines.append(f"{path.name}: skipped, a running `chaos` process is writing it")
             return
@@ -185,13 +188,14 @@ def entries(settings: dict[str, Any]) -> list[str]:
         h = state.header
         experiment: dict[str, Any] = h["experiment"] if isinstance(h.get("experiment"), dict) else {}
         kinds = [m.get("kind") for m in state.pending.values()]
-        busy = RunLog.open_existing(path)
-        if busy is not None:
-            busy.close()
+        try:
+            RunLog(path, wait=0).close()
+            busy = ""
+        except Timeout:
+            busy = " (a running `chaos` is writing it)"
         out += [
             f'{h.get("run_id") or path.stem}: "{experiment.get("title") or "(untitled)"}", '
-            f"created {h.get('created') or '?'}"
-            + (" (a running `chaos` is writing it)" if busy is None else ""),
+            f"created {h.get('created') or '?'}{busy}",
             f"  to {_target(h, settings)}",
             f"  {len(kinds)} message(s) pending ({kinds.count('event')} event(s)"
             + (", the final journal" if "journal" in kinds else "")
@@ -216,10 +220,11 @@ def find_entry(ident: str) -> Path:
 
 def drop(path: Path) -> None:
     """Delete a run log (``chaos publish --drop``); refused while a running ``chaos`` holds it."""
-    log = RunLog.open_existing(path)
-    if log is None:
-        raise ChaosIQError(f"{path.stem} is being written by a running `chaos`: drop it once it ends")
-    log.close(delete=True)
+    try:
+        RunLog(path, wait=0).close(delete=True)
+    except Timeout:
+        busy = f"{path.stem} is being written by a running `chaos`: drop it once it ends"
+        raise ChaosIQError(busy) from None
 
 
 def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from chaosiq_core.run import Run
 from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher import workspace
-from chaosiq_publisher.outbox import Message, RunLog
+from chaosiq_publisher.outbox import Message, RunLog, outbox_dir
 from chaosiq_publisher.sender import RUN_TIMEOUT, TEAM, Sender, Timeout, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
@@ -218,10 +218,11 @@ class Publisher:
         experiment, journal = (orjson.Fragment(self._redacted(d)) for d in (run.experiment, initial))
         self._creation = (experiment, journal)
         try:
-            self.log = self.sender.log = RunLog.create(run.id)
+            self.log = self.sender.log = RunLog(outbox_dir() / f"{run.id}.jsonl")
             header = {"op": "run", "run_id": run.id, "kind": run.kind, "url": self.sender.client.url,
                       "org_id": scope.org_id if scope else None, "team_id": scope.team_id if scope else None,
-                      "created": ev.now_iso(), "experiment": experiment, "journal": journal}  # fmt: skip
+                      "created": ev.iso_time(time.time()), "experiment": experiment,
+                      "journal": journal}  # fmt: skip
             self.log.append(header)
         except Exception as exc:
             logger.warning("chaosiq: cannot open the outbox (%s): unsent events will be lost", exc)

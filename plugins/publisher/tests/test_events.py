@@ -58,15 +58,6 @@ def test_data_never_fails_on_odd_values() -> None:
     assert sorted(data["state"]) == [1, 2]
 
 
-def test_original_type_names_are_kept() -> None:
-    assert set(ev.ORIGINAL_TYPES) == {
-        "starting-experiment", "starting-hypothesis", "hypothesis-finished", "starting-method",
-        "method-finished", "starting-rollback", "rollback-finished", "starting-activity",
-        "activity-finished", "experiment-finished",
-    }  # fmt: skip
-    assert not set(ev.ORIGINAL_TYPES) & set(ev.NEW_TYPES)
-
-
 def test_envelope_text_is_the_envelope_the_sdk_reads() -> None:
     data = encode_data({"name": 'pr"obe', "unicode": "é ✓", "ctl": "\n\t\x01"}, {"status": "succeeded"})
     stamp = 1_795_773_600.000001
