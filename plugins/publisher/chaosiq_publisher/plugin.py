@@ -1,7 +1,8 @@
 """The ``publish`` feature's hook implementations.
 
-Every lifecycle hook only appends to the run's :class:`~chaosiq_publisher.worker.Publisher`
-queue; encoding and the network are the business of the publisher's own threads.
+Every lifecycle hook only appends one CloudEvent type (the original's, or one for what the
+original lost) to the run's :class:`~chaosiq_publisher.worker.Publisher` queue; encoding and
+the network are the business of the publisher's own threads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from chaosiq_core import hookimpl
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.run import Run
 from chaosiq_core.types import Outgoing, Verdict
-from chaosiq_publisher import events as ev
 from chaosiq_publisher import workspace
 from chaosiq_publisher.worker import DEFAULTS, FEATURE, Publisher
 
@@ -63,7 +63,7 @@ def chaosiq_run_configured(run: Run) -> None:
 
 @hookimpl
 def chaosiq_before_experiment(run: Run, experiment: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_EXPERIMENT, experiment)
+    _enqueue(run, "starting-experiment", experiment)
 
 
 @hookimpl
@@ -74,86 +74,86 @@ def chaosiq_after_experiment(run: Run, experiment: dict[str, Any], journal: dict
 
 @hookimpl
 def chaosiq_before_hypothesis(run: Run, hypothesis: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_HYPOTHESIS, hypothesis)
+    _enqueue(run, "starting-hypothesis", hypothesis)
 
 
 @hookimpl
 def chaosiq_after_hypothesis(run: Run, hypothesis: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.HYPOTHESIS_FINISHED, hypothesis, state)
+    _enqueue(run, "hypothesis-finished", hypothesis, state)
 
 
 @hookimpl
 def chaosiq_before_method(run: Run, experiment: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_METHOD, experiment)
+    _enqueue(run, "starting-method", experiment)
 
 
 @hookimpl
 def chaosiq_after_method(run: Run, experiment: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.METHOD_FINISHED, experiment, state)
+    _enqueue(run, "method-finished", experiment, state)
 
 
 @hookimpl
 def chaosiq_before_rollback(run: Run, experiment: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_ROLLBACK, experiment)
+    _enqueue(run, "starting-rollback", experiment)
 
 
 @hookimpl
 def chaosiq_after_rollback(run: Run, experiment: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.ROLLBACK_FINISHED, experiment, state)
+    _enqueue(run, "rollback-finished", experiment, state)
 
 
 @hookimpl
 def chaosiq_before_activity(run: Run, activity: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_ACTIVITY, activity)
+    _enqueue(run, "starting-activity", activity)
 
 
 @hookimpl
 def chaosiq_after_activity(run: Run, activity: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.ACTIVITY_FINISHED, activity, state)
+    _enqueue(run, "activity-finished", activity, state)
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_started(run: Run, frequency: float) -> None:
-    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_STARTED, {"frequency": frequency})
+    _enqueue(run, "continuous-hypothesis-started", {"frequency": frequency})
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_iteration(run: Run, iteration: int, state: Any) -> None:
-    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_ITERATION, {"iteration": iteration}, state)
+    _enqueue(run, "continuous-hypothesis-iteration", {"iteration": iteration}, state)
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_completed(run: Run, journal: Any, exception: Any) -> None:
     error = f"{type(exception).__name__}: {exception}" if exception is not None else None
-    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_FINISHED, {"error": error})
+    _enqueue(run, "continuous-hypothesis-finished", {"error": error})
 
 
 @hookimpl
 def chaosiq_run_interrupted(run: Run, journal: Any) -> None:
     status = journal.get("status") if isinstance(journal, dict) else None
-    _enqueue(run, ev.EXPERIMENT_INTERRUPTED, {"status": status})
+    _enqueue(run, "experiment-interrupted", {"status": status})
 
 
 @hookimpl
 def chaosiq_run_signal_exit(run: Run) -> None:
-    _enqueue(run, ev.EXPERIMENT_SIGNAL_EXIT, None)
+    _enqueue(run, "experiment-signal-exit", None)
 
 
 @hookimpl
 def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
     details = {"source": verdict.source, "reason": verdict.reason, "details": verdict.details}
-    _enqueue(run, ev.SAFEGUARD_TRIGGERED, details)
+    _enqueue(run, "safeguard-triggered", details)
 
 
 @hookimpl
 def chaosiq_run_paused(run: Run, verdict: Verdict) -> None:
     pause = {"source": verdict.source, "reason": verdict.reason, "timeout": verdict.pause_timeout}
-    _enqueue(run, ev.RUN_PAUSED, pause)
+    _enqueue(run, "run-paused", pause)
 
 
 @hookimpl
 def chaosiq_run_resumed(run: Run, pause: dict[str, Any]) -> None:
-    _enqueue(run, ev.RUN_RESUMED, dict(pause))
+    _enqueue(run, "run-resumed", dict(pause))
 
 
 @hookimpl(trylast=True)

@@ -19,6 +19,7 @@ from filelock import Timeout
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, ChaosIQError, DroppedError, UsageError
+from chaosiq_core.experiment import configuration_and_secrets
 from chaosiq_core.files import write_atomic
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
@@ -58,6 +59,12 @@ class Replay:
     lines: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     """What the server refused for good (the token, a team), with what to do."""
+
+    def outbox(self) -> Replay:
+        """Send every pending message of every run log that no running ``chaos`` holds."""
+        for path in outbox_files():
+            self.run_log(path)
+        return self
 
     def run_log(self, path: Path) -> None:
         """Send every pending message of a run log, unless a running ``chaos`` holds it."""
@@ -108,7 +115,7 @@ class Replay:
         journal = next((m["json"] for m in journals if m["key"] in pending), header.get("journal")) or {}
         self._send(sender, header.get("experiment") or {}, journal, name)
         self.delivered += sender.delivered
-        self.rejected += sender.rejected
+        self.rejected += len(sender.rejections)
         self.lines += [f"run {name}: the server refused {r} for good" for r in sender.rejections]
         left = len(sender.pending)
         self.remaining += left
@@ -116,7 +123,7 @@ class Replay:
             log.append({"op": "error", "reason": sender.last_error, "refusal": sender.refusal})
         where = f" ({sender.console_url})" if sender.console_url else ""
         self.lines.append(f"run {name}: {sender.delivered} sent, {left} still pending{where}")
-        log.close(delete=left == 0 and not state.rejected and not sender.rejected)
+        log.close(delete=left == 0 and not state.rejected and not sender.rejections)
 
     def _send(self, sender: Sender, experiment: Any, journal: Any, name: str) -> None:
         """Create the execution if needed and send; a busy server (5xx, 429, a dropped connection)
@@ -156,16 +163,6 @@ class Replay:
         where = f"{_target(header, self.settings)} to {_target(moved, self.settings)}"
         self.lines.append(f"run {name}: moved from {where}")
         return moved
-
-
-def replay_outbox(
-    settings: dict[str, Any], hooks: Hooks, *, deadline_s: float = 120.0, retarget: bool = False
-) -> Replay:
-    """Send every pending message of every run log that no running ``chaos`` holds."""
-    replay = Replay(settings, hooks, deadline_s, retarget)
-    for path in outbox_files():
-        replay.run_log(path)
-    return replay
 
 
 def _target(header: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -236,9 +233,6 @@ def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
     return {"op": "msg", "key": f"journal:{name}", "kind": "journal", "method": "PUT", "json": journal}
 
 
-# ------------------------------------------------------------ journal file
-
-
 def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple[str, str, str | None]:
     """Publish a journal file as a complete execution; returns (experiment id, execution id, URL).
 
@@ -262,7 +256,12 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     if scope is None:
         raise ChaosIQError("no default organization and team: run `chaos signin` (or `chaos team`)")
     experiment = journal["experiment"]
-    configuration, secrets = _loaded_secrets(experiment)
+    configuration: dict[str, Any] | None = None
+    secrets: dict[str, Any] | None = None
+    try:
+        configuration, secrets = configuration_and_secrets(experiment)
+    except ChaosIQError as exc:
+        logger.warning("chaosiq: %s here: its env or vault values are not known to the redaction", exc)
     redact = Redactor.for_run(
         experiment,
         secrets=secrets,
@@ -300,23 +299,3 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         except OSError as exc:
             logger.warning("chaosiq: could not record the execution id in %s: %s", path, exc)
     return str(eid), str(xid), sender.console_url
-
-
-def _loaded_secrets(experiment: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The experiment's configuration and secrets, loaded from ``env``/``vault`` as ``chaos run``
-    loads them (its dynamic configuration, which runs activities, is not); ``(None, None)``
-    with one warning when they cannot be loaded here."""
-    try:
-        from chaoslib.configuration import load_configuration
-        from chaoslib.secret import load_secrets
-
-        configuration = load_configuration(experiment.get("configuration") or {})
-        return configuration, load_secrets(experiment.get("secrets") or {}, configuration)
-    except Exception as exc:
-        logger.warning(
-            "chaosiq: cannot load the experiment's secrets here (%s: %s): values it loads from env or "
-            "vault are not known to the redaction",
-            type(exc).__name__,
-            exc,
-        )
-        return None, None

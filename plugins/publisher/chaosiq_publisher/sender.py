@@ -90,7 +90,6 @@ class Sender:
         self.execution_id: str | None = None
         self.location: str | None = None
         self.delivered = 0
-        self.rejected = 0
         self.requests = 0
         self.last_error: str | None = None
         self.refusal: str | None = None
@@ -98,7 +97,7 @@ class Sender:
         self.hold_until = 0.0
         """Nothing is sent before this ``time.monotonic()`` (the server's ``Retry-After``)."""
         self.rejections: list[str] = []
-        """What the server refused for good (one line per message kind and reason)."""
+        """What the server refused for good: one line per message (its kind and the reason)."""
         self.created = False
         """The last :meth:`create_execution` made a new execution (not the run's existing one)."""
         self._lock = threading.Lock()
@@ -161,8 +160,6 @@ class Sender:
                 "organization, or the token may not use it (HTTP 404): choose a team with `chaos team` "
                 "(or correct CHAOSIQ_TEAM), then move the run there with `chaos publish --retarget`"
             )
-
-    # ------------------------------------------------------- experiment and execution
 
     def store_experiment(self, experiment: Any, timeout: Timeout, *, experiment_id: str | None = None) -> str:
         """``POST {team}/experiments``: the server stores (201/200) or matches (204) it; its id.
@@ -228,8 +225,6 @@ class Sender:
             if self._batch is None:
                 self._batch = "events-batch" in self.client.capabilities(timeout=timeout)
             return self._batch
-
-    # ---------------------------------------------------------------- messages
 
     def add(self, messages: list[Message]) -> None:
         """Queue ``messages`` after what is pending; a final journal stays behind every event
@@ -345,7 +340,5 @@ class Sender:
                 self.pending.pop(k, None)
             if op == "done":
                 self.delivered += len(keys)
-            else:
-                self.rejected += len(keys)
         if self.log is not None:
             self.log.append({"op": op, "keys": keys, **({"reason": reason} if reason else {})})

@@ -1,18 +1,13 @@
 """The publisher of one run: hooks enqueue, the worker encodes, one helper thread sends.
 
-* The run thread (every lifecycle hook) only appends a tuple to a deque.
-* The worker thread redacts and encodes each queued event once into a
-  :class:`~chaosiq_publisher.outbox.Message`, writes it to the run's log in the
-  outbox (write-ahead) and hands it to the :class:`~chaosiq_publisher.sender.Sender`;
-  it gathers a burst for up to ``linger`` seconds first (fewer, larger batches).
-* The helper thread creates the execution (the worker asks the server's
-  capabilities meanwhile), then sends what was logged, one request at a time,
-  retrying with backoff.
-
-At the end of the run the worker, once everything is logged, and the run
-thread, which would otherwise only wait, send beside the helper, so the end
-does not wait behind a request in flight; after the flush deadline whatever is
-left stays pending in the log for ``chaos publish``.
+The run thread only appends to a deque. The worker redacts and encodes each
+event once into a :class:`~chaosiq_publisher.outbox.Message`, writes it to the
+run's log (write-ahead) and hands it to the :class:`~chaosiq_publisher.sender.Sender`,
+gathering a burst for up to ``linger`` seconds first (fewer, larger batches). The
+helper thread creates the execution, then sends, retrying with backoff. At the
+end the worker and the run thread, which would otherwise only wait, send beside
+the helper, so the end does not wait behind a request in flight; what is left
+after the flush deadline stays in the log for ``chaos publish``.
 """
 
 from __future__ import annotations
@@ -87,10 +82,7 @@ class Publisher:
         self._helper = threading.Thread(target=self._send_loop, name="chaosiq-sender", daemon=True)
         self.finished = False
 
-    # -------------------------------------------------------------- run thread
-
     def start(self) -> None:
-        self._started = time.monotonic()
         self._worker.start()
 
     def enqueue(self, event_type: str, context: Any = None, state: Any = None) -> None:
@@ -150,8 +142,6 @@ class Publisher:
             self.sender.requests,
         )
         self._report()
-
-    # ------------------------------------------------------------------ worker
 
     def _work(self) -> None:
         try:
@@ -288,16 +278,14 @@ class Publisher:
             data = orjson.dumps(parts).decode()
         else:
             data = self._data(experiment, state)
-        return put, self._event(ev.EXPERIMENT_FINISHED, data, when)
-
-    # ------------------------------------------------------------------ sending
+        return put, self._event("experiment-finished", data, when)
 
     def _send_loop(self) -> None:
         """The helper thread: creates the execution, then sends until the run is over and
         nothing is left, the flush deadline passes, or the server refuses the token or team."""
         delay = 0.0
         try:
-            while (t := self._timeout()) is not None and self.sender.refusal is None:
+            while (t := within(self._deadline)) is not None and self.sender.refusal is None:
                 if (hold := self.sender.hold_until - time.monotonic()) > 0:  # the server's Retry-After
                     self._pause(hold)
                     continue
@@ -352,15 +340,10 @@ class Publisher:
 
     def _send_pending(self) -> None:
         with contextlib.suppress(ApiError):  # noted by the sender; the helper retries
-            self.sender.send_pending(self._timeout)
+            self.sender.send_pending(lambda: within(self._deadline))
 
     def _left(self) -> float:
         return max(0.0, self._deadline - time.monotonic()) if self._deadline is not None else 0.0
-
-    def _timeout(self) -> Timeout | None:
-        return within(self._deadline)
-
-    # ------------------------------------------------------------------ report
 
     def _report(self) -> None:
         kinds = self.sender.pending_kinds() + [str(i[0]) for i in list(self._items)]

@@ -234,7 +234,7 @@ def test_a_malformed_event_is_set_aside_and_the_rest_goes(
     s.experiment_id, s.execution_id = "E", "X"
     s.add(_events(3))
     assert s.send_pending(_timeout)
-    assert (s.delivered, s.rejected) == (2, 1)
+    assert (s.delivered, len(s.rejections)) == (2, 1)
 
 
 def test_events_wait_for_the_execution(client: ApiClient, requests_mock: rm.Mocker) -> None:
