@@ -143,8 +143,6 @@ def read_log(path: Path) -> OutboxState:
     except FileNotFoundError:
         return state
     for line in text.splitlines():
-        if not line.strip():
-            continue
         try:
             rec = json.loads(line)
         except ValueError:
@@ -181,23 +179,19 @@ class RunLog:
         self._fh: Any = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.broken: str | None = None
 
-    def append(self, *records: dict[str, Any] | Message) -> bool:
-        """Write records (one line each) and hand them to the OS; ``False`` if the disk refused."""
-        if not records:
-            return True
+    def append(self, *records: dict[str, Any] | Message) -> None:
+        """Write records (one line each) and hand them to the OS; a disk that refuses is said once."""
         lines = [r.record() if isinstance(r, Message) else orjson.dumps(r, default=str) for r in records]
         with self._write_lock:
-            if self._fh is None:
-                return False
+            if self._fh is None or not lines:
+                return
             try:
                 self._fh.write(b"\n".join(lines) + b"\n")
                 self._fh.flush()
-                return True
             except OSError as exc:
                 if self.broken is None:
                     self.broken = f"{type(exc).__name__}: {exc}"
                     logger.warning("chaosiq: cannot write the outbox %s: %s", self.path, self.broken)
-                return False
 
     def close(self, *, delete: bool = False) -> None:
         """Close (and delete when nothing is pending) and release the lock."""

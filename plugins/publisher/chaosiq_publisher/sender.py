@@ -47,10 +47,7 @@ def within(deadline: float | None, timeout: Timeout = RUN_TIMEOUT) -> Timeout | 
 
 def id_from_location(location: str | None) -> str | None:
     """The last path segment of a ``Content-Location`` (``…/experiments/<id>``)."""
-    if not location:
-        return None
-    path = urlparse(location).path.rstrip("/")
-    return path.rsplit("/", 1)[-1] or None
+    return urlparse(location or "").path.rstrip("/").rsplit("/", 1)[-1] or None
 
 
 def _body(resp: Any) -> dict[str, Any]:
@@ -254,18 +251,13 @@ class Sender:
         with self._lock:
             for key, m in self.pending.items():
                 ordered = m.kind not in ("event", "journal")
-                if key in self._claimed:
+                waiting = (m.needs_execution and not self.has_execution) or (ordered and requests_held)
+                if key in self._claimed or (waiting and not claim):
                     requests_held = requests_held or ordered
                     continue
-                if claim:
-                    size += len(m.body) + 1
-                    if m.kind != "event" or len(claim) >= self.batch_size or size > MAX_BATCH_CHARS:
-                        break
-                elif (m.needs_execution and not self.has_execution) or (ordered and requests_held):
-                    requests_held = requests_held or ordered
-                    continue
-                else:
-                    size += len(m.body) + 1
+                size += len(m.body) + 1
+                if claim and (m.kind != "event" or len(claim) >= self.batch_size or size > MAX_BATCH_CHARS):
+                    break
                 claim.append(m)
                 if m.kind != "event" or self._batch is False:
                     break

@@ -174,9 +174,7 @@ class Publisher:
     def _drain(self) -> None:
         """Encode what is queued, log it and hand it to the sender (the caller holds the lock)."""
         self._open_log()
-        items = []
-        while self._items:
-            items.append(self._items.popleft())
+        items = [self._items.popleft() for _ in range(len(self._items))]  # others may append meanwhile
         final = next((i for i in items if i[0] == "final"), None)
         last: list[Message | None] = []
         if final is not None:
@@ -271,11 +269,8 @@ class Publisher:
             return put, None
         experiment, state, when = final
         if state is journal and put is not None:
-            parts = {
-                "context": orjson.Fragment(self._redacted(experiment)),
-                "state": orjson.Fragment(put.body),
-            }
-            data = orjson.dumps(parts).decode()
+            context = orjson.Fragment(self._redacted(experiment))
+            data = orjson.dumps({"context": context, "state": orjson.Fragment(put.body)}).decode()
         else:
             data = self._data(experiment, state)
         return put, self._event("experiment-finished", data, when)
