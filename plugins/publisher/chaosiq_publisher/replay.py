@@ -138,12 +138,8 @@ class Replay:
             except ApiError as exc:
                 wait = max(sender.hold_until - time.monotonic(), 0.5 * 2**attempt)
                 busy = exc.status in (429, 500, 502, 503, 504) or isinstance(exc, DroppedError)
-                if (
-                    sender.refusal is not None
-                    or not busy
-                    or attempt == 4
-                    or time.monotonic() + wait > deadline
-                ):
+                again = busy and sender.refusal is None and attempt < 4 and time.monotonic() + wait < deadline
+                if not again:
                     self.lines.append(f"run {name}: {sender.last_error or exc}")
                     if sender.refusal is not None:
                         self.refusals.append(sender.last_error or str(exc))
@@ -262,13 +258,7 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         configuration, secrets = configuration_and_secrets(experiment)
     except ChaosIQError as exc:
         logger.warning("chaosiq: %s here: its env or vault values are not known to the redaction", exc)
-    redact = Redactor.for_run(
-        experiment,
-        secrets=secrets,
-        configuration=configuration,
-        settings=settings,
-        extra_keys=s.options(settings, "redaction").get("keys") or (),
-    )
+    redact = Redactor.for_run(experiment, secrets=secrets, configuration=configuration, settings=settings)
     jext, eext = chaosiq_extension(journal) or {}, chaosiq_extension(experiment) or {}
     run_id = jext.get("run_id") if isinstance(jext.get("run_id"), str) else None
     sender = Sender(_client(url, settings, hooks, scope), None, run_id=run_id or None)

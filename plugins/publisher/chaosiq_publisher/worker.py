@@ -55,11 +55,7 @@ class Publisher:
         self.max_queue = int(opt("queue_size"))
         self.linger = float(opt("linger"))
         self.redact = Redactor.for_run(
-            run.experiment,
-            secrets=run.secrets,
-            configuration=run.configuration,
-            settings=run.settings,
-            extra_keys=run.option("redaction", "keys", None) or (),
+            run.experiment, secrets=run.secrets, configuration=run.configuration, settings=run.settings
         )
         # a client that never retries: the helper backs off itself, within the flush deadline
         client = run.client.without_retries()
