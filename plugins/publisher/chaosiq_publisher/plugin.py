@@ -48,12 +48,10 @@ def chaosiq_run_configured(run: Run) -> None:
     # the journal names its run: `chaos publish JOURNAL` then finds the run's execution
     run.journal_extension["run_id"] = run.id
     if run.client is None or run.client.scope is None:
-        logger.warning(
-            "chaosiq: not publishing this run: %s",
-            "no ChaosIQ server in the settings (run `chaos signin`)"
-            if run.client is None
-            else "no default organization and team (run `chaos signin` or `chaos team`)",
-        )
+        why = "no default organization and team (run `chaos signin` or `chaos team`)"
+        if run.client is None:
+            why = "no ChaosIQ server in the settings (run `chaos signin`)"
+        logger.warning("chaosiq: not publishing this run: %s", why)
         run.set_execution(experiment_id=None, execution_id=None)
         return
     pub = Publisher(run)

@@ -231,7 +231,6 @@ def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
 
 def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple[str, str, str | None]:
     """Publish a journal file as a complete execution; returns (experiment id, execution id, URL).
-
     Creates the execution, or updates the one the journal names, or its run's (``run_id``)
     when it has one, with the journal's status. The ids are written back into the file, so a
     second publish updates the same execution. The redactor knows the secrets the experiment

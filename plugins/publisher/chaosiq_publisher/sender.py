@@ -160,9 +160,7 @@ class Sender:
 
     def store_experiment(self, experiment: Any, timeout: Timeout, *, experiment_id: str | None = None) -> str:
         """``POST {team}/experiments``: the server stores (201/200) or matches (204) it; its id.
-
-        ``experiment_id`` (else its ``chaosiq`` extension's): the id when a 204 does not say where.
-        """
+        ``experiment_id`` (else its ``chaosiq`` extension's): the id when a 204 does not say where."""
         if experiment_id is None and isinstance(experiment, dict):
             experiment_id = (chaosiq_extension(experiment) or {}).get("experiment_id")
         resp = self._request("POST", "/experiments", timeout, json={"experiment": experiment})
@@ -178,10 +176,8 @@ class Sender:
         self, experiment: Any, journal: Any, timeout: Timeout, *, experiment_id: str | None = None
     ) -> tuple[str, str, str]:
         """Create the execution (and store or match its experiment); ``(eid, xid, location)``.
-
         ``POST {team}/executions`` first; after its 404/405 (an original server), the original's
-        two requests. ``experiment`` and ``journal`` may be encoded already (``orjson.Fragment``).
-        """
+        two requests. ``experiment`` and ``journal`` may be encoded already (``orjson.Fragment``)."""
         run = {"run_id": self.run_id} if self.run_id else {}
         if self._combined is not False:
             body = {"experiment": experiment, "journal": journal, **run}
@@ -241,7 +237,6 @@ class Sender:
     def _claim(self) -> list[Message]:
         """The messages of the next request, claimed: the events at the head (a batch when the
         server takes one), or one other message. Messages that need the execution wait for it.
-
         Events may go in parallel (the server orders an execution's events by their time), but
         other plugins' requests (a verification run's events, listed in arrival order) wait
         behind an earlier one in flight or waiting."""
@@ -269,11 +264,9 @@ class Sender:
             self._claimed.difference_update(m.key for m in messages)
 
     def send_next(self, timeout: Timeout) -> bool:
-        """Make the next request; ``False`` when nothing can be sent now.
-
-        Raises :class:`ApiError` on a failure worth retrying later; a message the server refuses
-        for good is set aside (``rejected``); a batch refused for good is sent again one by one.
-        """
+        """Make the next request; ``False`` when nothing can be sent now. Raises :class:`ApiError`
+        on a failure worth retrying later; a message the server refuses for good is set aside
+        (``rejected``); a batch refused for good is sent again one by one."""
         if self.blocked:
             return False
         messages = self._claim()

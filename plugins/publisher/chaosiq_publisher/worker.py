@@ -86,14 +86,9 @@ class Publisher:
         self._put(("event", event_type, context, state, time.time()))
 
     def enqueue_final(self, experiment: Any, journal: Any) -> None:
-        """Keep ``experiment-finished`` (its state is the journal) for :meth:`finish`.
-
-        Chaos Toolkit ends a run with the after-experiment controls, then
-        ``finish``; both carry the journal, which is then redacted and encoded
-        once for the event and the final PUT. The event keeps the time of this
-        call; should ``finish`` come with another journal, or none, the event
-        holds its own.
-        """
+        """Keep ``experiment-finished`` for :meth:`finish`, which brings the same journal: it is then
+        redacted and encoded once for the event and the final PUT. The event keeps this call's time;
+        should ``finish`` come with another journal, or none, the event holds its own."""
         self._final = (experiment, journal, time.time())
 
     def deliver(self, message: Outgoing) -> bool:
@@ -214,10 +209,8 @@ class Publisher:
 
     def _redacted(self, doc: Any) -> str:
         """``doc`` redacted, as JSON text (encoded once; walked only when it holds something to redact).
-
-        A lone surrogate (undecodable bytes in an output or a file name) is not UTF-8: it is
-        written as its JSON escape, so that the text can be stored and sent.
-        """
+        A lone surrogate (undecodable bytes in an output or a file name) is not UTF-8: it is written
+        as its JSON escape, so that the text can be stored and sent."""
         text = self.redact.encode(doc)[0]
         return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode()
 
@@ -348,22 +341,15 @@ class Publisher:
             reason = self.sender.last_error or f"the ChaosIQ server at {url} did not answer in time"
             if self.log is not None:
                 self.log.append({"op": "error", "reason": reason, "refusal": self.sender.refusal})
+            then = "" if self.sender.refusal == TEAM else "; send them with `chaos publish`"
             logger.warning(
-                "chaosiq: %s of this run not published yet (%s)%s%s",
-                " and ".join(parts),
-                reason,
-                where,
-                "" if self.sender.refusal == TEAM else "; send them with `chaos publish`",
+                "chaosiq: %s of this run not published yet (%s)%s%s", " and ".join(parts), reason, where, then
             )
         # the final journal first: without it the execution stays "running" on the server
         if refused := sorted(self.sender.rejections, key=lambda r: not r.startswith("the final journal")):
-            logger.warning(
-                "chaosiq: the server refused %d message(s) of this run for good: %s%s; see %s",
-                len(refused),
-                refused[0] if len(refused) == 1 else f"{refused[0]} and {len(refused) - 1} more",
-                where,
-                "`chaos publish --list`",
-            )
+            what = refused[0] if len(refused) == 1 else f"{refused[0]} and {len(refused) - 1} more"
+            logger.warning("chaosiq: the server refused %d message(s) of this run for good: %s%s; see "
+                           "`chaos publish --list`", len(refused), what, where)  # fmt: skip
         if self.log is not None:
             self.log.close(delete=not kinds and not refused and not self._worker.is_alive())
         if self.sender.console_url:

@@ -8,10 +8,10 @@
           <experiment file basename>:
             experiment_id: <id>
 
-Rerunning the same local file attaches to the same server experiment. The file
-is read when the experiment is loaded and written (atomically, under a lock kept
-in the chaosiq data directory) once the server told us the id. URL sources never
-touch it; the legacy ``features.workspace: off`` turns it off.
+Rerunning the same local file attaches to the same server experiment. The file is read when
+the experiment is loaded and written (atomically, under a lock in the chaosiq data directory)
+once the server told us the id. URL sources never touch it; ``features.workspace: off`` (the
+original's toggle) turns it off.
 """
 
 from __future__ import annotations
