@@ -16,11 +16,10 @@ Layout: ``<data dir>/outbox/<run id>.jsonl`` (data dir: ``$CHAOSIQ_DATA_DIR`` or
 * ``{"op": "error", "reason", "refusal"}`` — why messages are still pending (``refusal``:
   ``token`` or ``team`` when no retry mends it); a later ``run`` line re-targets the run.
 
-The running ``chaos`` process writes a message *before* it sends it, and holds
-the file's lock (``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos
-publish`` never replays a file that is still being written, and two ``chaos``
-processes never share a file. A ``kill -9`` leaves every record that was
-written (a torn last line is ignored). A file with nothing pending is deleted.
+The running ``chaos`` writes a message *before* it sends it, and holds the file's lock
+(``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos publish`` never replays a
+file still being written, and two ``chaos`` processes never share a file. A ``kill -9``
+leaves every record written (a torn last line is ignored). A file with nothing pending is deleted.
 """
 
 from __future__ import annotations
@@ -57,11 +56,8 @@ def outbox_dir() -> Path:
 
 
 def outbox_files() -> list[Path]:
-    """Every run log in the outbox, oldest first."""
-    d = outbox_dir()
-    if not d.is_dir():
-        return []
-    files = [p for p in d.glob("*.jsonl") if p.is_file()]
+    """Every run log in the outbox, oldest first (none when there is no outbox yet)."""
+    files = [p for p in outbox_dir().glob("*.jsonl") if p.is_file()]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
@@ -117,7 +113,6 @@ class Message:
 class OutboxState:
     """What a run log says: its header, ids, and which messages are still pending."""
 
-    path: Path
     header: dict[str, Any] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
     messages: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
@@ -137,7 +132,7 @@ class OutboxState:
 
 def read_log(path: Path) -> OutboxState:
     """Parse a run log, tolerating a torn or corrupt line (a crash mid-write)."""
-    state = OutboxState(path)
+    state = OutboxState()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -201,8 +196,7 @@ class RunLog:
                     self._fh.close()
                 self._fh = None
             if delete:
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()
+                self.path.unlink(missing_ok=True)
         try:
             self._lock.release()
         finally:

@@ -54,8 +54,7 @@ def chaosiq_run_configured(run: Run) -> None:
         logger.warning("chaosiq: not publishing this run: %s", why)
         run.set_execution(experiment_id=None, execution_id=None)
         return
-    pub = Publisher(run)
-    run.data[FEATURE] = pub
+    run.data[FEATURE] = pub = Publisher(run)
     pub.start()
 
 
@@ -167,8 +166,7 @@ def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
 
 @hookimpl
 def chaosiq_deliver(run: Run, message: Outgoing) -> bool | None:
-    p = _pub(run)
-    if p is None or p.finished:
+    if (p := _pub(run)) is None or p.finished:
         return None
     return p.deliver(message)
 
@@ -177,6 +175,5 @@ def chaosiq_deliver(run: Run, message: Outgoing) -> bool | None:
 def chaosiq_feature_status(settings: dict[str, Any]) -> list[tuple[str, str]]:
     from chaosiq_publisher.outbox import outbox_dir, outbox_files, read_log
 
-    files = outbox_files()
-    pending = sum(len(read_log(f).pending) for f in files)
+    pending = sum(len(read_log(f).pending) for f in outbox_files())
     return [("outbox", str(outbox_dir())), ("pending messages", str(pending))]

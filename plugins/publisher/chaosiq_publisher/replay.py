@@ -272,9 +272,8 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
     if not sender.created:
         try:
-            r = sender.client.request(
-                "PUT", f"/experiments/{eid}/executions/{xid}", json={"journal": body}, timeout=TIMEOUT
-            )
+            execution = f"/experiments/{eid}/executions/{xid}"
+            r = sender.client.request("PUT", execution, json={"journal": body}, timeout=TIMEOUT)
             sender.set_ids(eid, str(xid), r.headers.get("Content-Location"))
         except ApiError as exc:
             if exc.status != 404:

@@ -212,8 +212,7 @@ class Sender:
         return f"/experiments/{self.experiment_id}/executions/{self.execution_id}{suffix}"
 
     def batch_supported(self, timeout: Timeout) -> bool:
-        """Whether the server takes batches of events (asked once; raises :class:`ApiError`
-        when it cannot be asked now)."""
+        """Whether the server takes event batches (asked once; raises ApiError when it cannot be asked)."""
         with self._capabilities_lock:  # another thread asking now: its answer is ours
             if self._batch is None:
                 self._batch = "events-batch" in self.client.capabilities(timeout=timeout)
