@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from chaosiq_core.serialize import dumps, loads
+from chaosiq_core.settings import options
 
 MARKER = "***REDACTED***"
 DEFAULT_KEYS = (
@@ -253,10 +254,10 @@ class Redactor:
         secrets: dict[str, Any] | None = None,
         configuration: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
-        extra_keys: Iterable[str] = (),
     ) -> Redactor:
         """Collect the secret values of a run: loaded secrets, env/vault configuration, tokens,
-        and the experiment's strings Chaos Toolkit fills in from them."""
+        and the experiment's strings Chaos Toolkit fills in from them; the sensitive keys are
+        the default ones and the settings' ``redaction.keys``."""
         experiment = experiment or {}
         values: list[Any] = []
         _leaves(secrets or {}, values)
@@ -278,6 +279,7 @@ class Redactor:
                 values.append(str(entry["value"]))
         scopes = secrets if secrets is not None else _literal_scopes(inline)
         filled_in = dict(_filled_in(experiment, names, configuration or {}, scopes))
+        extra_keys = options(settings or {}, "redaction").get("keys") or ()
         return cls(values, (*DEFAULT_KEYS, *extra_keys), filled_in=filled_in)
 
     def is_sensitive_key(self, key: str) -> bool:

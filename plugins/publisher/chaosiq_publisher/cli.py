@@ -64,7 +64,7 @@ def publish(
         _eid, xid, url = replay.publish_journal(journal, settings, hooks)
         click.echo(f"Execution {xid} published" + (f": {url}" if url else ""))
         return
-    report = replay.replay_outbox(settings, hooks, deadline_s=deadline, retarget=retarget)
+    report = replay.Replay(settings, hooks, deadline_s=deadline, retarget=retarget).outbox()
     for line in report.lines:
         click.echo(line)
     if report.runs == 0 and not report.busy:

@@ -15,39 +15,8 @@ import uuid
 
 from chaosiq_core.serialize import dumps
 
-SOURCE = "chaosiq-cloud"
-SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
-
-# The original's event types, one per Chaos Toolkit control point.
-STARTING_EXPERIMENT = "starting-experiment"
-EXPERIMENT_FINISHED = "experiment-finished"
-STARTING_HYPOTHESIS = "starting-hypothesis"
-HYPOTHESIS_FINISHED = "hypothesis-finished"
-STARTING_METHOD = "starting-method"
-METHOD_FINISHED = "method-finished"
-STARTING_ROLLBACK = "starting-rollback"
-ROLLBACK_FINISHED = "rollback-finished"
-STARTING_ACTIVITY = "starting-activity"
-ACTIVITY_FINISHED = "activity-finished"
-
-# New types for what the original lost (run events of chaostoolkit-lib).
-CONTINUOUS_HYPOTHESIS_STARTED = "continuous-hypothesis-started"
-CONTINUOUS_HYPOTHESIS_ITERATION = "continuous-hypothesis-iteration"
-CONTINUOUS_HYPOTHESIS_FINISHED = "continuous-hypothesis-finished"
-EXPERIMENT_INTERRUPTED = "experiment-interrupted"
-EXPERIMENT_SIGNAL_EXIT = "experiment-signal-exit"
-SAFEGUARD_TRIGGERED = "safeguard-triggered"
-RUN_PAUSED = "run-paused"
-RUN_RESUMED = "run-resumed"
-
-ORIGINAL_TYPES = (STARTING_EXPERIMENT, STARTING_HYPOTHESIS, HYPOTHESIS_FINISHED, STARTING_METHOD,
-                  METHOD_FINISHED, STARTING_ROLLBACK, ROLLBACK_FINISHED, STARTING_ACTIVITY,
-                  ACTIVITY_FINISHED, EXPERIMENT_FINISHED)  # fmt: skip
-NEW_TYPES = (CONTINUOUS_HYPOTHESIS_STARTED, CONTINUOUS_HYPOTHESIS_ITERATION, CONTINUOUS_HYPOTHESIS_FINISHED,
-             EXPERIMENT_INTERRUPTED, EXPERIMENT_SIGNAL_EXIT, SAFEGUARD_TRIGGERED, RUN_PAUSED,
-             RUN_RESUMED)  # fmt: skip
 
 
 def new_id() -> str:
@@ -60,10 +29,6 @@ def iso_time(timestamp: float) -> str:
     return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="microseconds")
 
 
-def now_iso() -> str:
-    return _dt.datetime.now().astimezone().isoformat()
-
-
 def error_data(exc: BaseException) -> str:
     """The original's ``data`` when an event cannot be encoded."""
     error = {"type": "json-serialization", "trace": f"{type(exc).__name__}: {exc}"}
@@ -73,5 +38,5 @@ def error_data(exc: BaseException) -> str:
 def envelope(event_type: str, data: str, event_id: str, timestamp: float) -> str:
     """A structured-mode CloudEvent's JSON text, members in the original's order."""
     time = iso_time(timestamp)
-    return dumps({"specversion": SPECVERSION, "id": event_id, "source": SOURCE, "type": event_type,
+    return dumps({"specversion": "1.0", "id": event_id, "source": "chaosiq-cloud", "type": event_type,
                   "datacontenttype": "application/json", "time": time, "data": data})  # fmt: skip

@@ -16,11 +16,10 @@ Layout: ``<data dir>/outbox/<run id>.jsonl`` (data dir: ``$CHAOSIQ_DATA_DIR`` or
 * ``{"op": "error", "reason", "refusal"}`` — why messages are still pending (``refusal``:
   ``token`` or ``team`` when no retry mends it); a later ``run`` line re-targets the run.
 
-The running ``chaos`` process writes a message *before* it sends it, and holds
-the file's lock (``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos
-publish`` never replays a file that is still being written, and two ``chaos``
-processes never share a file. A ``kill -9`` leaves every record that was
-written (a torn last line is ignored). A file with nothing pending is deleted.
+The running ``chaos`` writes a message *before* it sends it, and holds the file's lock
+(``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos publish`` never replays a
+file still being written, and two ``chaos`` processes never share a file. A ``kill -9``
+leaves every record written (a torn last line is ignored). A file with nothing pending is deleted.
 """
 
 from __future__ import annotations
@@ -36,19 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from chaosiq_core.serialize import dumps
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
-DATA_DIR_ENV = "CHAOSIQ_DATA_DIR"
-
 
 def data_dir() -> Path:
     """Where chaosiq keeps its data (``$CHAOSIQ_DATA_DIR`` overrides the platform's)."""
-    env = os.environ.get(DATA_DIR_ENV, "").strip()
-    if env:
+    if env := os.environ.get("CHAOSIQ_DATA_DIR", "").strip():
         return Path(env).expanduser()
     import platformdirs
 
@@ -59,12 +55,9 @@ def outbox_dir() -> Path:
     return data_dir() / "outbox"
 
 
-def outbox_files(directory: Path | None = None) -> list[Path]:
-    """Every run log in the outbox, oldest first."""
-    d = directory or outbox_dir()
-    if not d.is_dir():
-        return []
-    files = [p for p in d.glob("*.jsonl") if p.is_file()]
+def outbox_files() -> list[Path]:
+    """Every run log in the outbox, oldest first (none when there is no outbox yet)."""
+    files = [p for p in outbox_dir().glob("*.jsonl") if p.is_file()]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
@@ -120,7 +113,6 @@ class Message:
 class OutboxState:
     """What a run log says: its header, ids, and which messages are still pending."""
 
-    path: Path
     header: dict[str, Any] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
     messages: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
@@ -137,21 +129,15 @@ class OutboxState:
             (k, m) for k, m in self.messages.items() if k not in self.done and k not in self.rejected
         )
 
-    @property
-    def pending_events(self) -> int:
-        return sum(1 for m in self.pending.values() if m.get("kind") == "event")
-
 
 def read_log(path: Path) -> OutboxState:
     """Parse a run log, tolerating a torn or corrupt line (a crash mid-write)."""
-    state = OutboxState(path)
+    state = OutboxState()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return state
     for line in text.splitlines():
-        if not line.strip():
-            continue
         try:
             rec = json.loads(line)
         except ValueError:
@@ -177,54 +163,30 @@ def read_log(path: Path) -> OutboxState:
 class RunLog:
     """The append-only log of one run, locked for as long as it is open."""
 
-    def __init__(self, path: Path, lock: FileLock) -> None:
+    def __init__(self, path: Path, *, wait: float = 5) -> None:
+        """Lock the log at ``path`` and open it for appending (created, private, when missing);
+        raises filelock's ``Timeout`` when another process holds it longer than ``wait`` seconds."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        self._lock = lock
+        self._lock = file_lock(f"{path}.lock")
+        self._lock.acquire(timeout=wait)
         self._write_lock = threading.Lock()
-        self._fh: Any = None
+        self._fh: Any = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.broken: str | None = None
 
-    @classmethod
-    def create(cls, run_id: str, directory: Path | None = None) -> RunLog:
-        """A new log for ``run_id`` (locked; blocks only if another process holds it)."""
-        d = directory or outbox_dir()
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = d / f"{run_id}.jsonl"
-        lock = file_lock(str(path) + ".lock")
-        lock.acquire(timeout=5)
-        log = cls(path, lock)
-        log._fh = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
-        return log
-
-    @classmethod
-    def open_existing(cls, path: Path) -> RunLog | None:
-        """Lock an existing log for replay; ``None`` when another process holds it."""
-        lock = file_lock(str(path) + ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return None
-        log = cls(path, lock)
-        log._fh = open(path, "ab")  # noqa: SIM115
-        return log
-
-    def append(self, *records: dict[str, Any] | Message) -> bool:
-        """Write records (one line each) and hand them to the OS; ``False`` if the disk refused."""
-        if not records:
-            return True
+    def append(self, *records: dict[str, Any] | Message) -> None:
+        """Write records (one line each) and hand them to the OS; a disk that refuses is said once."""
         lines = [r.record() if isinstance(r, Message) else orjson.dumps(r, default=str) for r in records]
         with self._write_lock:
-            if self._fh is None:
-                return False
+            if self._fh is None or not lines:
+                return
             try:
                 self._fh.write(b"\n".join(lines) + b"\n")
                 self._fh.flush()
-                return True
             except OSError as exc:
                 if self.broken is None:
                     self.broken = f"{type(exc).__name__}: {exc}"
                     logger.warning("chaosiq: cannot write the outbox %s: %s", self.path, self.broken)
-                return False
 
     def close(self, *, delete: bool = False) -> None:
         """Close (and delete when nothing is pending) and release the lock."""
@@ -234,8 +196,7 @@ class RunLog:
                     self._fh.close()
                 self._fh = None
             if delete:
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()
+                self.path.unlink(missing_ok=True)
         try:
             self._lock.release()
         finally:

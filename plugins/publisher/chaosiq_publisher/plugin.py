@@ -1,7 +1,8 @@
 """The ``publish`` feature's hook implementations.
 
-Every lifecycle hook only appends to the run's :class:`~chaosiq_publisher.worker.Publisher`
-queue; encoding and the network are the business of the publisher's own threads.
+Every lifecycle hook only appends one CloudEvent type (the original's, or one for what the
+original lost) to the run's :class:`~chaosiq_publisher.worker.Publisher` queue; encoding and
+the network are the business of the publisher's own threads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from chaosiq_core import hookimpl
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_core.run import Run
 from chaosiq_core.types import Outgoing, Verdict
-from chaosiq_publisher import events as ev
 from chaosiq_publisher import workspace
 from chaosiq_publisher.worker import DEFAULTS, FEATURE, Publisher
 
@@ -34,17 +34,11 @@ def chaosiq_settings_defaults() -> dict[str, Any]:
     return {FEATURE: dict(DEFAULTS)}
 
 
-# ------------------------------------------------------------------ loading
-
-
 @hookimpl
 def chaosiq_experiment_loaded(
     source: str, experiment: dict[str, Any] | None, settings: dict[str, Any]
 ) -> None:
     workspace.on_loaded(source, experiment, settings)
-
-
-# ---------------------------------------------------------------- lifecycle
 
 
 @hookimpl
@@ -54,22 +48,19 @@ def chaosiq_run_configured(run: Run) -> None:
     # the journal names its run: `chaos publish JOURNAL` then finds the run's execution
     run.journal_extension["run_id"] = run.id
     if run.client is None or run.client.scope is None:
-        logger.warning(
-            "chaosiq: not publishing this run: %s",
-            "no ChaosIQ server in the settings (run `chaos signin`)"
-            if run.client is None
-            else "no default organization and team (run `chaos signin` or `chaos team`)",
-        )
+        why = "no default organization and team (run `chaos signin` or `chaos team`)"
+        if run.client is None:
+            why = "no ChaosIQ server in the settings (run `chaos signin`)"
+        logger.warning("chaosiq: not publishing this run: %s", why)
         run.set_execution(experiment_id=None, execution_id=None)
         return
-    pub = Publisher(run)
-    run.data[FEATURE] = pub
+    run.data[FEATURE] = pub = Publisher(run)
     pub.start()
 
 
 @hookimpl
 def chaosiq_before_experiment(run: Run, experiment: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_EXPERIMENT, experiment)
+    _enqueue(run, "starting-experiment", experiment)
 
 
 @hookimpl
@@ -80,91 +71,86 @@ def chaosiq_after_experiment(run: Run, experiment: dict[str, Any], journal: dict
 
 @hookimpl
 def chaosiq_before_hypothesis(run: Run, hypothesis: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_HYPOTHESIS, hypothesis)
+    _enqueue(run, "starting-hypothesis", hypothesis)
 
 
 @hookimpl
 def chaosiq_after_hypothesis(run: Run, hypothesis: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.HYPOTHESIS_FINISHED, hypothesis, state)
+    _enqueue(run, "hypothesis-finished", hypothesis, state)
 
 
 @hookimpl
 def chaosiq_before_method(run: Run, experiment: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_METHOD, experiment)
+    _enqueue(run, "starting-method", experiment)
 
 
 @hookimpl
 def chaosiq_after_method(run: Run, experiment: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.METHOD_FINISHED, experiment, state)
+    _enqueue(run, "method-finished", experiment, state)
 
 
 @hookimpl
 def chaosiq_before_rollback(run: Run, experiment: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_ROLLBACK, experiment)
+    _enqueue(run, "starting-rollback", experiment)
 
 
 @hookimpl
 def chaosiq_after_rollback(run: Run, experiment: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.ROLLBACK_FINISHED, experiment, state)
+    _enqueue(run, "rollback-finished", experiment, state)
 
 
 @hookimpl
 def chaosiq_before_activity(run: Run, activity: dict[str, Any]) -> None:
-    _enqueue(run, ev.STARTING_ACTIVITY, activity)
+    _enqueue(run, "starting-activity", activity)
 
 
 @hookimpl
 def chaosiq_after_activity(run: Run, activity: dict[str, Any], state: Any) -> None:
-    _enqueue(run, ev.ACTIVITY_FINISHED, activity, state)
+    _enqueue(run, "activity-finished", activity, state)
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_started(run: Run, frequency: float) -> None:
-    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_STARTED, {"frequency": frequency})
+    _enqueue(run, "continuous-hypothesis-started", {"frequency": frequency})
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_iteration(run: Run, iteration: int, state: Any) -> None:
-    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_ITERATION, {"iteration": iteration}, state)
+    _enqueue(run, "continuous-hypothesis-iteration", {"iteration": iteration}, state)
 
 
 @hookimpl
 def chaosiq_continuous_hypothesis_completed(run: Run, journal: Any, exception: Any) -> None:
     error = f"{type(exception).__name__}: {exception}" if exception is not None else None
-    _enqueue(run, ev.CONTINUOUS_HYPOTHESIS_FINISHED, {"error": error})
+    _enqueue(run, "continuous-hypothesis-finished", {"error": error})
 
 
 @hookimpl
 def chaosiq_run_interrupted(run: Run, journal: Any) -> None:
     status = journal.get("status") if isinstance(journal, dict) else None
-    _enqueue(run, ev.EXPERIMENT_INTERRUPTED, {"status": status})
+    _enqueue(run, "experiment-interrupted", {"status": status})
 
 
 @hookimpl
 def chaosiq_run_signal_exit(run: Run) -> None:
-    _enqueue(run, ev.EXPERIMENT_SIGNAL_EXIT, None)
+    _enqueue(run, "experiment-signal-exit", None)
 
 
 @hookimpl
 def chaosiq_safeguard_triggered(run: Run, verdict: Verdict) -> None:
     details = {"source": verdict.source, "reason": verdict.reason, "details": verdict.details}
-    _enqueue(run, ev.SAFEGUARD_TRIGGERED, details)
+    _enqueue(run, "safeguard-triggered", details)
 
 
 @hookimpl
 def chaosiq_run_paused(run: Run, verdict: Verdict) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(
-            ev.RUN_PAUSED,
-            {"source": verdict.source, "reason": verdict.reason, "timeout": verdict.pause_timeout},
-            None,
-        )
+    pause = {"source": verdict.source, "reason": verdict.reason, "timeout": verdict.pause_timeout}
+    _enqueue(run, "run-paused", pause)
 
 
 @hookimpl
 def chaosiq_run_resumed(run: Run, pause: dict[str, Any]) -> None:
-    if (p := _pub(run)) is not None:
-        p.enqueue(ev.RUN_RESUMED, dict(pause), None)
+    _enqueue(run, "run-resumed", dict(pause))
 
 
 @hookimpl(trylast=True)
@@ -178,13 +164,9 @@ def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
             chaosiq_extension(journal, create=True).update(ids)
 
 
-# ----------------------------------------------------------------- delivery
-
-
 @hookimpl
 def chaosiq_deliver(run: Run, message: Outgoing) -> bool | None:
-    p = _pub(run)
-    if p is None or p.finished:
+    if (p := _pub(run)) is None or p.finished:
         return None
     return p.deliver(message)
 
@@ -193,6 +175,5 @@ def chaosiq_deliver(run: Run, message: Outgoing) -> bool | None:
 def chaosiq_feature_status(settings: dict[str, Any]) -> list[tuple[str, str]]:
     from chaosiq_publisher.outbox import outbox_dir, outbox_files, read_log
 
-    files = outbox_files()
-    pending = sum(len(read_log(f).pending) for f in files)
+    pending = sum(len(read_log(f).pending) for f in outbox_files())
     return [("outbox", str(outbox_dir())), ("pending messages", str(pending))]

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import Timeout
+
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, ChaosIQError, DroppedError, UsageError
+from chaosiq_core.experiment import configuration_and_secrets
 from chaosiq_core.files import write_atomic
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension
@@ -57,10 +60,17 @@ class Replay:
     refusals: list[str] = field(default_factory=list)
     """What the server refused for good (the token, a team), with what to do."""
 
+    def outbox(self) -> Replay:
+        """Send every pending message of every run log that no running ``chaos`` holds."""
+        for path in outbox_files():
+            self.run_log(path)
+        return self
+
     def run_log(self, path: Path) -> None:
         """Send every pending message of a run log, unless a running ``chaos`` holds it."""
-        log = RunLog.open_existing(path)
-        if log is None:
+        try:
+            log = RunLog(path, wait=0)
+        except Timeout:
             self.busy += 1
             self.lines.append(f"{path.name}: skipped, a running `chaos` process is writing it")
             return
@@ -105,7 +115,7 @@ class Replay:
         journal = next((m["json"] for m in journals if m["key"] in pending), header.get("journal")) or {}
         self._send(sender, header.get("experiment") or {}, journal, name)
         self.delivered += sender.delivered
-        self.rejected += sender.rejected
+        self.rejected += len(sender.rejections)
         self.lines += [f"run {name}: the server refused {r} for good" for r in sender.rejections]
         left = len(sender.pending)
         self.remaining += left
@@ -113,7 +123,7 @@ class Replay:
             log.append({"op": "error", "reason": sender.last_error, "refusal": sender.refusal})
         where = f" ({sender.console_url})" if sender.console_url else ""
         self.lines.append(f"run {name}: {sender.delivered} sent, {left} still pending{where}")
-        log.close(delete=left == 0 and not state.rejected and not sender.rejected)
+        log.close(delete=left == 0 and not state.rejected and not sender.rejections)
 
     def _send(self, sender: Sender, experiment: Any, journal: Any, name: str) -> None:
         """Create the execution if needed and send; a busy server (5xx, 429, a dropped connection)
@@ -128,12 +138,8 @@ class Replay:
             except ApiError as exc:
                 wait = max(sender.hold_until - time.monotonic(), 0.5 * 2**attempt)
                 busy = exc.status in (429, 500, 502, 503, 504) or isinstance(exc, DroppedError)
-                if (
-                    sender.refusal is not None
-                    or not busy
-                    or attempt == 4
-                    or time.monotonic() + wait > deadline
-                ):
+                again = busy and sender.refusal is None and attempt < 4 and time.monotonic() + wait < deadline
+                if not again:
                     self.lines.append(f"run {name}: {sender.last_error or exc}")
                     if sender.refusal is not None:
                         self.refusals.append(sender.last_error or str(exc))
@@ -153,16 +159,6 @@ class Replay:
         where = f"{_target(header, self.settings)} to {_target(moved, self.settings)}"
         self.lines.append(f"run {name}: moved from {where}")
         return moved
-
-
-def replay_outbox(
-    settings: dict[str, Any], hooks: Hooks, *, deadline_s: float = 120.0, retarget: bool = False
-) -> Replay:
-    """Send every pending message of every run log that no running ``chaos`` holds."""
-    replay = Replay(settings, hooks, deadline_s, retarget)
-    for path in outbox_files():
-        replay.run_log(path)
-    return replay
 
 
 def _target(header: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -185,13 +181,14 @@ def entries(settings: dict[str, Any]) -> list[str]:
         h = state.header
         experiment: dict[str, Any] = h["experiment"] if isinstance(h.get("experiment"), dict) else {}
         kinds = [m.get("kind") for m in state.pending.values()]
-        busy = RunLog.open_existing(path)
-        if busy is not None:
-            busy.close()
+        try:
+            RunLog(path, wait=0).close()
+            busy = ""
+        except Timeout:
+            busy = " (a running `chaos` is writing it)"
         out += [
             f'{h.get("run_id") or path.stem}: "{experiment.get("title") or "(untitled)"}", '
-            f"created {h.get('created') or '?'}"
-            + (" (a running `chaos` is writing it)" if busy is None else ""),
+            f"created {h.get('created') or '?'}{busy}",
             f"  to {_target(h, settings)}",
             f"  {len(kinds)} message(s) pending ({kinds.count('event')} event(s)"
             + (", the final journal" if "journal" in kinds else "")
@@ -216,10 +213,11 @@ def find_entry(ident: str) -> Path:
 
 def drop(path: Path) -> None:
     """Delete a run log (``chaos publish --drop``); refused while a running ``chaos`` holds it."""
-    log = RunLog.open_existing(path)
-    if log is None:
-        raise ChaosIQError(f"{path.stem} is being written by a running `chaos`: drop it once it ends")
-    log.close(delete=True)
+    try:
+        RunLog(path, wait=0).close(delete=True)
+    except Timeout:
+        busy = f"{path.stem} is being written by a running `chaos`: drop it once it ends"
+        raise ChaosIQError(busy) from None
 
 
 def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
@@ -231,12 +229,8 @@ def _interrupted_journal(header: dict[str, Any], name: str) -> dict[str, Any]:
     return {"op": "msg", "key": f"journal:{name}", "kind": "journal", "method": "PUT", "json": journal}
 
 
-# ------------------------------------------------------------ journal file
-
-
 def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple[str, str, str | None]:
     """Publish a journal file as a complete execution; returns (experiment id, execution id, URL).
-
     Creates the execution, or updates the one the journal names, or its run's (``run_id``)
     when it has one, with the journal's status. The ids are written back into the file, so a
     second publish updates the same execution. The redactor knows the secrets the experiment
@@ -257,14 +251,13 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     if scope is None:
         raise ChaosIQError("no default organization and team: run `chaos signin` (or `chaos team`)")
     experiment = journal["experiment"]
-    configuration, secrets = _loaded_secrets(experiment)
-    redact = Redactor.for_run(
-        experiment,
-        secrets=secrets,
-        configuration=configuration,
-        settings=settings,
-        extra_keys=s.options(settings, "redaction").get("keys") or (),
-    )
+    configuration: dict[str, Any] | None = None
+    secrets: dict[str, Any] | None = None
+    try:
+        configuration, secrets = configuration_and_secrets(experiment)
+    except ChaosIQError as exc:
+        logger.warning("chaosiq: %s here: its env or vault values are not known to the redaction", exc)
+    redact = Redactor.for_run(experiment, secrets=secrets, configuration=configuration, settings=settings)
     jext, eext = chaosiq_extension(journal) or {}, chaosiq_extension(experiment) or {}
     run_id = jext.get("run_id") if isinstance(jext.get("run_id"), str) else None
     sender = Sender(_client(url, settings, hooks, scope), None, run_id=run_id or None)
@@ -279,9 +272,8 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         eid, xid, _ = sender.create_execution(body_exp, body, TIMEOUT, experiment_id=known_eid)
     if not sender.created:
         try:
-            r = sender.client.request(
-                "PUT", f"/experiments/{eid}/executions/{xid}", json={"journal": body}, timeout=TIMEOUT
-            )
+            execution = f"/experiments/{eid}/executions/{xid}"
+            r = sender.client.request("PUT", execution, json={"journal": body}, timeout=TIMEOUT)
             sender.set_ids(eid, str(xid), r.headers.get("Content-Location"))
         except ApiError as exc:
             if exc.status != 404:
@@ -295,23 +287,3 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         except OSError as exc:
             logger.warning("chaosiq: could not record the execution id in %s: %s", path, exc)
     return str(eid), str(xid), sender.console_url
-
-
-def _loaded_secrets(experiment: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The experiment's configuration and secrets, loaded from ``env``/``vault`` as ``chaos run``
-    loads them (its dynamic configuration, which runs activities, is not); ``(None, None)``
-    with one warning when they cannot be loaded here."""
-    try:
-        from chaoslib.configuration import load_configuration
-        from chaoslib.secret import load_secrets
-
-        configuration = load_configuration(experiment.get("configuration") or {})
-        return configuration, load_secrets(experiment.get("secrets") or {}, configuration)
-    except Exception as exc:
-        logger.warning(
-            "chaosiq: cannot load the experiment's secrets here (%s: %s): values it loads from env or "
-            "vault are not known to the redaction",
-            type(exc).__name__,
-            exc,
-        )
-        return None, None

@@ -47,10 +47,7 @@ def within(deadline: float | None, timeout: Timeout = RUN_TIMEOUT) -> Timeout | 
 
 def id_from_location(location: str | None) -> str | None:
     """The last path segment of a ``Content-Location`` (``…/experiments/<id>``)."""
-    if not location:
-        return None
-    path = urlparse(location).path.rstrip("/")
-    return path.rsplit("/", 1)[-1] or None
+    return urlparse(location or "").path.rstrip("/").rsplit("/", 1)[-1] or None
 
 
 def _body(resp: Any) -> dict[str, Any]:
@@ -90,7 +87,6 @@ class Sender:
         self.execution_id: str | None = None
         self.location: str | None = None
         self.delivered = 0
-        self.rejected = 0
         self.requests = 0
         self.last_error: str | None = None
         self.refusal: str | None = None
@@ -98,7 +94,7 @@ class Sender:
         self.hold_until = 0.0
         """Nothing is sent before this ``time.monotonic()`` (the server's ``Retry-After``)."""
         self.rejections: list[str] = []
-        """What the server refused for good (one line per message kind and reason)."""
+        """What the server refused for good: one line per message (its kind and the reason)."""
         self.created = False
         """The last :meth:`create_execution` made a new execution (not the run's existing one)."""
         self._lock = threading.Lock()
@@ -162,13 +158,9 @@ class Sender:
                 "(or correct CHAOSIQ_TEAM), then move the run there with `chaos publish --retarget`"
             )
 
-    # ------------------------------------------------------- experiment and execution
-
     def store_experiment(self, experiment: Any, timeout: Timeout, *, experiment_id: str | None = None) -> str:
         """``POST {team}/experiments``: the server stores (201/200) or matches (204) it; its id.
-
-        ``experiment_id`` (else its ``chaosiq`` extension's): the id when a 204 does not say where.
-        """
+        ``experiment_id`` (else its ``chaosiq`` extension's): the id when a 204 does not say where."""
         if experiment_id is None and isinstance(experiment, dict):
             experiment_id = (chaosiq_extension(experiment) or {}).get("experiment_id")
         resp = self._request("POST", "/experiments", timeout, json={"experiment": experiment})
@@ -184,10 +176,8 @@ class Sender:
         self, experiment: Any, journal: Any, timeout: Timeout, *, experiment_id: str | None = None
     ) -> tuple[str, str, str]:
         """Create the execution (and store or match its experiment); ``(eid, xid, location)``.
-
         ``POST {team}/executions`` first; after its 404/405 (an original server), the original's
-        two requests. ``experiment`` and ``journal`` may be encoded already (``orjson.Fragment``).
-        """
+        two requests. ``experiment`` and ``journal`` may be encoded already (``orjson.Fragment``)."""
         run = {"run_id": self.run_id} if self.run_id else {}
         if self._combined is not False:
             body = {"experiment": experiment, "journal": journal, **run}
@@ -222,14 +212,11 @@ class Sender:
         return f"/experiments/{self.experiment_id}/executions/{self.execution_id}{suffix}"
 
     def batch_supported(self, timeout: Timeout) -> bool:
-        """Whether the server takes batches of events (asked once; raises :class:`ApiError`
-        when it cannot be asked now)."""
+        """Whether the server takes event batches (asked once; raises ApiError when it cannot be asked)."""
         with self._capabilities_lock:  # another thread asking now: its answer is ours
             if self._batch is None:
                 self._batch = "events-batch" in self.client.capabilities(timeout=timeout)
             return self._batch
-
-    # ---------------------------------------------------------------- messages
 
     def add(self, messages: list[Message]) -> None:
         """Queue ``messages`` after what is pending; a final journal stays behind every event
@@ -249,7 +236,6 @@ class Sender:
     def _claim(self) -> list[Message]:
         """The messages of the next request, claimed: the events at the head (a batch when the
         server takes one), or one other message. Messages that need the execution wait for it.
-
         Events may go in parallel (the server orders an execution's events by their time), but
         other plugins' requests (a verification run's events, listed in arrival order) wait
         behind an earlier one in flight or waiting."""
@@ -259,18 +245,13 @@ class Sender:
         with self._lock:
             for key, m in self.pending.items():
                 ordered = m.kind not in ("event", "journal")
-                if key in self._claimed:
+                waiting = (m.needs_execution and not self.has_execution) or (ordered and requests_held)
+                if key in self._claimed or (waiting and not claim):
                     requests_held = requests_held or ordered
                     continue
-                if claim:
-                    size += len(m.body) + 1
-                    if m.kind != "event" or len(claim) >= self.batch_size or size > MAX_BATCH_CHARS:
-                        break
-                elif (m.needs_execution and not self.has_execution) or (ordered and requests_held):
-                    requests_held = requests_held or ordered
-                    continue
-                else:
-                    size += len(m.body) + 1
+                size += len(m.body) + 1
+                if claim and (m.kind != "event" or len(claim) >= self.batch_size or size > MAX_BATCH_CHARS):
+                    break
                 claim.append(m)
                 if m.kind != "event" or self._batch is False:
                     break
@@ -282,11 +263,9 @@ class Sender:
             self._claimed.difference_update(m.key for m in messages)
 
     def send_next(self, timeout: Timeout) -> bool:
-        """Make the next request; ``False`` when nothing can be sent now.
-
-        Raises :class:`ApiError` on a failure worth retrying later; a message the server refuses
-        for good is set aside (``rejected``); a batch refused for good is sent again one by one.
-        """
+        """Make the next request; ``False`` when nothing can be sent now. Raises :class:`ApiError`
+        on a failure worth retrying later; a message the server refuses for good is set aside
+        (``rejected``); a batch refused for good is sent again one by one."""
         if self.blocked:
             return False
         messages = self._claim()
@@ -345,7 +324,5 @@ class Sender:
                 self.pending.pop(k, None)
             if op == "done":
                 self.delivered += len(keys)
-            else:
-                self.rejected += len(keys)
         if self.log is not None:
             self.log.append({"op": op, "keys": keys, **({"reason": reason} if reason else {})})

@@ -1,18 +1,13 @@
 """The publisher of one run: hooks enqueue, the worker encodes, one helper thread sends.
 
-* The run thread (every lifecycle hook) only appends a tuple to a deque.
-* The worker thread redacts and encodes each queued event once into a
-  :class:`~chaosiq_publisher.outbox.Message`, writes it to the run's log in the
-  outbox (write-ahead) and hands it to the :class:`~chaosiq_publisher.sender.Sender`;
-  it gathers a burst for up to ``linger`` seconds first (fewer, larger batches).
-* The helper thread creates the execution (the worker asks the server's
-  capabilities meanwhile), then sends what was logged, one request at a time,
-  retrying with backoff.
-
-At the end of the run the worker, once everything is logged, and the run
-thread, which would otherwise only wait, send beside the helper, so the end
-does not wait behind a request in flight; after the flush deadline whatever is
-left stays pending in the log for ``chaos publish``.
+The run thread only appends to a deque. The worker redacts and encodes each
+event once into a :class:`~chaosiq_publisher.outbox.Message`, writes it to the
+run's log (write-ahead) and hands it to the :class:`~chaosiq_publisher.sender.Sender`,
+gathering a burst for up to ``linger`` seconds first (fewer, larger batches). The
+helper thread creates the execution, then sends, retrying with backoff. At the
+end the worker and the run thread, which would otherwise only wait, send beside
+the helper, so the end does not wait behind a request in flight; what is left
+after the flush deadline stays in the log for ``chaos publish``.
 """
 
 from __future__ import annotations
@@ -34,7 +29,7 @@ from chaosiq_core.run import Run
 from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher import workspace
-from chaosiq_publisher.outbox import Message, RunLog
+from chaosiq_publisher.outbox import Message, RunLog, outbox_dir
 from chaosiq_publisher.sender import RUN_TIMEOUT, TEAM, Sender, Timeout, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
@@ -60,11 +55,7 @@ class Publisher:
         self.max_queue = int(opt("queue_size"))
         self.linger = float(opt("linger"))
         self.redact = Redactor.for_run(
-            run.experiment,
-            secrets=run.secrets,
-            configuration=run.configuration,
-            settings=run.settings,
-            extra_keys=run.option("redaction", "keys", None) or (),
+            run.experiment, secrets=run.secrets, configuration=run.configuration, settings=run.settings
         )
         # a client that never retries: the helper backs off itself, within the flush deadline
         client = run.client.without_retries()
@@ -87,10 +78,7 @@ class Publisher:
         self._helper = threading.Thread(target=self._send_loop, name="chaosiq-sender", daemon=True)
         self.finished = False
 
-    # -------------------------------------------------------------- run thread
-
     def start(self) -> None:
-        self._started = time.monotonic()
         self._worker.start()
 
     def enqueue(self, event_type: str, context: Any = None, state: Any = None) -> None:
@@ -98,14 +86,9 @@ class Publisher:
         self._put(("event", event_type, context, state, time.time()))
 
     def enqueue_final(self, experiment: Any, journal: Any) -> None:
-        """Keep ``experiment-finished`` (its state is the journal) for :meth:`finish`.
-
-        Chaos Toolkit ends a run with the after-experiment controls, then
-        ``finish``; both carry the journal, which is then redacted and encoded
-        once for the event and the final PUT. The event keeps the time of this
-        call; should ``finish`` come with another journal, or none, the event
-        holds its own.
-        """
+        """Keep ``experiment-finished`` for :meth:`finish`, which brings the same journal: it is then
+        redacted and encoded once for the event and the final PUT. The event keeps this call's time;
+        should ``finish`` come with another journal, or none, the event holds its own."""
         self._final = (experiment, journal, time.time())
 
     def deliver(self, message: Outgoing) -> bool:
@@ -151,8 +134,6 @@ class Publisher:
         )
         self._report()
 
-    # ------------------------------------------------------------------ worker
-
     def _work(self) -> None:
         try:
             with self._lock:
@@ -184,9 +165,7 @@ class Publisher:
     def _drain(self) -> None:
         """Encode what is queued, log it and hand it to the sender (the caller holds the lock)."""
         self._open_log()
-        items = []
-        while self._items:
-            items.append(self._items.popleft())
+        items = [self._items.popleft() for _ in range(len(self._items))]  # others may append meanwhile
         final = next((i for i in items if i[0] == "final"), None)
         last: list[Message | None] = []
         if final is not None:
@@ -218,10 +197,11 @@ class Publisher:
         experiment, journal = (orjson.Fragment(self._redacted(d)) for d in (run.experiment, initial))
         self._creation = (experiment, journal)
         try:
-            self.log = self.sender.log = RunLog.create(run.id)
+            self.log = self.sender.log = RunLog(outbox_dir() / f"{run.id}.jsonl")
             header = {"op": "run", "run_id": run.id, "kind": run.kind, "url": self.sender.client.url,
                       "org_id": scope.org_id if scope else None, "team_id": scope.team_id if scope else None,
-                      "created": ev.now_iso(), "experiment": experiment, "journal": journal}  # fmt: skip
+                      "created": ev.iso_time(time.time()), "experiment": experiment,
+                      "journal": journal}  # fmt: skip
             self.log.append(header)
         except Exception as exc:
             logger.warning("chaosiq: cannot open the outbox (%s): unsent events will be lost", exc)
@@ -229,10 +209,8 @@ class Publisher:
 
     def _redacted(self, doc: Any) -> str:
         """``doc`` redacted, as JSON text (encoded once; walked only when it holds something to redact).
-
-        A lone surrogate (undecodable bytes in an output or a file name) is not UTF-8: it is
-        written as its JSON escape, so that the text can be stored and sent.
-        """
+        A lone surrogate (undecodable bytes in an output or a file name) is not UTF-8: it is written
+        as its JSON escape, so that the text can be stored and sent."""
         text = self.redact.encode(doc)[0]
         return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode()
 
@@ -280,23 +258,18 @@ class Publisher:
             return put, None
         experiment, state, when = final
         if state is journal and put is not None:
-            parts = {
-                "context": orjson.Fragment(self._redacted(experiment)),
-                "state": orjson.Fragment(put.body),
-            }
-            data = orjson.dumps(parts).decode()
+            context = orjson.Fragment(self._redacted(experiment))
+            data = orjson.dumps({"context": context, "state": orjson.Fragment(put.body)}).decode()
         else:
             data = self._data(experiment, state)
-        return put, self._event(ev.EXPERIMENT_FINISHED, data, when)
-
-    # ------------------------------------------------------------------ sending
+        return put, self._event("experiment-finished", data, when)
 
     def _send_loop(self) -> None:
         """The helper thread: creates the execution, then sends until the run is over and
         nothing is left, the flush deadline passes, or the server refuses the token or team."""
         delay = 0.0
         try:
-            while (t := self._timeout()) is not None and self.sender.refusal is None:
+            while (t := within(self._deadline)) is not None and self.sender.refusal is None:
                 if (hold := self.sender.hold_until - time.monotonic()) > 0:  # the server's Retry-After
                     self._pause(hold)
                     continue
@@ -351,15 +324,10 @@ class Publisher:
 
     def _send_pending(self) -> None:
         with contextlib.suppress(ApiError):  # noted by the sender; the helper retries
-            self.sender.send_pending(self._timeout)
+            self.sender.send_pending(lambda: within(self._deadline))
 
     def _left(self) -> float:
         return max(0.0, self._deadline - time.monotonic()) if self._deadline is not None else 0.0
-
-    def _timeout(self) -> Timeout | None:
-        return within(self._deadline)
-
-    # ------------------------------------------------------------------ report
 
     def _report(self) -> None:
         kinds = self.sender.pending_kinds() + [str(i[0]) for i in list(self._items)]
@@ -373,22 +341,15 @@ class Publisher:
             reason = self.sender.last_error or f"the ChaosIQ server at {url} did not answer in time"
             if self.log is not None:
                 self.log.append({"op": "error", "reason": reason, "refusal": self.sender.refusal})
+            then = "" if self.sender.refusal == TEAM else "; send them with `chaos publish`"
             logger.warning(
-                "chaosiq: %s of this run not published yet (%s)%s%s",
-                " and ".join(parts),
-                reason,
-                where,
-                "" if self.sender.refusal == TEAM else "; send them with `chaos publish`",
+                "chaosiq: %s of this run not published yet (%s)%s%s", " and ".join(parts), reason, where, then
             )
         # the final journal first: without it the execution stays "running" on the server
         if refused := sorted(self.sender.rejections, key=lambda r: not r.startswith("the final journal")):
-            logger.warning(
-                "chaosiq: the server refused %d message(s) of this run for good: %s%s; see %s",
-                len(refused),
-                refused[0] if len(refused) == 1 else f"{refused[0]} and {len(refused) - 1} more",
-                where,
-                "`chaos publish --list`",
-            )
+            what = refused[0] if len(refused) == 1 else f"{refused[0]} and {len(refused) - 1} more"
+            logger.warning("chaosiq: the server refused %d message(s) of this run for good: %s%s; see "
+                           "`chaos publish --list`", len(refused), what, where)  # fmt: skip
         if self.log is not None:
             self.log.close(delete=not kinds and not refused and not self._worker.is_alive())
         if self.sender.console_url:

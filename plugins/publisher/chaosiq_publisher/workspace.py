@@ -8,25 +8,24 @@
           <experiment file basename>:
             experiment_id: <id>
 
-Rerunning the same local file attaches to the same server experiment. The file
-is read when the experiment is loaded and written (atomically, under a lock kept
-in the chaosiq data directory) once the server told us the id. URL sources never
-touch it; the legacy ``features.workspace: off`` turns it off.
+Rerunning the same local file attaches to the same server experiment. The file is read when
+the experiment is loaded and written (atomically, under a lock in the chaosiq data directory)
+once the server told us the id. URL sources never touch it; ``features.workspace: off`` (the
+original's toggle) turns it off.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from chaosiq_core import settings as s
+from chaosiq_core.defaults import chaosiq_api_scope
+from chaosiq_core.files import write_atomic
 from chaosiq_core.journal import chaosiq_extension
 from chaosiq_publisher.outbox import data_dir, file_lock
 
@@ -46,10 +45,6 @@ def local_file(source: str | None) -> Path | None:
         return None
     p = Path(source).expanduser()
     return p.resolve() if p.is_file() else None
-
-
-def workspace_path(experiment_file: Path) -> Path:
-    return experiment_file.parent / FILENAME
 
 
 def _lock(path: Path) -> FileLock:
@@ -72,7 +67,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def lookup(experiment_file: Path, org_id: str, team_id: str) -> str | None:
-    data = load(workspace_path(experiment_file))
+    data = load(experiment_file.parent / FILENAME)
     entry = (((data.get("experiments") or {}).get(org_id) or {}).get(team_id) or {}).get(experiment_file.name)
     if isinstance(entry, dict) and entry.get("experiment_id"):
         return str(entry["experiment_id"])
@@ -81,7 +76,7 @@ def lookup(experiment_file: Path, org_id: str, team_id: str) -> str | None:
 
 def register(experiment_file: Path, org_id: str, team_id: str, experiment_id: str) -> None:
     """Record the id, atomically and under a lock (two ``chaos`` processes may race)."""
-    path = workspace_path(experiment_file)
+    path = experiment_file.parent / FILENAME
     with _lock(path).acquire(timeout=5):
         data = load(path)
         exps = data.setdefault("experiments", {})
@@ -91,54 +86,31 @@ def register(experiment_file: Path, org_id: str, team_id: str, experiment_id: st
         if (team.get(experiment_file.name) or {}).get("experiment_id") == experiment_id:
             return
         team[experiment_file.name] = {"experiment_id": experiment_id}
-        fd, tmp = tempfile.mkstemp(prefix=".chaosiq.", dir=str(path.parent))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                yaml.safe_dump(data, fh, default_flow_style=False)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, yaml.safe_dump(data, default_flow_style=False))
     logger.debug("chaosiq: workspace %s: %s → %s", path, experiment_file.name, experiment_id)
-
-
-def _scope_ids(settings: dict[str, Any]) -> tuple[str, str] | None:
-    org = s.default_org(settings)
-    team = s.default_team(org)
-    if org and team and org.get("id") and team.get("id"):
-        return str(org["id"]), str(team["id"])
-    return None
-
-
-def enabled(settings: dict[str, Any]) -> bool:
-    return s.is_feature_enabled(settings, "workspace")
 
 
 def on_loaded(source: str, experiment: dict[str, Any] | None, settings: dict[str, Any]) -> None:
     """After loading a local file: put the known server id into the experiment's extension."""
-    if not isinstance(experiment, dict) or not enabled(settings):
+    if not isinstance(experiment, dict) or not s.is_feature_enabled(settings, "workspace"):
         return
-    f = local_file(source)
-    ids = _scope_ids(settings)
-    if f is None or ids is None:
+    f, scope = local_file(source), chaosiq_api_scope(settings)  # the settings' default team
+    if f is None or scope is None:
         return
-    eid = lookup(f, *ids)
-    if eid:
+    if eid := lookup(f, scope.org_id, scope.team_id):
         ext = chaosiq_extension(experiment, create=True)
-        if ext is not None and not ext.get("experiment_id"):
+        if not ext.get("experiment_id"):
             ext["experiment_id"] = eid
             logger.debug("chaosiq: using experiment id %s from the workspace", eid)
 
 
 def remember(run: Run, experiment_id: str) -> None:
     """After the server stored the experiment: write its id to the workspace."""
-    if not enabled(run.settings) or run.client is None or run.client.scope is None:
-        return
     f = local_file(run.source)
-    if f is None:
+    scope = run.client.scope if run.client is not None else None
+    if f is None or scope is None or not s.is_feature_enabled(run.settings, "workspace"):
         return
     try:
-        register(f, run.client.scope.org_id, run.client.scope.team_id, experiment_id)
+        register(f, scope.org_id, scope.team_id, experiment_id)
     except Exception as exc:
         logger.warning("chaosiq: cannot update the workspace file beside %s: %s", f, exc)

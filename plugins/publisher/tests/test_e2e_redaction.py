@@ -117,4 +117,4 @@ def test_chaos_publish_journal_redacts_the_secrets_the_experiment_loads(
     journal.write_text(journal.read_text())
     r = run_chaos("publish", str(journal), settings=settings, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "cannot load the experiment's secrets here" in r.stdout + r.stderr
+    assert "cannot load the experiment's configuration or secrets" in r.stdout + r.stderr

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import requests_mock as rm
-from chaosiq_publisher import events as ev
 from chaosiq_publisher.worker import Publisher
 from mocked import make_run, sent_events
 
@@ -78,20 +77,20 @@ def test_activity_events_carry_what_the_full_walk_gives(server: rm.Mocker, data_
     act, make_state = CASES[name]
     state = make_state(act)
     pub = publisher()
-    pub.enqueue(ev.STARTING_ACTIVITY, act, None)
-    pub.enqueue(ev.ACTIVITY_FINISHED, act, state)
+    pub.enqueue("starting-activity", act, None)
+    pub.enqueue("activity-finished", act, state)
     pub.finish(None)
-    assert data(server, ev.STARTING_ACTIVITY) == [{"context": pub.redact(act), "state": None}]
-    assert data(server, ev.ACTIVITY_FINISHED) == [{"context": pub.redact(act), "state": pub.redact(state)}]
+    assert data(server, "starting-activity") == [{"context": pub.redact(act), "state": None}]
+    assert data(server, "activity-finished") == [{"context": pub.redact(act), "state": pub.redact(state)}]
     assert SECRET not in everything(server)
 
 
 def test_redacted_values_are_markers(server: rm.Mocker, data_dir: Any) -> None:
     act = activity()
     pub = publisher()
-    pub.enqueue(ev.ACTIVITY_FINISHED, act, record(act, output=f"got {SECRET}!"))
+    pub.enqueue("activity-finished", act, record(act, output=f"got {SECRET}!"))
     pub.finish(None)
-    (finished,) = data(server, ev.ACTIVITY_FINISHED)
+    (finished,) = data(server, "activity-finished")
     assert finished["state"]["output"] == f"got {MARKER}!"
 
 
@@ -111,16 +110,16 @@ def test_method_and_journal_carry_what_the_full_walk_gives(
     runs = [record(a) for a in experiment["method"][:3]] + [make_state(act)]
     rollbacks = [record(experiment["rollbacks"][0])]
     for r in runs:  # as in a run: each activity-finished comes before the lists that hold it
-        pub.enqueue(ev.ACTIVITY_FINISHED, r.get("activity"), r)
-    pub.enqueue(ev.METHOD_FINISHED, experiment, runs)
+        pub.enqueue("activity-finished", r.get("activity"), r)
+    pub.enqueue("method-finished", experiment, runs)
     journal = {"chaoslib-version": "1.44.0", "experiment": experiment.copy(), "status": "completed",
                "steady_states": {"before": None, "after": None, "during": []}, "run": runs,
                "rollbacks": rollbacks, "node": f"host-{SECRET}"}  # fmt: skip
     pub.enqueue_final(experiment, journal)
     pub.finish(journal)
-    (method,) = data(server, ev.METHOD_FINISHED)
+    (method,) = data(server, "method-finished")
     assert method["state"] == pub.redact(runs)
-    (finished,) = data(server, ev.EXPERIMENT_FINISHED)
+    (finished,) = data(server, "experiment-finished")
     put = [r for r in server.request_history if r.method == "PUT"][-1].json()["journal"]
     assert finished["state"] == put == pub.redact(journal)
     assert SECRET not in everything(server)
@@ -130,12 +129,12 @@ def test_a_record_changed_after_its_event_is_sent_as_it_is_now(server: rm.Mocker
     act = activity()
     run = record(act)
     pub = publisher()
-    pub.enqueue(ev.ACTIVITY_FINISHED, act, run)
+    pub.enqueue("activity-finished", act, run)
     wait_until(lambda: len(pub.sender.pending) + pub.sender.delivered >= 1, timeout=5)
     run["status"], run["output"] = "failed", f"now with {SECRET}"
-    pub.enqueue(ev.METHOD_FINISHED, {"title": "t"}, [run])
+    pub.enqueue("method-finished", {"title": "t"}, [run])
     pub.finish(None)
-    (method,) = data(server, ev.METHOD_FINISHED)
+    (method,) = data(server, "method-finished")
     assert method["state"] == [{**pub.redact(run), "status": "failed", "output": f"now with {MARKER}"}]
 
 
@@ -145,25 +144,25 @@ def test_a_change_deep_inside_the_experiment_is_sent(server: rm.Mocker, data_dir
     experiment = declared(1)
     act = experiment["method"][0]
     pub = publisher(experiment)
-    pub.enqueue(ev.STARTING_ACTIVITY, act, None)
+    pub.enqueue("starting-activity", act, None)
     first = record(act)
-    pub.enqueue(ev.ACTIVITY_FINISHED, act, first)
-    pub.enqueue(ev.METHOD_FINISHED, experiment, [first])
+    pub.enqueue("activity-finished", act, first)
+    pub.enqueue("method-finished", experiment, [first])
     # wait until those are encoded, so that what follows is a change after them
     wait_until(lambda: len(pub.sender.pending) + pub.sender.delivered >= 3, timeout=5)
     act["provider"]["arguments"]["api_key"] = "k-added-later"
     act["provider"]["arguments"]["path"] = "/changed"
-    pub.enqueue(ev.STARTING_ACTIVITY, act, None)
+    pub.enqueue("starting-activity", act, None)
     second = record(act)
-    pub.enqueue(ev.ACTIVITY_FINISHED, act, second)
-    pub.enqueue(ev.METHOD_FINISHED, experiment, [first, second])
+    pub.enqueue("activity-finished", act, second)
+    pub.enqueue("method-finished", experiment, [first, second])
     journal = {"experiment": experiment, "run": [first, second], "rollbacks": [], "status": "completed"}
     pub.enqueue_final(experiment, journal)
     pub.finish(journal)
     assert "k-added-later" not in everything(server)
-    started = [d["context"]["provider"]["arguments"] for d in data(server, ev.STARTING_ACTIVITY)]
+    started = [d["context"]["provider"]["arguments"] for d in data(server, "starting-activity")]
     assert started[-1] == {"path": "/changed", "api_key": MARKER}
-    (_, method) = data(server, ev.METHOD_FINISHED)
+    (_, method) = data(server, "method-finished")
     assert [r["activity"]["provider"]["arguments"]["path"] for r in method["state"]] == ["/changed"] * 2
-    (finished,) = data(server, ev.EXPERIMENT_FINISHED)
+    (finished,) = data(server, "experiment-finished")
     assert finished["state"]["experiment"]["method"][0]["provider"]["arguments"]["path"] == "/changed"

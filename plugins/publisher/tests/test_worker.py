@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests_mock as rm
-from chaosiq_publisher import events as ev
 from chaosiq_publisher.outbox import outbox_files, read_log
 from chaosiq_publisher.worker import Publisher
 from mocked import EXEC, TEAM, make_run, sent_events
@@ -30,7 +29,7 @@ def test_enqueue_costs_the_run_thread_under_10_microseconds_of_cpu(server: rm.Mo
     state = {"status": "succeeded", "output": None, "duration": 0.001}
     cpu = time.thread_time()
     for _ in range(2000):
-        pub.enqueue(ev.ACTIVITY_FINISHED, activity, state)
+        pub.enqueue("activity-finished", activity, state)
     per_event = (time.thread_time() - cpu) / 2000
     pub.finish({"status": "completed"})
     assert per_event < 10e-6, f"{per_event * 1e6:.1f} µs of CPU per enqueue"
@@ -42,9 +41,9 @@ def test_events_and_journal_arrive_in_order_redacted(server: rm.Mocker, data_dir
     run = make_run()
     pub = Publisher(run)
     pub.start()
-    pub.enqueue(ev.STARTING_EXPERIMENT, run.experiment, None)
-    pub.enqueue(ev.STARTING_ACTIVITY, {"name": "a", "provider": {"arguments": {"password": "arg-pw"}}}, None)
-    pub.enqueue(ev.ACTIVITY_FINISHED, {"name": "a"}, {"output": "inline-pw-value leaked"})
+    pub.enqueue("starting-experiment", run.experiment, None)
+    pub.enqueue("starting-activity", {"name": "a", "provider": {"arguments": {"password": "arg-pw"}}}, None)
+    pub.enqueue("activity-finished", {"name": "a"}, {"output": "inline-pw-value leaked"})
     assert run.execution_ready.wait(5) and run.execution_id == "X"
     pub.finish({"status": "failed", "experiment": run.experiment})
     sent = sent_events(server)
@@ -84,7 +83,7 @@ def test_the_final_journal_is_on_its_way_before_the_last_events_are_encoded(
     pub = Publisher(run)
     pub.start()
     assert run.execution_ready.wait(5) and run.execution_id == "X"
-    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "a", "arguments": {"x": SlowToEncode()}})
+    pub.enqueue("starting-activity", {"type": "action", "name": "a", "arguments": {"x": SlowToEncode()}})
     started = time.monotonic()
     pub.finish({"status": "completed", "experiment": run.experiment})
     assert SlowToEncode.saw_put is True
@@ -113,8 +112,8 @@ def test_every_message_is_in_the_outbox_before_it_is_sent(server: rm.Mocker, dat
     server.post(f"{EXEC}/events", json=check)
     pub.start()
     assert run.execution_ready.wait(5)
-    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "during"}, None)
-    pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": "last"}, None)
+    pub.enqueue("starting-activity", {"type": "action", "name": "during"}, None)
+    pub.enqueue("starting-activity", {"type": "action", "name": "last"}, None)
     pub.finish({"status": "completed"})
     assert [json.loads(e["data"])["context"]["name"] for e in sent_events(server)] == ["during", "last"]
     assert unlogged == []
@@ -186,7 +185,7 @@ def test_a_hung_server_costs_no_more_than_the_flush_deadline(data_dir: Path) -> 
         pub = Publisher(run)
         pub.start()
         for i in range(10):
-            pub.enqueue(ev.STARTING_ACTIVITY, {"name": f"a{i}"}, None)
+            pub.enqueue("starting-activity", {"name": f"a{i}"}, None)
         t = time.monotonic()
         pub.finish({"status": "completed"})
         assert time.monotonic() - t < 0.5 + 0.3
@@ -194,7 +193,7 @@ def test_a_hung_server_costs_no_more_than_the_flush_deadline(data_dir: Path) -> 
         silent.close()
     (log,) = outbox_files()
     state = read_log(log)
-    assert state.pending_events == 10
+    assert [m["kind"] for m in state.pending.values()].count("event") == 10
     assert [m["kind"] for m in state.pending.values()][-1] == "journal"
 
 
@@ -229,7 +228,7 @@ def test_a_full_queue_spills_to_disk_and_loses_nothing(data_dir: Path) -> None:
         pub = Publisher(run)
         pub.start()
         for i in range(50):
-            pub.enqueue(ev.STARTING_ACTIVITY, {"name": f"a{i}"}, None)
+            pub.enqueue("starting-activity", {"name": f"a{i}"}, None)
         pub.finish(None)
     finally:
         silent.close()
@@ -252,14 +251,14 @@ def test_a_batch_refused_during_the_run_is_sent_again_one_by_one(server: rm.Mock
     pub = Publisher(run)
     pub.start()
     for name in ("a", "poison", "b"):
-        pub.enqueue(ev.STARTING_ACTIVITY, {"type": "action", "name": name}, None)
+        pub.enqueue("starting-activity", {"type": "action", "name": name}, None)
     singles = lambda: [r for r in server.request_history if r.path.endswith("/events")]  # noqa: E731
     wait_until(lambda: len(singles()) >= 3, timeout=10, what="single events while the run goes on")
     assert any(r.path.endswith("/events/batch") for r in server.request_history)
     pub.finish({"status": "completed"})
     names = [json.loads(r.json()["data"])["context"]["name"] for r in singles()]
     assert sorted(set(names)) == ["a", "b", "poison"]
-    assert pub.sender.rejected == 1
+    assert len(pub.sender.rejections) == 1
     assert pub.sender.delivered >= 2
 
 
@@ -269,7 +268,7 @@ def test_undecodable_text_is_logged_and_sent_like_any_other(server: rm.Mocker, d
     run = make_run()
     pub = Publisher(run)
     pub.start()
-    pub.enqueue(ev.ACTIVITY_FINISHED, {"name": "a"}, {"output": "file-\udc80.txt"})
+    pub.enqueue("activity-finished", {"name": "a"}, {"output": "file-\udc80.txt"})
     pub.finish({"status": "completed", "node": "host-\ud800"})
     (event,) = sent_events(server)
     assert json.loads(event["data"])["state"]["output"] == "file-\udc80.txt"
@@ -292,7 +291,7 @@ def test_a_token_refused_before_the_first_attempt_ends_the_run_at_once(
     pub = Publisher(run)
     pub.sender.refusal = "token"  # as if the capabilities' 401 was noted before the helper started
     pub.start()
-    pub.enqueue(ev.STARTING_EXPERIMENT, run.experiment, None)
+    pub.enqueue("starting-experiment", run.experiment, None)
     started = time.monotonic()
     assert run.execution_ready.wait(1.0), "nobody said there is no execution"
     pub.finish({"status": "completed"})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from chaosiq_core.errors import ChaosIQError, UsageError
+from chaosiq_core.errors import UsageError
+from chaosiq_core.experiment import configuration_and_secrets
 from chaosiq_core.journal import extension_value
 from chaosiq_core.run import Run
 from chaosiq_core.types import Verdict
@@ -28,18 +29,6 @@ def _load(source: str, settings: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(experiment, dict):
         raise UsageError(f"'{source}' is not an experiment")
     return experiment
-
-
-def _config_and_secrets(experiment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from chaoslib.configuration import load_configuration
-    from chaoslib.secret import load_secrets
-
-    try:
-        configuration = load_configuration(experiment.get("configuration", {}))
-        secrets = load_secrets(experiment.get("secrets", {}), configuration)
-    except Exception as exc:
-        raise ChaosIQError(f"cannot load the experiment's configuration or secrets: {exc}") from None
-    return configuration, secrets
 
 
 def _row(verdict: Verdict, kind: str) -> dict[str, Any]:
@@ -74,7 +63,7 @@ def check_experiment(
     """Every safeguard of ``source`` with its verdict, without running the experiment."""
     experiment = _load(source, settings)
     options = Options.for_settings(settings)
-    configuration, secrets = _config_and_secrets(experiment)
+    configuration, secrets = configuration_and_secrets(experiment)
     rows: list[dict[str, Any]] = []
 
     client = _client(hooks, settings)
