@@ -28,7 +28,7 @@ def test_probe_stops_a_long_main_thread_action_and_plays_rollbacks(tmp_path: Pat
     _stop_file_soon(tmp_path, run, "Action: long-sleep")
     stop_set = time.monotonic()
     assert run.wait(30) == 1, run.output
-    assert run.ended - stop_set < 2.5, run.output  # interval 1 s + grace 0.3 s, not 30 s
+    assert run.ended - stop_set < 4, run.output  # process exit, not 30 s (latency: benchmarks)
     journal = run.journal
     assert journal["status"] == "interrupted"
     assert journal["interruption"] == {
@@ -93,7 +93,7 @@ def test_stop_during_the_steady_state_hypothesis(tmp_path: Path) -> None:
     _stop_file_soon(tmp_path, run, "Probe: slow-probe")
     stop_set = time.monotonic()
     assert run.wait(30) == 1, run.output
-    assert run.ended - stop_set < 2.5
+    assert run.ended - stop_set < 4  # process exit, not 30 s (latency: benchmarks)
     journal = run.journal
     assert journal["status"] == "interrupted"
     assert journal["interruption"]["kind"] == "safeguard"
