@@ -345,13 +345,18 @@ def execution_journal(request: Request, org: str, team: str, eid: str, xid: str,
     )
 
 
+def _reason(form: Any) -> str:
+    """The optional reason of a stop or pause form: no NUL, trimmed, at most 500 characters."""
+    return str(form.get("reason") or "").replace("\x00", "").strip()[:500]
+
+
 @router.post(EXEC + "/stop")
 async def stop_execution(request: Request, org: str, team: str, eid: str, xid: str, user: User) -> Response:
     """Same effect as the API's ``POST .../executions/{xid}/stop``: a denying policy."""
     form = await checked_form(request, user)
     ref = user.team(org, team)
     user.require(MEMBER, "stopping a run")
-    reason = (form.get("reason") or "").replace("\x00", "").strip()[:500]
+    reason = _reason(form)
     reason = reason or f"stopped by {user.name} from the console"
     try:
         acting = user.acting(ref.team_id)
@@ -368,7 +373,7 @@ async def pause_execution(request: Request, org: str, team: str, eid: str, xid: 
     form = await checked_form(request, user)
     ref = user.team(org, team)
     user.require(MEMBER, "pausing or resuming a run")
-    reason = (form.get("reason") or "").replace("\x00", "").strip()[:500]
+    reason = _reason(form)
     try:
         reason = reason or f"paused by {user.name} from the console"
         store_of(request).pauses.pause(user.acting(ref.team_id), xid, eid, reason, None)
