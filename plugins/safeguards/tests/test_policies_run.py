@@ -93,15 +93,16 @@ def test_a_window_opening_during_the_run_stops_it(
     flag = tmp_path / "never"
     run = ChaosRun(signed_in, _doc(tmp_path, [action("first", 0), gate_activity("waits", flag)]), tmp_path)
     _wait_log(tmp_path, "Action: waits")
-    now = datetime.now(timezone.utc)
-    _policy(chaosiq_team, _window(now + timedelta(seconds=3), now + timedelta(hours=1)))
+    # A window is set to the second: the one opening here starts at `opens`, not a fraction later.
+    opens = (datetime.now(timezone.utc) + timedelta(seconds=3)).replace(microsecond=0)
+    _policy(chaosiq_team, _window(opens, opens + timedelta(hours=1)))
     assert run.wait(60) == 1, run.output
     journal = run.journal
     assert [r["activity"]["name"] for r in journal["run"]][:1] == ["first"]
     assert journal["status"] == "interrupted"
     assert "window 'Friday freeze'" in journal["interruption"]["reason"]
     stopped = datetime.fromisoformat(journal["end"]).astimezone(timezone.utc)
-    assert stopped >= now + timedelta(seconds=3)  # not before the window opened
+    assert stopped >= opens  # not before the window opened
 
 
 def test_a_concurrency_limit_refuses_the_newer_of_two_runs(
