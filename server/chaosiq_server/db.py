@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.pool import NullPool
 
 from .errors import StorageUnavailable
@@ -25,6 +27,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # SQLite: pages of WAL written (roughly: event rows + other writes) before a
 # background checkpoint copies the WAL into the database file.
 CHECKPOINT_EVERY = 5000
+# PostgreSQL: a pooled connection idle this long is pinged before it is used again.
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def utcnow() -> str:
@@ -78,10 +82,8 @@ class Database:
             _tune_sqlite(self.engine, autocheckpoint=not on_disk)
             self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         else:
-            kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 20}
-            if parsed.get_backend_name() == "postgresql":
-                kwargs["pool_pre_ping"] = True
-            self.engine = create_engine(url, **kwargs)
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=20)
+            _ping_when_idle(self.engine)  # before the pool gauge's listener: see there
         event.listen(self.engine, "checkout", _checked_out)
         event.listen(self.engine, "checkin", _checked_in)
 
@@ -209,6 +211,33 @@ def _checked_out(*_args: Any) -> None:
 
 def _checked_in(*_args: Any) -> None:
     POOL_IN_USE.dec()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use when it sat idle ``PING_AFTER_IDLE_SECONDS``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip per
+    transaction, a quarter of those of a group commit of events. A database restart
+    or an idle timeout leaves idle connections dead; a failed ping discards every
+    pooled connection and the pool connects afresh, so a request after a restart
+    still succeeds. A connection that fails while busy fails its request (503, which
+    clients retry) and discards the pool the same way. Registered before the pool
+    gauge's listener: a refused checkout is retried and must be counted once.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise InvalidatePoolError(f"an idle connection is dead: {exc}") from exc
 
 
 def _tune_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:

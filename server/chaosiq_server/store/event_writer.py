@@ -10,6 +10,7 @@ per process while the next group gathers.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,7 @@ class EventWriter:
             f"UPDATE executions SET events_count = events_count + {mark}, last_seen_at = {mark} "
             f"WHERE id = {mark}"
         )
-        self._multi: dict[int, str] = {}  # PostgreSQL multi-row INSERTs by row count
+        self._multi: dict[tuple[int, bool], str] = {}  # PostgreSQL multi-row INSERTs
         self._pending: list[_Job] = []
         self._running = False
         self._drainer: asyncio.Task[None] | None = None
@@ -124,24 +125,45 @@ class EventWriter:
             cur.executemany(self._insert, rows)
             return max(cur.rowcount, 0)
         stored = 0
-        for start in range(0, len(rows), PG_CHUNK):
-            chunk = rows[start : start + PG_CHUNK]
-            sql = self._multi.get(len(chunk))
-            if sql is None:
-                sql = self._multi[len(chunk)] = _multi_row_insert(len(chunk))
-            cur.execute(sql, [v for row in chunk for v in row])
+        for _ in self._insert_chunks(cur, rows, returning=False):
             stored += max(cur.rowcount, 0)
         return stored
 
+    def _insert_jobs(self, cur: Any, jobs: list[tuple[str, list[Row]]]) -> list[int]:
+        """Insert the rows of ``jobs``; how many of each job's were new.
+
+        On PostgreSQL the rows of a group of small jobs (single events) go in one
+        statement (a round trip per statement is what a group commit saves) that
+        returns the keys of the new ones; batches are big enough to go one by one."""
+        if self.inline or len(jobs) == 1 or sum(len(rows) for _, rows in jobs) > PG_CHUNK:
+            return [self._insert_rows(cur, rows) for _, rows in jobs]
+        new: set[tuple[str, str]] = set()
+        for _ in self._insert_chunks(cur, [row for _, rows in jobs for row in rows], returning=True):
+            new.update(cur.fetchall())
+        counts = []
+        for _, rows in jobs:
+            mine = {(row[0], row[1]) for row in rows} & new
+            new -= mine  # an id in two jobs of the group counts for the first
+            counts.append(len(mine))
+        return counts
+
+    def _insert_chunks(self, cur: Any, rows: list[Row], *, returning: bool) -> Iterator[None]:
+        """PostgreSQL: multi-row INSERTs of ``PG_CHUNK`` rows; yields after each."""
+        for start in range(0, len(rows), PG_CHUNK):
+            chunk = rows[start : start + PG_CHUNK]
+            key = (len(chunk), returning)
+            if key not in self._multi:
+                self._multi[key] = _multi_row_insert(*key)
+            cur.execute(self._multi[key], [v for row in chunk for v in row])
+            yield
+
     def _write(self, jobs: list[tuple[str, list[Row]]]) -> list[int]:
-        counts: list[int] = []
         per_execution: dict[str, int] = {}
         with self.db.write() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                for xid, rows in jobs:
-                    n = self._insert_rows(cur, rows)
-                    counts.append(n)
+                counts = self._insert_jobs(cur, jobs)
+                for (xid, _), n in zip(jobs, counts, strict=True):
                     per_execution[xid] = per_execution.get(xid, 0) + n
                 # Sorted: two PostgreSQL workers lock execution rows in the same order.
                 # New events are a sign of life of the run (store/liveness.py).
@@ -158,13 +180,15 @@ class EventWriter:
         return counts
 
 
-def _multi_row_insert(rows: int) -> str:
+def _multi_row_insert(rows: int, returning: bool) -> str:
     """One ``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING`` for ``rows`` rows
-    (PostgreSQL plans and executes it once instead of once per row)."""
+    (PostgreSQL plans and executes it once instead of once per row), returning the
+    keys of the rows it stored when asked."""
     one = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
     return (
         f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([one] * rows)} "
         "ON CONFLICT (execution_id, event_id) DO NOTHING"
+        + (" RETURNING execution_id, event_id" if returning else "")
     )
 
 

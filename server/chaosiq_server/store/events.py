@@ -80,7 +80,7 @@ class Events:
         """
         if self.db.is_sqlite:
             self.executions.check(team_id, xid, eid)  # a cached or short indexed read
-        else:
+        elif not self.executions.cached(team_id, xid, eid):  # a hit costs no thread hop
             await run_in_threadpool(self.executions.check, team_id, xid, eid)
         try:
             return await self.writer.submit(xid, prepare_events(xid, events))
