@@ -117,7 +117,12 @@ def test_a_run_holds_its_place_only_while_it_shows_life(env: Env) -> None:
 
     assert not newer_allowed(0)
     assert newer_allowed(STALE + 5)  # the older one never asked nor sent anything since its start
-    assert _verdict(env, eid_a, older)["allowed"]  # it asks: a sign of life, written
+    secret, _ = store.tokens.create("watcher", [a.team_id], "viewer")
+    watcher = {"Authorization": f"Bearer {secret}"}
+    r = c.get(f"{a.base}/experiments/{eid_a}/executions/{older}/policies", headers=watcher)
+    assert r.status_code == 200 and r.json()["allowed"]
+    assert last_seen() is None  # a viewer watching the run is no sign of its life
+    assert _verdict(env, eid_a, older)["allowed"]  # the run asks: a sign of life, written
     assert last_seen() is not None
     assert not newer_allowed(STALE - 30) and newer_allowed(STALE + 30)
     with db.engine.begin() as conn:  # silent for an hour

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..roles import MEMBER, allows
 from ..schemas import (
     PauseIn,
     PauseOut,
@@ -45,7 +46,9 @@ async def get_policies(scope: Viewer, eid: Eid, xid: Xid) -> Any:
         verdict = store.policies.verdict(scope.team_id, xid, eid)
     else:
         verdict = await run_in_threadpool(store.policies.verdict, scope.team_id, xid, eid)
-    if store.liveness.due(xid):  # the run asks: it is alive (a write every 15 s at most)
+    # The run asks (with the token that publishes it, a member's or an owner's): it is
+    # alive; a write every 15 s at most. A viewer watching it is no sign of its life.
+    if allows(scope.principal.role, MEMBER) and store.liveness.due(xid):
         await run_in_threadpool(store.liveness.seen, xid)
     return verdict
 
