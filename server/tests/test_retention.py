@@ -182,3 +182,19 @@ def test_prune_while_a_server_ingests(sqlite_url: str, tmp_path: Path) -> None:
         assert page["total"] == len(answers)
     finally:
         stop_server(served)
+
+
+def test_prune_deletes_a_run_that_was_paused(env: Any) -> None:
+    """A run paused and resumed keeps its pause in the database: prune deletes it too."""
+    c, a = env.client, env.a
+    xid = _run(c, a, "running", 3)
+    r = c.post(f"{a.base}/executions/{xid}/pause", json={"reason": "look"}, headers=a.headers)
+    assert r.status_code == 201, r.text
+    assert c.post(f"{a.base}/executions/{xid}/resume", headers=a.headers).status_code < 300
+    done = journal({}, status="completed")
+    assert c.put(URLS[xid], json={"journal": done}, headers=a.headers).status_code < 300
+    _age(env.url, [xid], days=100)
+    assert _count(env.url, "SELECT COUNT(*) FROM execution_pauses WHERE execution_id = :x", x=xid) == 1
+    assert (_prune(env.url, "--older-than", "90d")["executions"]) == 1
+    assert _count(env.url, "SELECT COUNT(*) FROM execution_pauses WHERE execution_id = :x", x=xid) == 0
+    assert c.get(f"{a.base}/executions/{xid}", headers=a.headers).status_code == 404

@@ -1,4 +1,4 @@
-"""Retention: deleting old finished executions with their events and policies.
+"""Retention: deleting old finished executions with their events, policies and pauses.
 
 A verification run keeps its own journal and results: it outlives the execution
 it ran as, and only forgets the link (the console shows no link to a page that
@@ -49,7 +49,7 @@ class Retention:
             ]
 
     def delete(self, xid: str, batch: int = DELETE_BATCH) -> int:
-        """Delete execution ``xid``, its events and policies (verification runs that
+        """Delete execution ``xid``, its events, policies and pauses (verification runs that
         ran as it forget the link); how many events went."""
         deleted = 0
         for n in self._event_batches(xid, batch):
@@ -57,6 +57,7 @@ class Retention:
         with self.db.write() as conn:  # what arrived since, the policies and the row
             deleted += conn.execute(delete(m.events).where(m.events.c.execution_id == xid)).rowcount
             conn.execute(delete(m.policies).where(m.policies.c.execution_id == xid))
+            conn.execute(delete(m.execution_pauses).where(m.execution_pauses.c.execution_id == xid))
             runs = m.verification_runs
             conn.execute(update(runs).where(runs.c.execution_id == xid).values(execution_id=None))
             conn.execute(delete(m.executions).where(m.executions.c.id == xid))
