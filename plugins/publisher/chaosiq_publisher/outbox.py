@@ -14,7 +14,8 @@ Layout: ``<data dir>/outbox/<run id>.jsonl`` (data dir: ``$CHAOSIQ_DATA_DIR`` or
 * ``{"op": "rejected", "keys": [...], "reason"}`` — messages the server refused for good
   (kept until ``chaos publish --drop``);
 * ``{"op": "error", "reason", "refusal"}`` — why messages are still pending (``refusal``:
-  ``token`` or ``team`` when no retry mends it); a later ``run`` line re-targets the run.
+  ``token``, ``team`` or ``execution`` when no retry mends it); a later ``run`` line
+  re-targets the run.
 
 The running ``chaos`` writes a message *before* it sends it, and holds the file's lock
 (``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos publish`` never replays a

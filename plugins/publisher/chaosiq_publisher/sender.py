@@ -31,8 +31,9 @@ RUN_TIMEOUT: Timeout = (3.05, 10.0)
 """(connect, read) seconds of a request during a run."""
 PERMANENT_STATUSES = frozenset({400, 405, 409, 410, 413, 415, 422})
 """Answers that will not change on a retry: the message is set aside (``rejected``)."""
-TOKEN, TEAM = "token", "team"
-"""Refusals that no retry mends (:attr:`Sender.refusal`): the token, or the run's team."""
+TOKEN, TEAM, GONE = "token", "team", "execution"
+"""Refusals that no retry mends (:attr:`Sender.refusal`): the token, the run's team, or
+its execution, gone from the server (deleted or pruned)."""
 MAX_BATCH_CHARS = 4 * 1024 * 1024
 """A batch holds events up to this much JSON (chaosiq-server refuses bodies over 10 MiB by default)."""
 
@@ -90,7 +91,7 @@ class Sender:
         self.requests = 0
         self.last_error: str | None = None
         self.refusal: str | None = None
-        """:data:`TOKEN` or :data:`TEAM` once the server refused it: nothing more is sent."""
+        """:data:`TOKEN`, :data:`TEAM` or :data:`GONE` once the server refused it: nothing more is sent."""
         self.hold_until = 0.0
         """Nothing is sent before this ``time.monotonic()`` (the server's ``Retry-After``)."""
         self.rejections: list[str] = []
@@ -131,12 +132,15 @@ class Sender:
                 self.requests += 1
                 return self.client.request(method, path, timeout=timeout, **kw)
         except ApiError as exc:
-            self.failed(exc, team_refused=exc.status == 404 and path == "/experiments")
+            gone = self.has_execution and path.startswith(self._execution_path())
+            self.failed(exc, team_refused=exc.status == 404 and path == "/experiments",
+                        execution_gone=exc.status == 404 and gone)  # fmt: skip
             raise
 
-    def failed(self, exc: ApiError, *, team_refused: bool = False) -> None:
+    def failed(self, exc: ApiError, *, team_refused: bool = False, execution_gone: bool = False) -> None:
         """Note a failure: its line, the server's ``Retry-After``, and a refusal no retry mends
-        (``POST {team}/experiments`` exists on every server: a 404 there is the team's)."""
+        (``POST {team}/experiments`` exists on every server: a 404 there is the team's; a 404
+        under the run's execution, once created, says it is gone)."""
         self.last_error = str(exc)
         if exc.retry_after is not None:
             self.hold_until = max(self.hold_until, time.monotonic() + exc.retry_after)
@@ -156,6 +160,13 @@ class Sender:
                 f"the ChaosIQ server at {self.client.url} does not know team {team} of this "
                 "organization, or the token may not use it (HTTP 404): choose a team with `chaos team` "
                 "(or correct CHAOSIQ_TEAM), then move the run there with `chaos publish --retarget`"
+            )
+        elif execution_gone:
+            self.refusal = GONE
+            self.last_error = (
+                f"the ChaosIQ server at {self.client.url} no longer has execution {self.execution_id} "
+                f"of this run (HTTP 404: deleted or pruned); what was not sent cannot go there: "
+                f"remove the run with `chaos publish --drop {self.run_id or 'RUN_ID'}`"
             )
 
     def store_experiment(self, experiment: Any, timeout: Timeout, *, experiment_id: str | None = None) -> str:

@@ -30,7 +30,7 @@ from chaosiq_core.types import Outgoing
 from chaosiq_publisher import events as ev
 from chaosiq_publisher import workspace
 from chaosiq_publisher.outbox import Message, RunLog, outbox_dir
-from chaosiq_publisher.sender import RUN_TIMEOUT, TEAM, Sender, Timeout, within
+from chaosiq_publisher.sender import GONE, RUN_TIMEOUT, TEAM, Sender, Timeout, within
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 
@@ -341,7 +341,7 @@ class Publisher:
             reason = self.sender.last_error or f"the ChaosIQ server at {url} did not answer in time"
             if self.log is not None:
                 self.log.append({"op": "error", "reason": reason, "refusal": self.sender.refusal})
-            then = "" if self.sender.refusal == TEAM else "; send them with `chaos publish`"
+            then = "" if self.sender.refusal in (TEAM, GONE) else "; send them with `chaos publish`"
             logger.warning(
                 "chaosiq: %s of this run not published yet (%s)%s%s", " and ".join(parts), reason, where, then
             )

@@ -3,8 +3,9 @@
 A team the server does not know (a typo in ``CHAOSIQ_TEAM``) or a refused token
 stops the sending at once, keeps the run in the outbox and says what to do in one
 line; ``chaos publish --list`` shows why a run waits, ``--retarget`` sends it to the
-team of the settings, ``--drop`` removes it; a message the server refuses (422) is
-kept and said, never lost silently.
+team of the settings, ``--drop`` removes it; an execution deleted on the server (pruned)
+is said once and not tried for ever; a message the server refuses (422) is kept and
+said, never lost silently.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import json
 import re
 from pathlib import Path
 
+from chaosiq_server.db import Database
+from chaosiq_server.store import Store
+from fakes import FailingProxy
 from pubhelpers import (
     events,
     expected_types,
@@ -92,6 +96,38 @@ def test_a_team_the_server_does_not_know_is_listed_and_retargeted(
     assert xn["status"] == "completed"
     assert [e["type"] for e in events(team, xn)] == expected_types(2)
     assert outbox_files(data_dir) == []
+
+
+def test_an_execution_pruned_on_the_server_is_said_and_not_retried_for_ever(
+    chaosiq_server: ServerProcess, env: dict[str, str], tmp_path: Path, data_dir: Path
+) -> None:
+    team = chaosiq_server.new_team()
+    proxy = FailingProxy(chaosiq_server.url)  # the run's events are answered 500: they wait
+    try:
+        settings = tmp_path / "settings.yaml"
+        sign_in(settings, proxy.url, team, env)
+        set_options(settings, "publish", flush_deadline=1.0)
+        exp = write_experiment(tmp_path / "pruned", experiment(2))
+        assert run(settings, exp, env).returncode == 0
+        (entry,) = outbox_files(data_dir)
+        (xn,) = team.executions()
+        database = Database(chaosiq_server.database_url, pool_size=1)
+        try:  # what `chaosiq-server prune` does to an execution
+            Store(database).retention.delete(xn["id"])
+        finally:
+            database.dispose()
+        proxy.fail_events = False
+        for _ in range(2):  # every time: one line, exit 1, nothing sent
+            line = _one_error_line(run_chaos("publish", settings=settings, env=env))
+            assert f"no longer has execution {xn['id']}" in line and "HTTP 404" in line
+            assert f"chaos publish --drop {entry.stem}" in line
+        listed = run_chaos("publish", "--list", settings=settings, env=env).stdout
+        assert entry.stem in listed and "last error: " in listed and "no longer has execution" in listed
+        gone = run_chaos("publish", "--drop", entry.stem, "--yes", settings=settings, env=env)
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+        assert outbox_files(data_dir) == [] and team.executions() == []
+    finally:
+        proxy.close()
 
 
 def test_drop_removes_a_run_after_confirmation(
