@@ -110,6 +110,40 @@ def test_concurrent_events_share_commits_and_stay_idempotent(env):
     assert page["total"] == 42 and len(page["items"]) == 42
 
 
+def test_a_group_of_events_for_two_executions_counts_each_one(env):
+    """Concurrent single events for two executions, some ids sent twice, share commits:
+    each answer says whether its event was new, and each execution counts its own."""
+    c, a = env.client, env.a
+    paths = []
+    for title in ("one", "two"):
+        eid = c.post(f"{a.base}/experiments", json={"experiment": experiment(title)}, headers=a.headers)
+        x = c.post(f"{a.base}/experiments/{eid.json()['id']}/executions", json={"journal": journal({})},
+                   headers=a.headers).json()  # fmt: skip
+        paths.append(f"{a.base}/experiments/{x['experiment_id']}/executions/{x['id']}/events")
+    h = {**a.headers, **CE_HEADERS}
+    for path in paths:  # the executions are cached: the events go through the front door
+        c.post(path, content=json.dumps(cloud_event("warm-up")), headers=h)
+    app = c.app
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as ac:
+            sends = [(paths[i % 2], cloud_event("t", event_id=f"e{i % 30}")) for i in range(60)]
+            return await asyncio.gather(*(ac.post(p, content=json.dumps(ev), headers=h) for p, ev in sends))
+
+    writer = app.state.store.events.writer
+    before = writer.groups
+    codes = [r.status_code for r in asyncio.run(burst())]
+    assert writer.groups - before < 60  # groups held events of both executions
+    # ids e0..e29 go to the execution of their parity: each pair of sends is one new, one known
+    assert sorted(codes) == [200] * 30 + [201] * 30
+    for path in paths:
+        page = c.get(path, headers=a.headers, params={"limit": 1000}).json()
+        assert page["total"] == len(page["items"]) == 16  # the warm-up and 15 ids
+        xid = path.split("/")[-2]
+        assert c.get(f"{a.base}/executions/{xid}", headers=a.headers).json()["events_count"] == 16
+
+
 def test_event_errors_get_their_documented_answers(lite):
     """Foreign ids, missing tokens and bad bodies of a cached execution answer as documented."""
     c, a, b = lite.client, lite.a, lite.b
