@@ -315,10 +315,11 @@ class ApiClient:
             refused = f"the ChaosIQ server at {self.url} refused the token (HTTP {status}){why}"
             raise AuthError(refused, status)
         if ok is not None or status >= 400:
-            message = f"{method} {_path(url)} failed: HTTP {status}{_detail(resp)}"
+            detail = _detail(resp)
+            message = f"{method} {_path(url)} failed: HTTP {status}{detail}"
             if self._auth is not None and self._auth._token in message:  # a server echoing it back
                 message = message.replace(self._auth._token, "***")
-            raise ApiError(message, status, _retry_after(resp))
+            raise ApiError(message, status, _retry_after(resp), detail.removeprefix(": "))
         return resp
 
     def get_json(self, path: str, **kwargs: Any) -> Any:

@@ -22,11 +22,15 @@ class SettingsError(ChaosIQError):
 class ApiError(ChaosIQError):
     """A call to the ChaosIQ server failed."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None, detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
         """Seconds the server asked to wait before trying again (its ``Retry-After``)."""
+        self.detail = detail
+        """The answer's ``detail`` (chaosiq-server: ``execution not found``, say), or ``""``."""
 
 
 class AuthError(ApiError):

@@ -205,12 +205,16 @@ class Database:
         self.engine.dispose()
 
 
-def _checked_out(*_args: Any) -> None:
+def _checked_out(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    record.info["counted"] = True
     POOL_IN_USE.inc()
 
 
-def _checked_in(*_args: Any) -> None:
-    POOL_IN_USE.dec()
+def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+    """Only what was counted out: a connection that failed to connect is checked in
+    without having been checked out (its record's ``info`` was cleared)."""
+    if record.info.pop("counted", False):
+        POOL_IN_USE.dec()
 
 
 def _ping_when_idle(engine: Engine) -> None:

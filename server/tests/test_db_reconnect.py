@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from chaosiq_server import db as db_module
 from chaosiq_server.db import Database
 from chaosiq_server.errors import StorageUnavailable
 from chaosiq_server.metrics import POOL_IN_USE
 from server_helpers import PG_ENV, PG_SKIP, reset_postgres
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 pytestmark = pytest.mark.postgres
@@ -64,3 +65,26 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(pg: Database) -> None:
         conn.execute(text("SELECT 1"))
     with pg.read() as conn:
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_a_failed_reconnect_leaves_the_pool_gauge_as_it_was(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dead idle connection is replaced, but the database refuses the new one: the
+    request fails, and the connection-in-use gauge does not count it (nor go below)."""
+    _kill_pooled_connection(pg)
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+
+    def refuse(*_args: object) -> None:
+        raise psycopg.OperationalError("connection refused (the database is still down)")
+
+    event.listen(pg.engine, "do_connect", refuse)
+    in_use = POOL_IN_USE._value.get()
+    for _ in range(2):
+        with pytest.raises((OperationalError, StorageUnavailable)), pg.read() as conn:
+            conn.execute(text("SELECT 1"))
+    assert POOL_IN_USE._value.get() == in_use
+    event.remove(pg.engine, "do_connect", refuse)
+    with pg.read() as conn:  # the database is back
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    assert POOL_IN_USE._value.get() == in_use

@@ -132,15 +132,17 @@ class Sender:
                 self.requests += 1
                 return self.client.request(method, path, timeout=timeout, **kw)
         except ApiError as exc:
-            gone = self.has_execution and path.startswith(self._execution_path())
+            # chaosiq-server's word for a deleted execution (a 404 may also be a lost team, or
+            # a route an older replica lacks: those are retried)
+            gone = exc.detail == "execution not found" and path.startswith(self._execution_path())
             self.failed(exc, team_refused=exc.status == 404 and path == "/experiments",
-                        execution_gone=exc.status == 404 and gone)  # fmt: skip
+                        execution_gone=exc.status == 404 and self.has_execution and gone)  # fmt: skip
             raise
 
     def failed(self, exc: ApiError, *, team_refused: bool = False, execution_gone: bool = False) -> None:
         """Note a failure: its line, the server's ``Retry-After``, and a refusal no retry mends
-        (``POST {team}/experiments`` exists on every server: a 404 there is the team's; a 404
-        under the run's execution, once created, says it is gone)."""
+        (``POST {team}/experiments`` exists on every server: a 404 there is the team's; an
+        execution the server says it does not have, once created, is gone)."""
         self.last_error = str(exc)
         if exc.retry_after is not None:
             self.hold_until = max(self.hold_until, time.monotonic() + exc.retry_after)
@@ -288,7 +290,8 @@ class Sender:
                 messages = messages[:1]
             self._send(messages, timeout)
         except ApiError as exc:
-            if exc.status not in PERMANENT_STATUSES:
+            batch_refused = len(messages) > 1 and exc.status == 404 and self.refusal is None
+            if exc.status not in PERMANENT_STATUSES and not batch_refused:  # a 404: a replica without batches
                 raise
             if len(messages) > 1:
                 self._batch = False

@@ -117,6 +117,38 @@ def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: r
     assert s.delivered == 4 and not s.pending
 
 
+def test_a_404_to_a_batch_sends_one_by_one(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    """A replica without batches behind the one that said it takes them (a rolling upgrade)."""
+    requests_mock.get(f"{URL}/api/v1/capabilities", json={"capabilities": ["events-batch"]})
+    batch = requests_mock.post(f"{EXEC}/events/batch", status_code=404, json={"detail": "Not Found"})
+    single = requests_mock.post(f"{EXEC}/events", status_code=201)
+    s = Sender(client, None)
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add(_events(3))
+    assert s.send_pending(_timeout)
+    assert batch.call_count == 1 and single.call_count == 3
+    assert s.refusal is None and s.delivered == 3 and not s.rejections
+
+
+@pytest.mark.parametrize(
+    "detail,refusal", [("execution not found", "execution"), ("team not found", None), ("Not Found", None)]
+)
+def test_only_an_execution_the_server_does_not_have_is_gone(
+    client: ApiClient, requests_mock: rm.Mocker, detail: str, refusal: str | None
+) -> None:
+    """A 404 saying the execution is not found (deleted, pruned) stops the sending; a team the
+    token lost, or a route a server lacks, is retried later."""
+    requests_mock.post(f"{EXEC}/events", status_code=404, json={"detail": detail})
+    s = Sender(client, None, run_id="r1")
+    s.experiment_id, s.execution_id = "E", "X"
+    s.add(_events(1))
+    with pytest.raises(ApiError):
+        s.send_next(T)
+    assert s.refusal == refusal and len(s.pending) == 1
+    if refusal:
+        assert "no longer has execution X" in (s.last_error or "") and "--drop r1" in (s.last_error or "")
+
+
 def test_other_plugins_requests_are_sent_in_order_by_several_threads(client: ApiClient) -> None:
     """The run thread, the worker and the helper all send at the end of a run: while a
     plugin's request (a verification run's event) is in flight, no later request may

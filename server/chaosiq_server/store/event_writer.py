@@ -138,7 +138,9 @@ class EventWriter:
         if self.inline or len(jobs) == 1 or sum(len(rows) for _, rows in jobs) > PG_CHUNK:
             return [self._insert_rows(cur, rows) for _, rows in jobs]
         new: set[tuple[str, str]] = set()
-        for _ in self._insert_chunks(cur, [row for _, rows in jobs for row in rows], returning=True):
+        # In key order: two processes inserting the same keys lock them in the same order.
+        rows = sorted((row for _, rows in jobs for row in rows), key=lambda row: (row[0], row[1]))
+        for _ in self._insert_chunks(cur, rows, returning=True):
             new.update(cur.fetchall())
         counts = []
         for _, rows in jobs:
