@@ -30,8 +30,9 @@ from sqlalchemy import text as sql
 from chaosiq_core.testing import wait_until
 
 
-def _execution(c: Any, t: Any) -> tuple[str, str]:
-    eid = c.post(f"{t.base}/experiments", json={"experiment": experiment()}, headers=t.headers).json()["id"]
+def _execution(c: Any, t: Any, title: str = "A simple experiment") -> tuple[str, str]:
+    body = {"experiment": experiment(title)}
+    eid = c.post(f"{t.base}/experiments", json=body, headers=t.headers).json()["id"]
     r = c.post(f"{t.base}/experiments/{eid}/executions", json={"journal": journal({})}, headers=t.headers)
     return eid, r.json()["id"]
 
@@ -114,12 +115,8 @@ def test_a_group_of_events_for_two_executions_counts_each_one(env):
     """Concurrent single events for two executions, some ids sent twice, share commits:
     each answer says whether its event was new, and each execution counts its own."""
     c, a = env.client, env.a
-    paths = []
-    for title in ("one", "two"):
-        eid = c.post(f"{a.base}/experiments", json={"experiment": experiment(title)}, headers=a.headers)
-        x = c.post(f"{a.base}/experiments/{eid.json()['id']}/executions", json={"journal": journal({})},
-                   headers=a.headers).json()  # fmt: skip
-        paths.append(f"{a.base}/experiments/{x['experiment_id']}/executions/{x['id']}/events")
+    ids = [_execution(c, a, title) for title in ("one", "two")]  # two experiments: two executions
+    paths = [f"{a.base}/experiments/{eid}/executions/{xid}/events" for eid, xid in ids]
     h = {**a.headers, **CE_HEADERS}
     for path in paths:  # the executions are cached: the events go through the front door
         c.post(path, content=json.dumps(cloud_event("warm-up")), headers=h)
