@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlparse
 
 import requests
@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from chaosiq_core import __version__
+from chaosiq_core import settings as s
 from chaosiq_core.errors import (
     ApiError,
     AuthError,
@@ -34,6 +35,9 @@ from chaosiq_core.errors import (
     UnreachableError,
 )
 from chaosiq_core.types import Scope
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chaosiq_core.hooks import Hooks
 
 logger = logging.getLogger("chaostoolkit.chaosiq.api")
 
@@ -176,6 +180,40 @@ class ApiClient:
         self.session = session or shared_session()
         self._auth = _HostBoundBearer(token, self.netloc) if token else None
         self._capabilities: frozenset[str] | None = None
+
+    @classmethod
+    def for_settings(
+        cls,
+        settings: dict[str, Any],
+        hooks: Hooks,
+        *,
+        url: str | None = None,
+        scope: Scope | None = None,
+        verify_tls: bool | None = None,
+    ) -> ApiClient | None:
+        """The client of the settings' server, or of ``url``; ``None`` when there is neither.
+
+        The token is what the ``chaosiq_token`` hooks give for that server; the team is
+        ``scope``, else the ``chaosiq_api_scope`` hooks'. TLS is verified unless ``verify_tls``
+        is ``False`` or, for the settings' own server, the settings turn it off (``chaos signin
+        --insecure``, which is also the user's consent to send the token over plain HTTP).
+        """
+        configured = s.get_url(settings)
+        url = url or configured
+        if not url:
+            return None
+        if verify_tls is None:
+            verify_tls = (
+                s.get_verify_tls(settings) if configured and s.host_of(configured) == s.host_of(url) else True
+            )
+        scope = scope or hooks.api_scope(settings)
+        token = hooks.token(url, settings)
+        return cls(url, token, verify_tls=verify_tls, scope=scope, allow_insecure_http=not verify_tls)
+
+    @property
+    def signed_in(self) -> bool:
+        """The client carries a token."""
+        return self._auth is not None
 
     def without_retries(self) -> ApiClient:
         """A copy of this client (same host, token, TLS choice, scope and timeouts) on a

@@ -183,17 +183,6 @@ def _check_features(settings: dict[str, Any], hooks: Hooks) -> str | None:
 # --------------------------------------------------------------- configuring
 
 
-def _client_for(hooks: Hooks, settings: dict[str, Any], url: str | None, verify_tls: Any) -> ApiClient | None:
-    url = url or s.get_url(settings)
-    if not url:
-        return None
-    token = hooks.token(url, settings)
-    scope = hooks.api_scope(settings)
-    verify = s.parse_flag(verify_tls)
-    verify = s.get_verify_tls(settings) if verify is None else verify
-    return ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
-
-
 def configure_control(
     experiment: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
@@ -220,7 +209,7 @@ def configure_control(
     refusal = _guard("checking the features", _check_features, settings, hooks)
     client = None
     try:
-        client = _client_for(hooks, settings, url, verify_tls)
+        client = ApiClient.for_settings(settings, hooks, url=url, verify_tls=s.parse_flag(verify_tls))
     except ChaosIQError as exc:
         logger.warning("chaosiq: not talking to the server: %s", exc)
     run = Run(

@@ -31,7 +31,7 @@ def chaosiq_extension(doc: dict[str, Any], *, create: bool = False) -> dict[str,
     return ext
 
 
-def extension_value(doc: dict[str, Any], key: str, default: Any = None) -> Any:
-    """A value of the ``chaosiq`` extension, or ``default``."""
-    ext = chaosiq_extension(doc)
+def extension_value(doc: Any, key: str, default: Any = None) -> Any:
+    """A value of the ``chaosiq`` extension of ``doc``, or ``default`` (also when ``doc`` is no mapping)."""
+    ext = chaosiq_extension(doc) if isinstance(doc, dict) else None
     return ext.get(key, default) if ext else default

@@ -305,3 +305,38 @@ def test_no_proxy_and_the_ca_bundle_variable_are_honoured(
     assert insecure.verify_tls is False  # --insecure stays what it says
     other = ApiClient("https://elsewhere.test", "tok").without_retries()
     assert other.session.proxies.get("https") == "http://127.0.0.1:9"
+
+
+def _signed_in(url: str, verify_tls: bool) -> dict:
+    from chaosiq_core import settings as s
+
+    settings: dict = {}
+    s.set_server(settings, url, verify_tls=verify_tls)
+    s.set_auth(settings, url, TOKEN)
+    s.set_default_org(settings, {"id": "o1", "name": "org"}, {"id": "t1", "name": "team"})
+    return settings
+
+
+def test_the_settings_client_has_their_token_team_and_tls_choice() -> None:
+    from chaosiq_core.manager import make_hooks
+
+    settings = _signed_in("http://chaosiq.example.com", verify_tls=False)  # `chaos signin --insecure`
+    client = ApiClient.for_settings(settings, make_hooks(settings, load_entrypoints=False))
+    assert client is not None and client.signed_in
+    assert (client.url, client.verify_tls, client.scope and client.scope.path) == (
+        "http://chaosiq.example.com", False, "/organizations/o1/teams/t1"
+    )  # fmt: skip
+    assert ApiClient.for_settings({}, make_hooks({}, load_entrypoints=False)) is None
+
+
+def test_the_insecure_choice_of_the_settings_server_is_not_lent_to_another_host() -> None:
+    """A control naming another server keeps TLS verification on there, and sends it no token."""
+    from chaosiq_core.manager import make_hooks
+
+    settings = _signed_in("https://chaosiq.example.com", verify_tls=False)
+    hooks = make_hooks(settings, load_entrypoints=False)
+    other = ApiClient.for_settings(settings, hooks, url="https://other.example.com")
+    assert other is not None and other.verify_tls is True and not other.signed_in
+    with pytest.raises(InsecureURLError):  # and a token may not go there over plain HTTP
+        s_copy = {**settings, "auths": {"other.example.com": {"type": "bearer", "value": TOKEN}}}
+        ApiClient.for_settings(s_copy, hooks, url="http://other.example.com")

@@ -22,7 +22,7 @@ from chaosiq_core.errors import ApiError, ChaosIQError, DroppedError, UsageError
 from chaosiq_core.experiment import configuration_and_secrets
 from chaosiq_core.files import write_atomic
 from chaosiq_core.hooks import Hooks
-from chaosiq_core.journal import chaosiq_extension
+from chaosiq_core.journal import chaosiq_extension, extension_value
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.serialize import to_jsonable
 from chaosiq_core.types import Scope
@@ -33,11 +33,9 @@ logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 TIMEOUT = (3.05, 15.0)
 
 
-def _client(url: str, settings: dict[str, Any], hooks: Hooks, scope: Scope | None) -> ApiClient:
-    configured = s.get_url(settings)
-    verify = s.get_verify_tls(settings) if configured and s.host_of(configured) == s.host_of(url) else True
-    token = hooks.token(url, settings)
-    client = ApiClient(url, token, verify_tls=verify, scope=scope, allow_insecure_http=not verify)
+def _client(settings: dict[str, Any], hooks: Hooks, url: str, scope: Scope) -> ApiClient:
+    client = ApiClient.for_settings(settings, hooks, url=url, scope=scope)
+    assert client is not None  # there is a URL
     return client.without_retries()  # the sender retries itself, within the deadline
 
 
@@ -106,7 +104,7 @@ class Replay:
             log.close()
             return
         scope = Scope(str(header["org_id"]), str(header["team_id"]))
-        sender = Sender(_client(header["url"], self.settings, self.hooks, scope), log, run_id=name)
+        sender = Sender(_client(self.settings, self.hooks, header["url"], scope), log, run_id=name)
         sender.add([Message.from_record(m) for m in pending.values()])
         if state.ids.get("experiment_id") and state.ids.get("execution_id"):
             sender.experiment_id = state.ids["experiment_id"]
@@ -132,7 +130,8 @@ class Replay:
         for attempt in range(1, 5):
             try:
                 if not sender.has_execution:
-                    sender.create_execution(experiment, journal, TIMEOUT)
+                    known = extension_value(experiment, "experiment_id")
+                    sender.create_execution(experiment, journal, TIMEOUT, experiment_id=known)
                 sender.send_pending(lambda: within(deadline, TIMEOUT))
                 return
             except ApiError as exc:
@@ -244,12 +243,10 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
         raise ChaosIQError(f"{path} is not a JSON journal: {exc}") from None
     if not isinstance(journal, dict) or not isinstance(journal.get("experiment"), dict):
         raise ChaosIQError(f"{path} is not a Chaos Toolkit journal (no 'experiment')")
-    url = s.get_url(settings)
-    if not url:
+    client = ApiClient.for_settings(settings, hooks)
+    if client is None:
         raise ChaosIQError("no ChaosIQ server in the settings: run `chaos signin` first")
-    scope = hooks.api_scope(settings)
-    if scope is None:
-        raise ChaosIQError("no default organization and team: run `chaos signin` (or `chaos team`)")
+    client.team()  # raises when there is no default organization and team
     experiment = journal["experiment"]
     configuration: dict[str, Any] | None = None
     secrets: dict[str, Any] | None = None
@@ -260,7 +257,7 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     redact = Redactor.for_run(experiment, secrets=secrets, configuration=configuration, settings=settings)
     jext, eext = chaosiq_extension(journal) or {}, chaosiq_extension(experiment) or {}
     run_id = jext.get("run_id") if isinstance(jext.get("run_id"), str) else None
-    sender = Sender(_client(url, settings, hooks, scope), None, run_id=run_id or None)
+    sender = Sender(client.without_retries(), None, run_id=run_id or None)
     xid = jext.get("execution_id") or eext.get("execution_id")
     known_eid = jext.get("experiment_id") or eext.get("experiment_id")
     body_exp, body = redact(experiment), redact(journal)

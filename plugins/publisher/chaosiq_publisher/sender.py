@@ -132,17 +132,14 @@ class Sender:
                 self.requests += 1
                 return self.client.request(method, path, timeout=timeout, **kw)
         except ApiError as exc:
-            # chaosiq-server's word for a deleted execution (a 404 may also be a lost team, or
-            # a route an older replica lacks: those are retried)
-            gone = exc.detail == "execution not found" and path.startswith(self._execution_path())
-            self.failed(exc, team_refused=exc.status == 404 and path == "/experiments",
-                        execution_gone=exc.status == 404 and self.has_execution and gone)  # fmt: skip
+            self.failed(exc, path)
             raise
 
-    def failed(self, exc: ApiError, *, team_refused: bool = False, execution_gone: bool = False) -> None:
-        """Note a failure: its line, the server's ``Retry-After``, and a refusal no retry mends
-        (``POST {team}/experiments`` exists on every server: a 404 there is the team's; an
-        execution the server says it does not have, once created, is gone)."""
+    def failed(self, exc: ApiError, path: str = "") -> None:
+        """Note a failed request to ``path``: its line, the server's ``Retry-After``, and a refusal
+        no retry mends: the token's; the team's (``POST {team}/experiments`` exists on every
+        server: a 404 there is the team's); the execution's, once created (chaosiq-server's 404
+        "execution not found" under it; another 404 may be a route an older replica lacks)."""
         self.last_error = str(exc)
         if exc.retry_after is not None:
             self.hold_until = max(self.hold_until, time.monotonic() + exc.retry_after)
@@ -154,7 +151,7 @@ class Sender:
                 if exc.status == 403
                 else ": sign in again with `chaos signin`"
             )
-        elif team_refused:
+        elif exc.status == 404 and path == "/experiments":
             scope = self.client.scope
             team = f"'{scope.team_name or scope.team_id}'" if scope else ""
             self.refusal = TEAM
@@ -163,7 +160,7 @@ class Sender:
                 "organization, or the token may not use it (HTTP 404): choose a team with `chaos team` "
                 "(or correct CHAOSIQ_TEAM), then move the run there with `chaos publish --retarget`"
             )
-        elif execution_gone:
+        elif exc.detail == "execution not found" and path.startswith(self._execution_path()):
             self.refusal = GONE
             self.last_error = (
                 f"the ChaosIQ server at {self.client.url} no longer has execution {self.execution_id} "
@@ -173,14 +170,9 @@ class Sender:
 
     def store_experiment(self, experiment: Any, timeout: Timeout, *, experiment_id: str | None = None) -> str:
         """``POST {team}/experiments``: the server stores (201/200) or matches (204) it; its id.
-        ``experiment_id`` (else its ``chaosiq`` extension's): the id when a 204 does not say where."""
-        if experiment_id is None and isinstance(experiment, dict):
-            experiment_id = (chaosiq_extension(experiment) or {}).get("experiment_id")
+        ``experiment_id``: the id when a 204 does not say where."""
         resp = self._request("POST", "/experiments", timeout, json={"experiment": experiment})
-        if resp.status_code == 204:
-            eid = id_from_location(resp.headers.get("Content-Location")) or experiment_id
-        else:
-            eid = _answer_id(resp)
+        eid = _answer_id(resp) or (experiment_id if resp.status_code == 204 else None)
         if not eid:
             raise ApiError("the server did not say which experiment it stored (no id, no Content-Location)")
         return str(eid)
@@ -303,12 +295,11 @@ class Sender:
             self._release(messages)
         return True
 
-    def send_pending(self, timeout: Callable[[], Timeout | None]) -> bool:
+    def send_pending(self, timeout: Callable[[], Timeout | None]) -> None:
         """Send until nothing more can be sent now (``timeout()``: ``None`` when time is up), or
-        raise :class:`ApiError`; ``True`` when nothing is left pending."""
+        raise :class:`ApiError`."""
         while (t := timeout()) is not None and self.send_next(t):
             pass
-        return not self.pending
 
     def _send(self, messages: list[Message], t: Timeout) -> None:
         first = messages[0]

@@ -23,7 +23,7 @@ import orjson
 from chaoslib.run import initialize_run_journal
 
 from chaosiq_core.errors import ApiError
-from chaosiq_core.journal import chaosiq_extension
+from chaosiq_core.journal import chaosiq_extension, extension_value
 from chaosiq_core.redaction import Redactor
 from chaosiq_core.run import Run
 from chaosiq_core.types import Outgoing
@@ -70,7 +70,6 @@ class Publisher:
         self._queued = threading.Event()
         self._logged = threading.Event()
         """New messages for the helper to send (or the run ended)."""
-        self._journal_logged = threading.Event()
         self._stopping = threading.Event()
         self._deadline: float | None = None
         self._started = time.monotonic()
@@ -105,22 +104,24 @@ class Publisher:
             self._queued.set()
 
     def finish(self, journal: dict[str, Any] | None) -> None:
-        """The run is over: queue the final journal, send until the flush deadline, report."""
+        """The run is over: log the final journal and what is still queued, send until the flush
+        deadline, report. This thread would only wait: it encodes them itself, the journal first
+        (the helper may send it while the run's last events are encoded), then sends beside the others."""
         flush_started = time.monotonic()
         self._deadline = flush_started + self.flush_deadline
         final, self._final = self._final, None
-        if final is not None or journal is not None:
-            self._put(("final", final, journal))
+        with self._lock:
+            self._open_log()
+            self._log(self._final_messages(final, journal))
+            self._drain()
         self._stopping.set()
         self._queued.set()
         self._logged.set()
-        logged = journal is not None and self._journal_logged.wait(self._left())
-        if logged and self.run.execution_ready.wait(self._left()):
-            self._send_pending()  # this thread would only wait: it sends beside the others
+        if journal is not None and self.run.execution_ready.wait(self._left()):
+            self._send_pending()
         self._worker.join(self._left())
-        if self._worker.is_alive():  # stuck in a request: what is still queued goes to the log now
-            with self._lock:
-                self._drain()
+        with self._lock:  # what was queued since (another plugin's late request) goes to the log now
+            self._drain()
         if self.sender.pending and self._helper.is_alive():
             self._helper.join(self._left())
         self.finished = True
@@ -138,10 +139,8 @@ class Publisher:
         try:
             with self._lock:
                 self._open_log()
-            try:  # asked beside the helper creating the execution
+            with contextlib.suppress(ApiError):  # asked beside the helper creating the execution
                 self.sender.batch_supported(RUN_TIMEOUT)
-            except ApiError as exc:
-                self.sender.failed(exc)
             while self._items or not self._stopping.is_set():
                 if not self._items:
                     self._queued.wait(1.0)
@@ -166,16 +165,7 @@ class Publisher:
         """Encode what is queued, log it and hand it to the sender (the caller holds the lock)."""
         self._open_log()
         items = [self._items.popleft() for _ in range(len(self._items))]  # others may append meanwhile
-        final = next((i for i in items if i[0] == "final"), None)
-        last: list[Message | None] = []
-        if final is not None:
-            items.remove(final)
-            journal, finished = self._final_messages(final[1], final[2])
-            if journal is not None and self.sender.has_execution:
-                self._log([journal])  # its PUT may start while the run's last events are encoded
-                journal = None
-            last = [finished, journal]
-        self._log([self._message(i) for i in items] + [m for m in last if m is not None])
+        self._log([m for item in items for m in self._messages(item)])
 
     def _log(self, messages: list[Message]) -> None:
         if not messages:
@@ -184,8 +174,6 @@ class Publisher:
             self.log.append(*messages)
         self.sender.add(messages)
         self._logged.set()
-        if any(m.kind == "journal" for m in messages):
-            self._journal_logged.set()
 
     def _open_log(self) -> None:
         """Encode the experiment and the initial journal (the execution's creation request),
@@ -226,22 +214,30 @@ class Publisher:
         event_id = ev.new_id()
         return Message(event_id, "event", "POST", ev.envelope(event_type, data, event_id, when))
 
-    def _message(self, item: tuple[Any, ...]) -> Message:
+    def _messages(self, item: tuple[Any, ...]) -> list[Message]:
+        """What a queued item is sent as: an event, or another plugin's request."""
         if item[0] == "event":
             _, event_type, context, state, when = item
-            return self._event(event_type, self._data(context, state), when)
+            return [self._event(event_type, self._data(context, state), when)]
         _, out, key = item
-        return Message(
+        try:
+            body = self._redacted(out.json)
+        except Exception as exc:  # a cycle, say: another plugin's message costs one warning
+            logger.warning("chaosiq: cannot encode a %s request to %s, not sent: %s: %s",
+                           out.kind or "request", out.path, type(exc).__name__, exc)  # fmt: skip
+            return []
+        message = Message(
             key=out.key or key,
             kind=out.kind or "request",
             method=out.method,
-            body=self._redacted(out.json),
+            body=body,
             path=out.path,
             headers=dict(out.headers or {}),
             with_execution=bool(out.with_execution),
         )
+        return [message]
 
-    def _final_messages(self, final: Any, journal: Any) -> tuple[Message | None, Message | None]:
+    def _final_messages(self, final: Any, journal: Any) -> list[Message]:
         """The final journal's PUT and the ``experiment-finished`` event: the journal is redacted
         and encoded once for both. With the execution's ids when they are known (the plugin
         writes them into the journal after the run anyway)."""
@@ -255,14 +251,14 @@ class Publisher:
             except Exception as exc:
                 logger.warning("chaosiq: cannot encode the final journal: %s: %s", type(exc).__name__, exc)
         if final is None:
-            return put, None
+            return [put] if put else []
         experiment, state, when = final
         if state is journal and put is not None:
             context = orjson.Fragment(self._redacted(experiment))
             data = orjson.dumps({"context": context, "state": orjson.Fragment(put.body)}).decode()
         else:
             data = self._data(experiment, state)
-        return put, self._event("experiment-finished", data, when)
+        return [m for m in (put, self._event("experiment-finished", data, when)) if m is not None]
 
     def _send_loop(self) -> None:
         """The helper thread: creates the execution, then sends until the run is over and
@@ -305,7 +301,7 @@ class Publisher:
         failed = None
         if not self.sender.has_execution:
             assert self._creation is not None
-            known = (chaosiq_extension(self.run.experiment) or {}).get("experiment_id")
+            known = extension_value(self.run.experiment, "experiment_id")
             try:
                 eid, xid, _ = self.sender.create_execution(*self._creation, t, experiment_id=known)
                 self.run.set_execution(experiment_id=eid, execution_id=xid)
@@ -330,10 +326,10 @@ class Publisher:
         return max(0.0, self._deadline - time.monotonic()) if self._deadline is not None else 0.0
 
     def _report(self) -> None:
-        kinds = self.sender.pending_kinds() + [str(i[0]) for i in list(self._items)]
+        kinds = self.sender.pending_kinds()
         where = f"; they are kept in {self.log.path}" if self.log is not None else ""
         if kinds:
-            events, journals = kinds.count("event"), kinds.count("journal") + kinds.count("final")
+            events, journals = kinds.count("event"), kinds.count("journal")
             parts = [f"{events} event(s)"] + ["the final journal"] * bool(journals)
             if others := len(kinds) - events - journals:
                 parts.append(f"{others} other message(s)")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chaosiq_publisher.outbox import RunLog, outbox_dir, outbox_files, read_log
@@ -102,3 +103,33 @@ def test_a_message_is_read_back_as_it_was_written(data_dir: Path) -> None:
             "R", "verification-run", "PUT", '{"a":1}', path="/v/r", headers={"X": "y"}, with_execution=True
         ),
     ]
+
+
+def test_chaos_publish_takes_the_workspace_id_when_an_original_server_does_not_say_where(
+    data_dir: Path, requests_mock: Any
+) -> None:
+    """An original server answers 204 (the experiment matched) without a Content-Location:
+    ``chaos publish`` creates the execution under the experiment id the run's workspace gave."""
+    from chaosiq_publisher.replay import Replay
+    from mocked import TEAM, URL
+
+    from chaosiq_core import settings as s
+    from chaosiq_core.manager import make_hooks
+
+    experiment = {"title": "t", "extensions": [{"name": "chaosiq", "experiment_id": "W"}]}
+    log = RunLog(outbox_dir() / "r1.jsonl")
+    log.append({"op": "run", "run_id": "r1", "url": URL, "org_id": "o", "team_id": "t",
+                "experiment": experiment, "journal": {"status": "running"}})  # fmt: skip
+    log.append(_msg("a"), {**_msg("journal:r1", "journal"), "method": "PUT", "json": {"status": "completed"}})
+    log.close()
+    requests_mock.post(f"{TEAM}/executions", status_code=404)  # an original server: two requests
+    requests_mock.post(f"{TEAM}/experiments", status_code=204)
+    created = requests_mock.post(f"{TEAM}/experiments/W/executions", status_code=201, json={"id": "X"})
+    event = requests_mock.post(f"{TEAM}/experiments/W/executions/X/events", status_code=201, json={})
+    journal = requests_mock.put(f"{TEAM}/experiments/W/executions/X", status_code=204)
+    settings: dict[str, Any] = {}
+    s.set_server(settings, URL, verify_tls=False)
+    s.set_auth(settings, URL, "tok")
+    report = Replay(settings, make_hooks(settings, load_entrypoints=False)).outbox()
+    assert (created.call_count, event.call_count, journal.call_count) == (1, 1, 1)
+    assert (report.delivered, report.remaining) == (2, 0) and outbox_files() == []

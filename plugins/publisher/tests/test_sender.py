@@ -89,12 +89,14 @@ def test_204_reads_the_id_from_content_location(client: ApiClient, requests_mock
     assert location.endswith("/experiments/E/executions/X")
 
 
-def test_204_without_location_uses_the_workspace_id(client: ApiClient, requests_mock: rm.Mocker) -> None:
+def test_204_without_location_uses_the_known_id(client: ApiClient, requests_mock: rm.Mocker) -> None:
+    """An original server matched the experiment and did not say where: the id the caller
+    knows (the workspace's, in the experiment's extension) is the experiment's."""
     requests_mock.post(f"{TEAM}/executions", status_code=404)
     requests_mock.post(f"{TEAM}/experiments", status_code=204)
     requests_mock.post(f"{TEAM}/experiments/W/executions", status_code=201, json={"id": "X"})
     exp = {"extensions": [{"name": "chaosiq", "experiment_id": "W"}]}
-    assert Sender(client, None).create_execution(exp, {}, T)[:2] == ("W", "X")
+    assert Sender(client, None).create_execution(exp, {}, T, experiment_id="W")[:2] == ("W", "X")
 
 
 def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: rm.Mocker) -> None:
@@ -105,7 +107,8 @@ def test_batches_when_the_server_offers_them(client: ApiClient, requests_mock: r
     s = Sender(client, None, batch_size=2)
     s.experiment_id, s.execution_id = "E", "X"
     s.add([*_events(3), _msg("j", "journal", {"status": "completed"}, method="PUT")])
-    assert s.send_pending(_timeout)
+    s.send_pending(_timeout)
+    assert not s.pending
     assert [len(r.json()) for r in batch.request_history] == [2]  # 2 in a batch, the 3rd alone
     assert single.call_count == 1
     assert batch.request_history[0].headers["Content-Type"] == "application/cloudevents-batch+json"
@@ -125,7 +128,8 @@ def test_a_404_to_a_batch_sends_one_by_one(client: ApiClient, requests_mock: rm.
     s = Sender(client, None)
     s.experiment_id, s.execution_id = "E", "X"
     s.add(_events(3))
-    assert s.send_pending(_timeout)
+    s.send_pending(_timeout)
+    assert not s.pending
     assert batch.call_count == 1 and single.call_count == 3
     assert s.refusal is None and s.delivered == 3 and not s.rejections
 
@@ -203,7 +207,8 @@ def test_a_batch_stops_at_its_size_in_bytes(
     s = Sender(client, None)
     s.experiment_id, s.execution_id = "E", "X"
     s.add(big)
-    assert s.send_pending(_timeout) and s.delivered == 5
+    s.send_pending(_timeout)
+    assert not s.pending and s.delivered == 5
     assert [len(r.json()) for r in batch.request_history] == [2, 2]
     assert max(len(r.body) for r in batch.request_history) <= 1500
 
@@ -214,7 +219,8 @@ def test_one_by_one_on_an_original_server(client: ApiClient, requests_mock: rm.M
     s = Sender(client, None)
     s.experiment_id, s.execution_id = "E", "X"
     s.add(_events(3))
-    assert s.send_pending(_timeout)
+    s.send_pending(_timeout)
+    assert not s.pending
     assert single.call_count == 3
     assert single.request_history[0].headers["Content-Type"] == "application/cloudevents+json"
     assert [r.json()["id"] for r in single.request_history] == ["e0", "e1", "e2"]
@@ -265,14 +271,16 @@ def test_a_malformed_event_is_set_aside_and_the_rest_goes(
     s = Sender(client, None)
     s.experiment_id, s.execution_id = "E", "X"
     s.add(_events(3))
-    assert s.send_pending(_timeout)
+    s.send_pending(_timeout)
+    assert not s.pending
     assert (s.delivered, len(s.rejections)) == (2, 1)
 
 
 def test_events_wait_for_the_execution(client: ApiClient, requests_mock: rm.Mocker) -> None:
     s = Sender(client, None)
     s.add(_events(2))
-    assert s.send_pending(_timeout) is False
+    s.send_pending(_timeout)
+    assert s.pending
     assert requests_mock.call_count == 0
 
 
@@ -287,10 +295,12 @@ def test_requests_with_execution_wait_for_it_and_carry_its_ids(
         _msg("b", "verification-finished", {"status": "completed"}, path="/verifications/v/runs/r/finished",
              with_execution=True),
     ])  # fmt: skip
-    assert s.send_pending(_timeout) is False  # no execution yet: only the first could go
+    s.send_pending(_timeout)  # no execution yet: only the first could go
+    assert s.pending
     assert start.call_count == 1 and done.call_count == 0 and list(s.pending) == ["b"]
     s.experiment_id, s.execution_id = "E", "X"
-    assert s.send_pending(_timeout) is True
+    s.send_pending(_timeout)
+    assert not s.pending
     assert done.last_request.json() == {"status": "completed", "experiment_id": "E", "execution_id": "X"}
 
 

@@ -193,8 +193,8 @@ def test_a_hung_server_costs_no_more_than_the_flush_deadline(data_dir: Path) -> 
         silent.close()
     (log,) = outbox_files()
     state = read_log(log)
-    assert [m["kind"] for m in state.pending.values()].count("event") == 10
-    assert [m["kind"] for m in state.pending.values()][-1] == "journal"
+    kinds = [m["kind"] for m in state.pending.values()]
+    assert (kinds.count("event"), kinds.count("journal")) == (10, 1)
 
 
 def test_execution_ready_is_set_when_the_server_is_unreachable(data_dir: Path) -> None:
@@ -219,6 +219,31 @@ def test_deliver_sends_another_plugins_request_through_the_worker(server: rm.Moc
     pub.finish(None)
     (req,) = [r for r in server.request_history if r.path.endswith("/runs/r/events")]
     assert req.json() == {"category": "x", "token": "***REDACTED***"}
+
+
+def test_a_request_that_cannot_be_encoded_costs_one_warning_not_the_run(
+    server: rm.Mocker, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another plugin delivers a body JSON cannot hold (a cycle): it is said and set aside;
+    the run's events before and after it, and its journal, are still published."""
+    server.post(f"{TEAM}/verifications/V/runs/R/events", status_code=201, json={})
+    run = make_run()
+    pub = Publisher(run)
+    pub.start()
+    body: dict[str, Any] = {"category": "x"}
+    body["self"] = body
+    pub.enqueue("starting-activity", {"name": "before"}, None)
+    pub.deliver(Outgoing("POST", "/verifications/V/runs/R/events", json=body))
+    pub.enqueue("starting-activity", {"name": "after"}, None)
+    pub.finish({"status": "completed"})
+    names = [json.loads(e["data"])["context"]["name"] for e in sent_events(server)]
+    assert names == ["before", "after"]
+    assert [r.json()["journal"]["status"] for r in server.request_history if r.method == "PUT"] == [
+        "completed"
+    ]
+    (line,) = [r.getMessage() for r in caplog.records if "cannot encode" in r.getMessage()]
+    assert "request" in line and "Circular reference" in line
+    assert outbox_files() == []
 
 
 def test_a_full_queue_spills_to_disk_and_loses_nothing(data_dir: Path) -> None:
@@ -298,4 +323,4 @@ def test_a_token_refused_before_the_first_attempt_ends_the_run_at_once(
     assert time.monotonic() - started < 1.5
     assert run.execution_id is None
     (log,) = outbox_files()
-    assert [m["kind"] for m in read_log(log).pending.values()] == ["event", "journal"]
+    assert sorted(m["kind"] for m in read_log(log).pending.values()) == ["event", "journal"]

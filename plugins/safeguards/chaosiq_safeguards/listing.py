@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import UsageError
 from chaosiq_core.experiment import configuration_and_secrets
 from chaosiq_core.journal import extension_value
@@ -35,23 +36,6 @@ def _row(verdict: Verdict, kind: str) -> dict[str, Any]:
     return {"source": verdict.source, "kind": kind, "decision": verdict.decision, "reason": verdict.reason}
 
 
-def _client(hooks: Hooks, settings: dict[str, Any]) -> Any:
-    from chaosiq_core import settings as s
-    from chaosiq_core.api import ApiClient
-
-    url = s.get_url(settings)
-    if not url:
-        return None
-    verify = s.get_verify_tls(settings)
-    return ApiClient(
-        url,
-        hooks.token(url, settings),
-        verify_tls=verify,
-        scope=hooks.api_scope(settings),
-        allow_insecure_http=not verify,
-    )
-
-
 def check_experiment(
     source: str,
     settings: dict[str, Any],
@@ -66,7 +50,7 @@ def check_experiment(
     configuration, secrets = configuration_and_secrets(experiment)
     rows: list[dict[str, Any]] = []
 
-    client = _client(hooks, settings)
+    client = ApiClient.for_settings(settings, hooks)
     if client is None:
         rows.append({"source": "server", "kind": "server", "decision": "none", "reason": "not signed in"})
     elif execution_id:

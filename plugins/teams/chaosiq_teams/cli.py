@@ -22,15 +22,10 @@ FEATURE = "teams"
 
 def _client(settings: dict[str, Any], hooks: Hooks) -> ApiClient | None:
     """A client for the configured server and token, or ``None`` when not signed in."""
-    from chaosiq_core import settings as s
     from chaosiq_core.api import ApiClient
 
-    url = s.get_url(settings)
-    token = hooks.token(url, settings) if url else None
-    if not url or not token:
-        return None
-    verify = s.get_verify_tls(settings)
-    return ApiClient(url, token, verify_tls=verify, allow_insecure_http=not verify)
+    client = ApiClient.for_settings(settings, hooks)
+    return client if client is not None and client.signed_in else None
 
 
 def _signin_instead(ctx: click.Context, org: str | None, team: str | None) -> None:

@@ -43,10 +43,9 @@ def switch_team(settings: dict[str, Any], team_id: str | None, hooks: Hooks, tim
     current = s.default_team(org)
     if current and str(current.get("id")) == team_id:
         return False
-    token = hooks.token(url, settings)
-    if not token:
+    client = ApiClient.for_settings(settings, hooks)
+    if client is None or not client.signed_in:
         raise ChaosIQError("Please signin to ChaosIQ services first with `chaos signin`")
-    client = ApiClient(url, token, verify_tls=s.get_verify_tls(settings), allow_insecure_http=True)
     try:
         resp = client.request(
             "GET",

@@ -201,3 +201,16 @@ def test_unreachable_server_keeps_the_active_team(requests_mock: rm.Mocker) -> N
     settings = _settings()
     requests_mock.get(f"{URL}/api/v1/organizations/org1/teams/team2", exc=requests.exceptions.ConnectionError)
     assert switch_team(settings, "team2", _hooks(settings)) is False
+
+
+def test_the_token_never_goes_over_plain_http_without_consent(requests_mock: rm.Mocker) -> None:
+    """A server signed in to with TLS verification on (no ``--insecure``) reached over plain
+    HTTP: the team check refuses to send the token, as every other request does."""
+    from chaosiq_core.errors import InsecureURLError
+
+    settings = _settings()
+    settings["controls"]["chaosiq-cloud"]["provider"]["arguments"]["url"] = "http://chaosiq.example.com"
+    settings["auths"] = {"chaosiq.example.com": {"type": "bearer", "value": TOKEN}}
+    with pytest.raises(InsecureURLError, match="plain HTTP"):
+        switch_team(settings, "team2", _hooks(settings))
+    assert requests_mock.request_history == []
