@@ -493,7 +493,9 @@ def chaosiq_deliver(run: Run, message: Outgoing) -> bool | None:
 
     Implemented by the ``publish`` feature; other plugins (verification) send
     through it instead of opening their own connections. When no plugin takes a
-    message, nothing is sent.
+    message, nothing is sent. The publisher takes no message once its run is
+    finished, and drops, with one warning, a message whose JSON body cannot be
+    encoded (a cycle, say).
 
     .. versionadded:: 0.1
     """

@@ -166,9 +166,9 @@ def chaosiq_run_finished(run: Run, journal: dict[str, Any]) -> None:
 
 @hookimpl
 def chaosiq_deliver(run: Run, message: Outgoing) -> bool | None:
-    if (p := _pub(run)) is None or p.finished:
+    if (p := _pub(run)) is None:
         return None
-    return p.deliver(message)
+    return p.deliver(message) or None  # refused once the run is finished: another plugin may take it
 
 
 @hookimpl

@@ -33,12 +33,6 @@ logger = logging.getLogger("chaostoolkit.chaosiq.publish")
 TIMEOUT = (3.05, 15.0)
 
 
-def _client(settings: dict[str, Any], hooks: Hooks, url: str, scope: Scope) -> ApiClient:
-    client = ApiClient.for_settings(settings, hooks, url=url, scope=scope)
-    assert client is not None  # there is a URL
-    return client.without_retries()  # the sender retries itself, within the deadline
-
-
 @dataclass
 class Replay:
     """``chaos publish`` sending the outbox, and what it did."""
@@ -104,12 +98,12 @@ class Replay:
             log.close()
             return
         scope = Scope(str(header["org_id"]), str(header["team_id"]))
-        sender = Sender(_client(self.settings, self.hooks, header["url"], scope), log, run_id=name)
+        client = ApiClient.for_settings(self.settings, self.hooks, url=header["url"], scope=scope)
+        assert client is not None  # there is a URL
+        sender = Sender(client.without_retries(), log, run_id=name)  # the sender retries itself
         sender.add([Message.from_record(m) for m in pending.values()])
-        if state.ids.get("experiment_id") and state.ids.get("execution_id"):
-            sender.experiment_id = state.ids["experiment_id"]
-            sender.execution_id = state.ids["execution_id"]
-            sender.location = state.ids.get("location")
+        if (ids := state.ids).get("experiment_id") and ids.get("execution_id"):
+            sender.set_ids(ids["experiment_id"], ids["execution_id"], ids.get("location"))
         journal = next((m["json"] for m in journals if m["key"] in pending), header.get("journal")) or {}
         self._send(sender, header.get("experiment") or {}, journal, name)
         self.delivered += sender.delivered
@@ -257,7 +251,7 @@ def publish_journal(path: Path, settings: dict[str, Any], hooks: Hooks) -> tuple
     redact = Redactor.for_run(experiment, secrets=secrets, configuration=configuration, settings=settings)
     jext, eext = chaosiq_extension(journal) or {}, chaosiq_extension(experiment) or {}
     run_id = jext.get("run_id") if isinstance(jext.get("run_id"), str) else None
-    sender = Sender(client.without_retries(), None, run_id=run_id or None)
+    sender = Sender(client.without_retries(), None, run_id=run_id or None)  # the sender retries itself
     xid = jext.get("execution_id") or eext.get("execution_id")
     known_eid = jext.get("experiment_id") or eext.get("experiment_id")
     body_exp, body = redact(experiment), redact(journal)

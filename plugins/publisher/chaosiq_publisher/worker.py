@@ -91,8 +91,12 @@ class Publisher:
         self._final = (experiment, journal, time.time())
 
     def deliver(self, message: Outgoing) -> bool:
-        """Queue another plugin's request (``chaosiq_deliver``)."""
-        self._put(("request", message, ev.new_id()))
+        """Queue another plugin's request (``chaosiq_deliver``); ``False`` once the run is finished."""
+        with self._lock:
+            if self.finished:
+                return False
+            self._items.append(("request", message, ev.new_id()))
+        self._queued.set()
         return True
 
     def _put(self, item: tuple[Any, ...]) -> None:
@@ -105,32 +109,32 @@ class Publisher:
 
     def finish(self, journal: dict[str, Any] | None) -> None:
         """The run is over: log the final journal and what is still queued, send until the flush
-        deadline, report. This thread would only wait: it encodes them itself, the journal first
-        (the helper may send it while the run's last events are encoded), then sends beside the others."""
+        deadline, report. This thread would only wait: it encodes them itself, then sends beside
+        the others."""
         flush_started = time.monotonic()
         self._deadline = flush_started + self.flush_deadline
         final, self._final = self._final, None
         with self._lock:
             self._open_log()
-            self._log(self._final_messages(final, journal))
-            self._drain()
+            put, finished = self._final_messages(final, journal)
+            if put is not None:  # alone first: the helper may send it while the last events are encoded
+                self._log([put])
+            self._drain(finished)  # experiment-finished after the last events, in their batch
         self._stopping.set()
         self._queued.set()
         self._logged.set()
         if journal is not None and self.run.execution_ready.wait(self._left()):
             self._send_pending()
         self._worker.join(self._left())
-        with self._lock:  # what was queued since (another plugin's late request) goes to the log now
+        with self._lock:  # what was queued since goes to the log now; later requests are refused
             self._drain()
+            self.finished = True
         if self.sender.pending and self._helper.is_alive():
             self._helper.join(self._left())
-        self.finished = True
         logger.debug(
-            "chaosiq: publisher flushed in %.3f s (deadline %.1f s), %.3f s after the run was configured; "
-            "%d requests",
+            "chaosiq: publisher flushed in %.3f s (deadline %.1f s); %d requests",
             time.monotonic() - flush_started,
             self.flush_deadline,
-            time.monotonic() - self._started,
             self.sender.requests,
         )
         self._report()
@@ -161,11 +165,13 @@ class Publisher:
         logger.debug("traceback", exc_info=exc)
         self.sender.last_error = f"{type(exc).__name__}: {exc}"
 
-    def _drain(self) -> None:
-        """Encode what is queued, log it and hand it to the sender (the caller holds the lock)."""
+    def _drain(self, last: Message | None = None) -> None:
+        """Encode what is queued, log it, then ``last``, and hand them to the sender (the caller
+        holds the lock)."""
         self._open_log()
         items = [self._items.popleft() for _ in range(len(self._items))]  # others may append meanwhile
-        self._log([m for item in items for m in self._messages(item)])
+        messages = [m for item in items for m in self._messages(item)]
+        self._log([*messages, last] if last else messages)
 
     def _log(self, messages: list[Message]) -> None:
         if not messages:
@@ -237,7 +243,7 @@ class Publisher:
         )
         return [message]
 
-    def _final_messages(self, final: Any, journal: Any) -> list[Message]:
+    def _final_messages(self, final: Any, journal: Any) -> tuple[Message | None, Message | None]:
         """The final journal's PUT and the ``experiment-finished`` event: the journal is redacted
         and encoded once for both. With the execution's ids when they are known (the plugin
         writes them into the journal after the run anyway)."""
@@ -251,14 +257,14 @@ class Publisher:
             except Exception as exc:
                 logger.warning("chaosiq: cannot encode the final journal: %s: %s", type(exc).__name__, exc)
         if final is None:
-            return [put] if put else []
+            return put, None
         experiment, state, when = final
         if state is journal and put is not None:
             context = orjson.Fragment(self._redacted(experiment))
             data = orjson.dumps({"context": context, "state": orjson.Fragment(put.body)}).decode()
         else:
             data = self._data(experiment, state)
-        return [m for m in (put, self._event("experiment-finished", data, when)) if m is not None]
+        return put, self._event("experiment-finished", data, when)
 
     def _send_loop(self) -> None:
         """The helper thread: creates the execution, then sends until the run is over and

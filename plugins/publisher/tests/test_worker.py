@@ -94,6 +94,40 @@ def test_the_final_journal_is_on_its_way_before_the_last_events_are_encoded(
     assert outbox_files() == []
 
 
+def test_the_end_of_a_run_costs_the_journal_and_one_batch(server: rm.Mocker, data_dir: Path) -> None:
+    """The run's last events and ``experiment-finished`` leave in one batch beside the journal's
+    PUT: the end of a run adds two requests, not a third for ``experiment-finished`` alone."""
+    run = make_run(flush_deadline=10, linger=5)  # the last events are taken at the end of the run
+    pub = Publisher(run)
+    pub.start()
+    assert run.execution_ready.wait(5)
+    for name in ("a", "b", "c"):
+        pub.enqueue("activity-finished", {"type": "action", "name": name}, {"status": "succeeded"})
+    journal = {"status": "completed", "run": []}
+    pub.enqueue_final(run.experiment, journal)
+    before = len(server.request_history)
+    pub.finish(journal)
+    end = [r for r in server.request_history[before:] if r.url.startswith(EXEC)]
+    assert sorted((r.method, r.path.rsplit("/", 1)[-1]) for r in end) == [("POST", "batch"), ("PUT", "x")]
+    (batch,) = [r.json() for r in end if r.path.endswith("/batch")]
+    assert [e["type"] for e in batch] == ["activity-finished"] * 3 + ["experiment-finished"]
+
+
+def test_another_plugins_request_after_the_run_is_refused_not_lost(server: rm.Mocker, data_dir: Path) -> None:
+    """Once the run is finished nothing more reaches the outbox: a late request is refused,
+    so that its sender knows, rather than accepted and never sent."""
+    from chaosiq_publisher import plugin
+
+    run = make_run()
+    run.data["publish"] = pub = Publisher(run)
+    pub.start()
+    pub.finish({"status": "completed"})
+    late = Outgoing("POST", "/verifications/V/runs/R/events", json={"category": "late"})
+    assert pub.deliver(late) is False
+    assert plugin.chaosiq_deliver(run, late) is None  # another plugin may take it
+    assert not any(r.path.endswith("/runs/r/events") for r in server.request_history)
+
+
 def test_every_message_is_in_the_outbox_before_it_is_sent(server: rm.Mocker, data_dir: Path) -> None:
     """The outbox is a write-ahead log, at the end of a run too: whatever the server receives
     was on disk first (a crash while it answers loses nothing)."""
