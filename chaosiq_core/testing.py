@@ -347,6 +347,20 @@ def chaosiq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     server.stop()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def chaosiq_server_each_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A real chaosiq-server for one module, on SQLite, then on PostgreSQL (:data:`PG_ENV`).
+
+    A module runs every test on both with ``chaosiq_server = chaosiq_server_each_database``
+    (``chaosiq_team`` and ``signed_in`` then use it)."""
+    url = postgres_url() if request.param == "postgresql" else None
+    server = start_server(tmp_path_factory.mktemp(f"chaosiq-server-{request.param}"), database_url=url)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def chaosiq_team(chaosiq_server: ServerProcess) -> Team:
     """A new organization, team and token on the session's server."""

@@ -1,34 +1,27 @@
 """Roles with the real commands: ``chaosiq-server token create --role`` against a real
-``chaosiq-server serve``, and the real ``chaos run`` / ``chaos publish`` with a viewer
-token: refused in one clear line that names the role."""
+``chaosiq-server serve`` on SQLite and on PostgreSQL, and the real ``chaos run`` /
+``chaos publish`` with a viewer token: refused in one clear line that names the role."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from chaosiq_core.testing import (
     ServerProcess,
     Team,
+    chaosiq_server_each_database,
     exists_activity,
     run_chaos,
     sign_in,
     small_experiment,
-    start_server,
 )
 
 ROLE_LINE = "refused the token (HTTP 403): this token's role is viewer; publishing needs member or owner"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    served = start_server(tmp_path_factory.mktemp("roles-server"))
-    yield served
-    served.stop()
+server = chaosiq_server_each_database  # roles are read by each database's store
 
 
 def _token(team: Team, *role: str) -> dict[str, str]:

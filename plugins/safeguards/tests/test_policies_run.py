@@ -6,27 +6,15 @@ pause holds a run until it is resumed (or stops it after its timeout)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from chaosiq_core.testing import ServerProcess, Team, gate_activity, postgres_url, start_server, wait_until
+from chaosiq_core.testing import ServerProcess, Team, chaosiq_server_each_database, gate_activity, wait_until
 
 from .helpers import ChaosRun, action, chaosiq_ext, experiment, set_options
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def chaosiq_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    """This module's server: on SQLite, then on PostgreSQL (the policies' reads differ)."""
-    url = postgres_url() if request.param == "postgresql" else None
-    server = start_server(tmp_path_factory.mktemp(f"server-{request.param}"), database_url=url)
-    yield server
-    server.stop()
+chaosiq_server = chaosiq_server_each_database  # the policies' reads differ by database
 
 
 def _doc(tmp: Path, method: list[dict[str, Any]], tags: list[str] | None = None, **kw: Any) -> Path:

@@ -1,6 +1,7 @@
 """The history pages in a real browser (Debian's chromium, Playwright) against a real
-chaosiq-server, with executions made by the real ``chaos run``: an experiment's page
-(outcome strip, stats, last deviation) and the filtered executions list."""
+chaosiq-server on SQLite and on PostgreSQL, with executions made by the real ``chaos
+run``: an experiment's page (outcome strip, stats, last deviation) and the filtered
+executions list."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 
 from test_browser import browser, fits, greenish, page, phone, pytestmark, rgb, shot, sign_in  # noqa: F401
 
-from chaosiq_core.testing import Team, run_chaos, wait_until
+from chaosiq_core.testing import Team, chaosiq_server_each_database, run_chaos, wait_until
+
+chaosiq_server = chaosiq_server_each_database  # the real server, on SQLite then PostgreSQL
 
 
 def _experiment(folder: Path) -> Path:

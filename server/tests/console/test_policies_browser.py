@@ -1,5 +1,6 @@
 """The policies pages and the pause/resume buttons in a real browser (Debian's chromium,
-Playwright) against a real chaosiq-server, with a run made by the real ``chaos run``."""
+Playwright) against a real chaosiq-server on SQLite and on PostgreSQL, with a run made
+by the real ``chaos run``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 from test_browser import browser, fits, page, phone, pytestmark, shot, sign_in, start_chaos, write_experiment  # noqa: F401
 from test_browser import sleep as sleep_action
 
-from chaosiq_core.testing import Team, gate_activity, wait_until
+from chaosiq_core.testing import Team, chaosiq_server_each_database, gate_activity, wait_until
+
+chaosiq_server = chaosiq_server_each_database  # the real server, on SQLite then PostgreSQL
 
 
 def _team_url(team: Team) -> str:

@@ -1,8 +1,8 @@
 """The Tokens and Audit pages in a real browser (Debian's chromium, Playwright) against a
-real chaosiq-server: an owner creates a token (its secret shown once, with a ``chaos
-signin`` line that works as it is), revokes it (confirmed; the API refuses it within
-the authentication cache's second); a member stops a real ``chaos run`` and the Audit
-page says who and when; a viewer sees no Stop button."""
+real chaosiq-server on SQLite and on PostgreSQL: an owner creates a token (its secret
+shown once, with a ``chaos signin`` line that works as it is), revokes it (confirmed;
+the API refuses it within the authentication cache's second); a member stops a real
+``chaos run`` and the Audit page says who and when; a viewer sees no Stop button."""
 
 from __future__ import annotations
 
@@ -24,7 +24,16 @@ from test_browser import (  # noqa: F401
     write_experiment,
 )
 
-from chaosiq_core.testing import Team, exists_activity, run_chaos, small_experiment, wait_until
+from chaosiq_core.testing import (
+    Team,
+    chaosiq_server_each_database,
+    exists_activity,
+    run_chaos,
+    small_experiment,
+    wait_until,
+)
+
+chaosiq_server = chaosiq_server_each_database  # the real server, on SQLite then PostgreSQL
 
 
 def _status(team: Team, token: str) -> int:
