@@ -91,6 +91,16 @@ def journal(exp: dict[str, Any], status: str = "running") -> dict[str, Any]:
     }
 
 
+def api_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every operation of an OpenAPI document: (method, path template, operation)."""
+    return [
+        (method, template, op)
+        for template, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
 PG_SKIP = f"PostgreSQL not configured: set {PG_ENV} (see scripts/ci-postgres.sh)"
 
 
@@ -158,6 +168,19 @@ def lite(sqlite_url: str) -> Iterator[Env]:
 
 
 # ---------------------------------------------------------------- subprocess
+def all_routes(app: Any) -> list[Any]:
+    """Every route of ``app``; FastAPI 0.165 keeps an included router as one entry."""
+
+    def flat(routes: list[Any]) -> list[Any]:
+        out = []
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            out.extend(flat(inner.routes) if inner is not None else [route])
+        return out
+
+    return flat(app.routes)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from server_helpers import CE_HEADERS, cloud_event, experiment, journal
+from server_helpers import CE_HEADERS, api_operations, cloud_event, experiment, journal
+
+TEAM_POLICY = {"name": "freeze", "kind": "deny", "tag": "nothing-has-it"}
 
 
 def _resources(c, t):
@@ -16,13 +18,16 @@ def _resources(c, t):
     ]
     vid = f"ver-{t.team_id}"
     rid = c.post(f"{t.base}/verifications/{vid}/runs", json={"status": "started"}, headers=h).json()["id"]
-    return eid, xid, vid, rid
+    pid = c.post(f"{t.base}/policies", json=TEAM_POLICY, headers=h).json()["id"]
+    return eid, xid, vid, rid, pid
 
 
-def _calls(base, eid, xid, vid, rid):
+def _calls(base, eid, xid, vid, rid, pid):
     x = f"{base}/experiments/{eid}/executions/{xid}"
     r = f"{base}/verifications/{vid}/runs/{rid}"
+    p = f"{base}/policies/{pid}"
     ev = cloud_event("starting-experiment")
+    intruder = {"name": "intruder", "kind": "deny"}  # would deny every run of the team
     return [
         ("GET", base, None),
         ("GET", f"{base}/experiments", None),
@@ -43,12 +48,21 @@ def _calls(base, eid, xid, vid, rid):
         ("GET", f"{x}/policies", None),
         ("POST", f"{x}/policies", {"name": "deny", "allowed": False}),
         ("POST", f"{base}/executions/{xid}/stop", {}),
+        ("POST", f"{base}/executions/{xid}/pause", {"reason": "intruder", "timeout": 60}),
+        ("POST", f"{base}/executions/{xid}/resume", None),
+        ("GET", f"{base}/policies", None),
+        ("POST", f"{base}/policies", intruder),
+        ("GET", p, None),
+        ("PUT", p, intruder),
+        ("DELETE", p, None),
+        ("GET", f"{base}/audit", None),
         ("GET", f"{base}/verifications", None),
         ("GET", f"{base}/verifications/{vid}", None),
         ("GET", f"{base}/verifications/{vid}/trend", None),
         ("POST", f"{base}/verifications/{vid}/runs", {"status": "started"}),
         ("GET", f"{base}/verifications/{vid}/runs", None),
         ("GET", r, None),
+        ("PUT", r, {"status": "hacked"}),
         ("POST", f"{r}/events", {"category": "x"}),
         ("GET", f"{r}/events", None),
         ("POST", f"{r}/finished", {"status": "completed"}),
@@ -59,6 +73,13 @@ def test_every_endpoint_across_the_boundary(env):
     c, a, b = env.client, env.a, env.b
     ida = _resources(c, a)
     _resources(c, b)
+    eid, xid, vid, rid, _pid = ida
+    mine = [  # what B must not see change: A's policies, run, audit log
+        f"{a.base}/policies",
+        f"{a.base}/verifications/{vid}/runs/{rid}",
+        f"{a.base}/audit",
+    ]
+    before = [c.get(url, headers=a.headers).json() for url in mine]
     # B's token on A's team URLs: the team itself is invisible.
     for method, url, body in _calls(a.base, *ida):
         r = c.request(
@@ -71,7 +92,8 @@ def test_every_endpoint_across_the_boundary(env):
         assert r.json()["detail"]
     # B's token on its own team URLs with A's ids: 404 except pure team listings
     # and creations that do not reference a foreign id.
-    own_ok = {f"{b.base}", f"{b.base}/experiments", f"{b.base}/executions", f"{b.base}/verifications"}
+    listings = ("", "/experiments", "/executions", "/verifications", "/policies", "/audit")
+    own_ok = {f"{b.base}{path}" for path in listings}
     # B's list filtered on A's experiment: B's own (empty) list, never A's executions
     foreign = c.get(f"{b.base}/executions?experiment={ida[0]}&outcome=running", headers=b.headers)
     assert foreign.status_code == 200 and foreign.json() == {"items": [], "next_cursor": None, "total": 0}
@@ -93,15 +115,41 @@ def test_every_endpoint_across_the_boundary(env):
     assert c.get("/api/v1/organizations", headers=b.headers).json() == [{"id": b.org_id, "name": "org-beta"}]
     assert c.get(f"/api/v1/organizations/{a.org_id}/teams", headers=b.headers).status_code == 404
     assert c.get(f"/api/v1/organizations/{b.org_id}/teams/{a.team_id}", headers=b.headers).status_code == 404
-    # Nothing of A changed.
-    eid, xid, _vid, _rid = ida
+    # Nothing of A changed: not stopped, not paused, its policy, run and audit log as they were.
     got = c.get(f"{a.base}/experiments/{eid}/executions/{xid}", headers=a.headers).json()
     assert got["status"] == "running" and got["events_count"] == 0
-    assert (
-        c.get(f"{a.base}/experiments/{eid}/executions/{xid}/policies", headers=a.headers).json()["allowed"]
-        is True
-    )
+    verdict = c.get(f"{a.base}/experiments/{eid}/executions/{xid}/policies", headers=a.headers).json()
+    assert verdict["allowed"] is True and verdict["policies"] == []
     assert c.get(f"{a.base}/experiments", headers=a.headers).json()["total"] == 1
+    assert [c.get(url, headers=a.headers).json() for url in mine] == before
+
+
+# Operations outside a team: each is checked above (B's listing, A's organization)
+# or concerns no team's data.
+NOT_OF_A_TEAM = {
+    ("get", "/api/v1/organizations"),
+    ("get", "/api/v1/organizations/{org}/teams"),
+    ("get", "/api/v1/capabilities"),
+    ("get", "/health"),
+    ("get", "/ready"),
+}
+
+
+def test_the_boundary_list_has_every_operation(lite):
+    """A route added without its line in ``_calls`` fails here."""
+    team = "/api/v1/organizations/{org}/teams/{team}"
+    listed = {
+        (method.lower(), url.partition("?")[0])
+        for method, url, _ in _calls(team, "{eid}", "{xid}", "{vid}", "{rid}", "{pid}")
+    }
+    spec = lite.client.get("/api/v1/openapi.json").json()
+    operations = {(method, template) for method, template, _ in api_operations(spec)}
+    assert len(operations) >= 40, "the OpenAPI document lost its routes"
+    missing = sorted(operations - listed - NOT_OF_A_TEAM)
+    assert not missing, f"operations not tried across the boundary (add them to _calls): {missing}"
+    assert not listed - operations, "calls of _calls the OpenAPI document does not have"
+    outside = {op for op in operations if not op[1].startswith(team)}
+    assert outside == NOT_OF_A_TEAM, "an operation outside a team: check it across the boundary"
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer wrong", "Basic abc", "bearer  "])

@@ -1,5 +1,6 @@
 """Migrations: several servers starting at once migrate the schema exactly once,
-and a server older than the database's schema refuses to start."""
+a server older than the database's schema refuses to start, and the tokens of a
+database made before roles become owners that still work."""
 
 from __future__ import annotations
 
@@ -7,11 +8,25 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import alembic.command
 import httpx
 import pytest
-from server_helpers import PG_ENV, PG_SKIP, free_port, reset_postgres, seed, server_cmd, wait_healthy
+from chaosiq_server.db import Database, alembic_config, utcnow
+from chaosiq_server.store import Store
+from chaosiq_server.store.tokens import generate_token, hash_token
+from server_helpers import (
+    PG_ENV,
+    PG_SKIP,
+    free_port,
+    make_env,
+    reset_postgres,
+    seed,
+    server_cmd,
+    wait_healthy,
+)
 from sqlalchemy import create_engine, text
 
 # `chaosiq-server serve …` (argv[3:]) once the modules it needs are imported
@@ -88,3 +103,48 @@ def test_a_server_older_than_the_schema_refuses_to_start(db_url: str) -> None:
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
         (line,) = r.stderr.strip().splitlines()
         assert "0099_from_a_newer_server" in line and "newer than this chaosiq-server" in line, line
+
+
+def test_tokens_made_before_roles_become_owners_that_still_work(db_url: str) -> None:
+    """0006 adds ``tokens.role``: a token stored by the server of 0005 (a SHA-256 of its
+    secret, as today) is an owner afterwards, authenticates, and may do an owner's thing."""
+    db = Database(db_url, pool_size=1)
+    cfg = alembic_config(db_url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        alembic.command.upgrade(cfg, "0005")  # the revision before 0006_token_roles_audit
+    secret, now = generate_token(), utcnow()
+    with db.engine.begin() as conn:  # as the server of 0005 stored them: no role column yet
+        conn.execute(
+            text("INSERT INTO organizations (id, name, created_at) VALUES ('o', 'org-old', :t)"), {"t": now}
+        )
+        conn.execute(
+            text("INSERT INTO teams (id, org_id, name, created_at) VALUES ('t', 'o', 'team-old', :t)"),
+            {"t": now},
+        )
+        conn.execute(
+            text("INSERT INTO tokens (id, name, token_hash, created_at) VALUES ('k', 'old-token', :h, :t)"),
+            {"h": hash_token(secret), "t": now},
+        )
+        conn.execute(text("INSERT INTO token_teams (token_id, team_id) VALUES ('k', 't')"))
+    db.migrate()
+    with db.engine.connect() as conn:
+        row = conn.execute(text("SELECT role, last_used_at FROM tokens WHERE id = 'k'")).one()
+    assert (row.role, row.last_used_at) == ("owner", None)
+    found = Store(db).tokens.live_by_hash(hash_token(secret))
+    db.dispose()
+    assert found is not None and (found.id, found.role) == ("k", "owner")
+    assert [ref.team_id for ref in found.teams] == ["t"]
+    # the app of this version on the migrated database: the old token manages policies
+    with contextmanager(make_env)(db_url) as env:
+        c, old = env.client, {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+        base = "/api/v1/organizations/o/teams/t"
+        policy = {"name": "freeze", "kind": "deny", "tag": "nothing-has-it"}
+        r = c.post(f"{base}/policies", json=policy, headers=old)
+        assert r.status_code == 201, r.text
+        assert [p["name"] for p in c.get(f"{base}/policies", headers=old).json()["items"]] == ["freeze"]
+        audit = c.get(f"{base}/audit", headers=old).json()["items"]
+        assert [(e["action"], e["token_id"], e["token_name"]) for e in audit] == [
+            ("policy.create", "k", "old-token")
+        ]
+        assert c.get(env.a.base, headers=old).status_code == 404  # still only its own team

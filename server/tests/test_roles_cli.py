@@ -53,6 +53,13 @@ def test_token_create_role_default_member_and_refusals(server: ServerProcess) ->
         assert r.status_code == expected, (role, r.text)
         if expected == 403:
             assert r.json() == {"detail": "this token's role is viewer; publishing needs member or owner"}
+    # the admin CLI's creations and a revocation are in the team's audit log, by the CLI
+    server.cli("token", "revoke", made["owner"]["id"])
+    log = team.api("GET", "/audit?limit=5").json()["items"]
+    assert [(e["action"], e["target_id"], e["token_name"]) for e in log[:2]] == [
+        ("token.revoke", made["owner"]["id"], "chaosiq-server (admin CLI)"),
+        ("token.create", default["id"], "chaosiq-server (admin CLI)"),
+    ]
     # a role that is none: one line, no traceback
     bad = server.cli("token", "create", "--team", team.team_id, "--role", "admin", check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..schemas import AuditPage
-from .deps import ERRORS, TEAM, AuditReader, CursorQ, LimitQ, page
+from .deps import ERRORS, TEAM, CursorQ, LimitQ, Viewer, page
 from .json_route import JsonRoute
 
 router = APIRouter(prefix=TEAM, tags=["audit"], responses=ERRORS, route_class=JsonRoute)
 
 
 @router.get("/audit", response_model=AuditPage)
-def list_audit(scope: AuditReader, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
+def list_audit(scope: Viewer, limit: LimitQ = None, cursor: CursorQ = None) -> Any:
     """Who stopped which run, created or revoked which token, created, changed or
-    deleted which policy, and when: newest first (paged). Members and owners."""
+    deleted which policy, and when: newest first (paged). Every role of the team."""
     return page(scope.store.audit.list(scope.team_id, limit, cursor))

@@ -125,7 +125,6 @@ Viewer = Annotated[TeamScope, Depends(role_scope(VIEWER, "reading"))]
 Member = Annotated[TeamScope, Depends(role_scope(MEMBER, "publishing"))]
 Stopper = Annotated[TeamScope, Depends(role_scope(MEMBER, "stopping a run"))]
 Pauser = Annotated[TeamScope, Depends(role_scope(MEMBER, "pausing or resuming a run"))]
-AuditReader = Annotated[TeamScope, Depends(role_scope(MEMBER, "reading the audit log"))]
 Owner = Annotated[TeamScope, Depends(role_scope(OWNER, "managing policies"))]
 
 # Path and query parameters the routers share.

@@ -75,9 +75,10 @@ class Case:
     ids: dict[str, str] = field(default_factory=dict)
 
 
-def _doc(
+def experiment_doc(
     title: str, probes: list[dict[str, Any]], method: list[dict[str, Any]], **extra: Any
 ) -> dict[str, Any]:
+    """An experiment document: its steady-state ``probes``, its ``method``, and ``extra`` keys."""
     return {
         "version": "1.0.0",
         "title": title,
@@ -88,7 +89,8 @@ def _doc(
     }
 
 
-def _verification(vid: str, conditions: float = 1.5) -> list[dict[str, Any]]:
+def verification_extensions(vid: str, conditions: float = 1.5) -> list[dict[str, Any]]:
+    """The ``extensions`` making an experiment the short verification ``vid`` of ``chaos verify``."""
     return [
         {
             "name": "chaosiq",
@@ -117,12 +119,12 @@ def cases() -> list[Case]:
     """Every outcome a ``chaos run`` or ``chaos verify`` can end with, and a run that makes it."""
 
     def passed(d: Path) -> dict[str, Any]:
-        return _doc(
+        return experiment_doc(
             "A short pause, the steady state holds", [ROOT_EXISTS], [shell("short-pause", "sleep 0.1")]
         )
 
     def before_not_met(d: Path) -> dict[str, Any]:
-        return _doc(
+        return experiment_doc(
             "The steady state is not met before the method",
             [exists_probe("service-file-exists", str(d / "absent"))],
             [shell("never-run", "true")],
@@ -130,7 +132,7 @@ def cases() -> list[Case]:
 
     def action_failed(d: Path) -> dict[str, Any]:
         stat = {"type": "python", "module": "os", "func": "stat", "arguments": {"path": "/no/such/file"}}
-        return _doc(
+        return experiment_doc(
             "An action that fails",
             [ROOT_EXISTS],
             [{"type": "action", "name": "break-it", "provider": stat}],
@@ -139,7 +141,7 @@ def cases() -> list[Case]:
     def deviated(d: Path) -> dict[str, Any]:
         flag = d / "flag"
         flag.write_text("up")
-        return _doc(
+        return experiment_doc(
             "A flag file removed: the steady state deviates",
             [exists_probe("flag-exists", str(flag))],
             [shell("remove-flag", f"rm {flag}")],
@@ -147,7 +149,7 @@ def cases() -> list[Case]:
 
     def aborted(d: Path) -> dict[str, Any]:
         missing = {"type": "python", "module": "no_such_module_for_chaosiq", "func": "f"}
-        return _doc(
+        return experiment_doc(
             "An action whose module is missing",
             [ROOT_EXISTS],
             [{"type": "action", "name": "import-it", "provider": missing}],
@@ -155,7 +157,7 @@ def cases() -> list[Case]:
 
     def interrupted(d: Path) -> dict[str, Any]:
         stop = d / "STOP"
-        return _doc(
+        return experiment_doc(
             "A long sleep stopped by a safeguard probe",
             [ROOT_EXISTS],
             # the stop file appears inside the activity: the safeguard probe cuts it
@@ -167,39 +169,39 @@ def cases() -> list[Case]:
     def v_passed(d: Path) -> dict[str, Any]:
         flag = d / "flag"
         flag.write_text("up")
-        return _doc(
+        return experiment_doc(
             "Verification: the flag file stays",
             [exists_probe("flag-exists", str(flag))],
             [shell("hold", "sleep 0.1")],
-            extensions=_verification("outcome-v-passed"),
+            extensions=verification_extensions("outcome-v-passed"),
         )
 
     def v_deviated(d: Path) -> dict[str, Any]:
         flag = d / "flag"
         flag.write_text("up")
-        return _doc(
+        return experiment_doc(
             "Verification: the flag file goes for a second",
             [exists_probe("flag-exists", str(flag))],
             [shell("remove-flag-for-a-second", f"rm {flag}; sleep 1; touch {flag}")],
-            extensions=_verification("outcome-v-deviated"),
+            extensions=verification_extensions("outcome-v-deviated"),
         )
 
     def v_before_not_met(d: Path) -> dict[str, Any]:
-        return _doc(
+        return experiment_doc(
             "Verification: no flag file to begin with",
             [exists_probe("flag-exists", str(d / "absent"))],
             [shell("hold", "sleep 0.1")],
-            extensions=_verification("outcome-v-failed-before"),
+            extensions=verification_extensions("outcome-v-failed-before"),
         )
 
     def v_interrupted(d: Path) -> dict[str, Any]:
         stop = d / "STOP"
-        return _doc(
+        return experiment_doc(
             "Verification stopped by a safeguard probe",
             [ROOT_EXISTS],
             [shell("hold-then-stop", f"sleep 0.3; touch {stop}; sleep 10")],
             # conditions long enough for the stop to land in them however loaded the machine
-            extensions=_safeguarded(stop, _verification("outcome-v-interrupted", conditions=20)),
+            extensions=_safeguarded(stop, verification_extensions("outcome-v-interrupted", conditions=20)),
         )
 
     return [
@@ -252,7 +254,8 @@ def _journal(case: Case) -> dict[str, Any]:
     return json.loads((case.folder / "journal.json").read_text())
 
 
-def _chaosiq(journal: dict[str, Any]) -> dict[str, Any]:
+def chaosiq_extension(journal: dict[str, Any]) -> dict[str, Any]:
+    """The journal's ``chaosiq`` extension (``{}`` if none)."""
     return next((e for e in journal.get("extensions") or [] if e.get("name") == "chaosiq"), {})
 
 
@@ -276,7 +279,7 @@ def run_all(team: Team, folder: Path, selected: list[Case]) -> dict[str, Case]:
         case.output, _ = case.proc.communicate(timeout=180)
         journal = _journal(case)
         assert journal["status"] == case.status, (case.key, journal["status"], case.output)
-        ext = _chaosiq(journal)
+        ext = chaosiq_extension(journal)
         case.ids = {"experiment_id": ext.get("experiment_id"), "execution_id": ext.get("execution_id")}
         assert case.ids["execution_id"], (case.key, case.output)
         if case.command == "verify":

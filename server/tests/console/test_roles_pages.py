@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from chaosiq_server.store import Store
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from replay import replay_run
+from server_helpers import all_routes
 
 from conftest import ORIGIN, csrf_of, sign_in, team_api
 
@@ -30,7 +32,9 @@ def _team(env: Any) -> str:
     return f"/organizations/{env.a.org_id}/teams/{env.a.team_id}"
 
 
-def test_a_viewer_sees_no_stop_button_tokens_or_audit_and_a_forged_stop_is_refused(lite: Any) -> None:
+def test_a_viewer_sees_the_audit_log_but_no_stop_button_or_tokens_and_a_forged_stop_is_refused(
+    lite: Any,
+) -> None:
     eid, xid = replay_run(team_api(lite.client, lite.a), finish=False)
     viewer, _ = _client(lite, "viewer")
     path = f"{_team(lite)}/experiments/{eid}/executions/{xid}"
@@ -39,7 +43,7 @@ def test_a_viewer_sees_no_stop_button_tokens_or_audit_and_a_forged_stop_is_refus
     assert 'id="stop-button"' not in page.text and "/stop" not in page.text
     assert 'id="pause-button"' not in page.text and "/pause" not in page.text
     assert "This token's role is viewer: stopping a run needs member or owner." in page.text
-    assert 'id="nav-audit"' not in page.text and 'id="nav-tokens"' not in page.text
+    assert 'id="nav-audit"' in page.text and 'id="nav-tokens"' not in page.text
     assert "(viewer)" in page.text
     # a forged form (with the session's own CSRF token and Origin): 403, nothing stopped
     forged = viewer.post(path + "/stop", data={"csrf_token": csrf_of(page.text), "reason": "x"})
@@ -47,8 +51,9 @@ def test_a_viewer_sees_no_stop_button_tokens_or_audit_and_a_forged_stop_is_refus
     assert "This token's role is viewer; stopping a run needs member or owner." in unescape(forged.text)
     policies = team_api(lite.client, lite.a)("GET", f"/experiments/{eid}/executions/{xid}/policies")
     assert policies.json()["policies"] == []
-    for url in (f"{_team(lite)}/tokens", f"{_team(lite)}/audit"):
-        assert viewer.get(url).status_code == 403
+    assert viewer.get(f"{_team(lite)}/tokens").status_code == 403
+    audit = viewer.get(f"{_team(lite)}/audit")
+    assert audit.status_code == 200 and 'class="audit-row"' in audit.text  # the owner's token.create
     forged = viewer.post(path + "/pause", data={"csrf_token": csrf_of(page.text)})
     assert forged.status_code == 403
     assert "This token's role is viewer; pausing or resuming a run needs member or owner." in unescape(
@@ -84,25 +89,44 @@ def test_only_an_owner_manages_policies_in_the_console(lite: Any) -> None:
     owner, _ = _client(lite, "owner")
     page = owner.get(policies)
     assert 'id="new-policy"' in page.text and "delete-policy" in page.text
-    gone = owner.post(
-        f"{policies}/{pid}/delete", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
-    )
-    assert gone.status_code == 303 and api("GET", "/policies").json()["items"] == []
+    csrf = csrf_of(page.text)
+    window = {"csrf_token": csrf, "name": "weekend", "kind": "window", "start_day": "4",
+              "start_time": "16:00", "end_day": "0", "end_time": "08:00",
+              "time_zone": "Europe/Paris"}  # fmt: skip
+    made = owner.post(policies, data=window, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    new = made.headers["location"].rsplit("saved=", 1)[1]
+    edited = owner.post(f"{policies}/{new}", data={**window, "name": "long weekend", "end_day": "1"})
+    assert edited.status_code == 200  # the redirect followed: the list
+    gone = owner.post(f"{policies}/{pid}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert gone.status_code == 303
+    assert [(p["id"], p["name"], p["end_day"]) for p in api("GET", "/policies").json()["items"]] == [
+        (new, "long weekend", 1)
+    ]
+    # the audit log says who did each, newest first
     log = api("GET", "/audit").json()["items"]
-    assert (log[0]["action"], log[0]["token_name"], log[0]["target_id"]) == (
-        "policy.delete",
-        "owner-token",
-        pid,
-    )
+    assert [(e["action"], e["token_name"], e["target_id"]) for e in log[:3]] == [
+        ("policy.delete", "owner-token", pid),
+        ("policy.update", "owner-token", new),
+        ("policy.create", "owner-token", new),
+    ]
+    assert log[1]["details"]["name"] == "long weekend" and log[2]["details"]["name"] == "weekend"
 
 
-def test_a_member_stops_a_run_reads_the_audit_log_and_cannot_manage_tokens(lite: Any) -> None:
+def test_a_member_pauses_resumes_and_stops_a_run_reads_the_audit_log_and_cannot_manage_tokens(
+    lite: Any,
+) -> None:
     eid, xid = replay_run(team_api(lite.client, lite.a), finish=False)
     member, _ = _client(lite, "member")
     path = f"{_team(lite)}/experiments/{eid}/executions/{xid}"
     page = member.get(path)
     assert 'id="stop-button"' in page.text and 'id="nav-audit"' in page.text
     assert 'id="nav-tokens"' not in page.text
+    for action in ("pause", "resume"):
+        done = member.post(
+            f"{path}/{action}", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+        )
+        assert done.status_code == 303, (action, done.text)
     stop = member.post(
         path + "/stop", data={"csrf_token": csrf_of(page.text), "reason": "game over"}, follow_redirects=False
     )
@@ -110,10 +134,9 @@ def test_a_member_stops_a_run_reads_the_audit_log_and_cannot_manage_tokens(lite:
     audit = member.get(f"{_team(lite)}/audit")
     assert audit.status_code == 200
     rows = re.findall(r'<tr class="audit-row" data-action="([^"]+)">(.*?)</tr>', audit.text, re.S)
-    action, row = rows[0]  # the newest
-    assert (
-        action == "execution.stop" and "member-token" in row and xid in row and "game over" in unescape(row)
-    )
+    assert [action for action, _ in rows[:3]] == ["execution.stop", "execution.resume", "execution.pause"]
+    assert all("member-token" in row and xid in row for _, row in rows[:3])
+    assert "game over" in unescape(rows[0][1])
     tokens = member.get(f"{_team(lite)}/tokens")
     assert tokens.status_code == 403
     assert "This token's role is member; managing tokens needs owner." in unescape(tokens.text)
@@ -204,3 +227,58 @@ def test_token_creation_refuses_foreign_teams_bad_roles_and_empty_names(console:
     r = c.post(f"{tokens_url}/{shared['id']}/revoke", data={"csrf_token": csrf})
     assert r.status_code == 403
     assert next(t for t in store.tokens.list() if t["id"] == shared["id"])["revoked_at"] is None
+
+
+ROLES = ("viewer", "member", "owner")
+
+
+def _form_role(path: str) -> str:
+    """The role a console form needs, said independently of the code: stop, pause and
+    resume a run are a member's; the policies' and the tokens' forms an owner's."""
+    return "member" if path.endswith(("/stop", "/pause", "/resume")) else "owner"
+
+
+def test_every_console_form_refuses_a_role_below_its_own_and_does_nothing(lite: Any) -> None:
+    """A console form added without ``user.require`` fails here (the API's twin is
+    ``test_every_api_route_declares_a_role``)."""
+    api = team_api(lite.client, lite.a)
+    eid, xid = replay_run(api, finish=False)
+    pid = api("POST", "/policies", json={"name": "freeze", "kind": "deny", "tag": "prod"}).json()["id"]
+    store: Store = lite.client.app.state.store
+    _, token = store.tokens.create("ci runner", [lite.a.team_id], "member")
+    ids = {
+        "org": lite.a.org_id,
+        "team": lite.a.team_id,
+        "eid": eid,
+        "xid": xid,
+        "pid": pid,
+        "tid": token["id"],
+    }
+    browsers = {role: _client(lite, role)[0] for role in ROLES}
+    forms = sorted(
+        route.path
+        for route in all_routes(lite.client.app)
+        if isinstance(route, APIRoute)
+        and "POST" in route.methods
+        and not route.path.startswith("/api")
+        and route.path not in ("/signin", "/signout")
+    )
+    assert len(forms) >= 8, forms
+    done_before = api("GET", "/audit").json()["total"]  # every console action is audited
+    refused = 0
+    for path in forms:
+        need = _form_role(path)
+        for role in ROLES[: ROLES.index(need)]:
+            browser = browsers[role]
+            csrf = csrf_of(browser.get(f"{_team(lite)}/executions").text)
+            form = {"csrf_token": csrf, "name": "x", "kind": "deny", "role": "owner", "reason": "x"}
+            r = browser.post(path.format(**ids), data=form, follow_redirects=False)
+            assert r.status_code == 403, (role, path, r.status_code)
+            said = unescape(r.text)
+            assert f"This token's role is {role}; " in said, (role, path)
+            assert f" needs {' or '.join(ROLES[ROLES.index(need) :])}." in said, (role, path)
+            refused += 1
+    assert refused >= 11
+    assert api("GET", "/audit").json()["total"] == done_before  # nothing was done
+    assert [p["id"] for p in api("GET", "/policies").json()["items"]] == [pid]
+    assert api("GET", f"/experiments/{eid}/executions/{xid}/policies").json()["policies"] == []
