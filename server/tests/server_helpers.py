@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from chaosiq_server.app import create_app
 from chaosiq_server.config import Settings
-from chaosiq_server.db import Database
+from chaosiq_server.db import Database, alembic_config
 from chaosiq_server.store import Store
 from fastapi.testclient import TestClient
 
@@ -101,6 +101,32 @@ def api_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     ]
 
 
+def all_routes(app: Any) -> list[Any]:
+    """Every route of ``app``; FastAPI 0.165 keeps an included router as one entry."""
+
+    def flat(routes: list[Any]) -> list[Any]:
+        out = []
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            out.extend(flat(inner.routes) if inner is not None else [route])
+        return out
+
+    return flat(app.routes)
+
+
+def database_at(url: str, revision: str) -> Database:
+    """A database at ``url`` migrated only up to ``revision``, as an older server left it
+    (``Database.migrate()`` then takes it to head, as a newer server starting on it does)."""
+    from alembic import command
+
+    db = Database(url, pool_size=1)
+    cfg = alembic_config(url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return db
+
+
 PG_SKIP = f"PostgreSQL not configured: set {PG_ENV} (see scripts/ci-postgres.sh)"
 
 
@@ -168,19 +194,6 @@ def lite(sqlite_url: str) -> Iterator[Env]:
 
 
 # ---------------------------------------------------------------- subprocess
-def all_routes(app: Any) -> list[Any]:
-    """Every route of ``app``; FastAPI 0.165 keeps an included router as one entry."""
-
-    def flat(routes: list[Any]) -> list[Any]:
-        out = []
-        for route in routes:
-            inner = getattr(route, "original_router", None)
-            out.extend(flat(inner.routes) if inner is not None else [route])
-        return out
-
-    return flat(app.routes)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,10 +10,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from chaosiq_server.db import Database, alembic_config
 from chaosiq_server.outcome import of_journal
 from history_helpers import Team, backdate, final_journal
-from server_helpers import experiment, journal
+from server_helpers import database_at, experiment, journal
 from sqlalchemy import text
 
 
@@ -162,13 +161,7 @@ def test_verification_trend_counts_deviated_samples_per_run(env):
 def test_the_migration_fills_the_outcome_of_existing_executions(db_url):
     """A database of the previous version, with executions of every kind, upgraded:
     each gets the outcome (and reasons, start, duration) outcome.py derives."""
-    from alembic import command
-
-    db = Database(db_url, pool_size=1)
-    cfg = alembic_config(db_url)
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
+    db = database_at(db_url, "0002")
     exp = experiment("Before the upgrade")
     journals = {
         "x-passed": ("completed", final_journal(exp, "passed", 1.5)),

@@ -9,15 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from chaosiq_server.app import create_app
 from chaosiq_server.config import Settings
-from chaosiq_server.db import Database, alembic_config
+from chaosiq_server.db import Database
 from chaosiq_server.store import Store
 from fastapi.testclient import TestClient
 from server_helpers import (
     CE_HEADERS,
     cloud_event,
+    database_at,
     experiment,
     journal,
     make_env,
@@ -260,11 +260,7 @@ def test_api_routes_are_matched_before_the_console(lite):
 
 def test_migration_backfills_events_count(db_url):
     """Databases created before the counter existed get it filled from the events."""
-    db = Database(db_url, pool_size=1)
-    cfg = alembic_config(db_url)
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+    db = database_at(db_url, "0001")
     now = "2024-01-01T00:00:00.000000Z"
     with db.engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO organizations (id, name, created_at) VALUES ('o', 'o', '2024')")

@@ -11,15 +11,15 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import alembic.command
 import httpx
 import pytest
-from chaosiq_server.db import Database, alembic_config, utcnow
+from chaosiq_server.db import utcnow
 from chaosiq_server.store import Store
 from chaosiq_server.store.tokens import generate_token, hash_token
 from server_helpers import (
     PG_ENV,
     PG_SKIP,
+    database_at,
     free_port,
     make_env,
     reset_postgres,
@@ -108,11 +108,7 @@ def test_a_server_older_than_the_schema_refuses_to_start(db_url: str) -> None:
 def test_tokens_made_before_roles_become_owners_that_still_work(db_url: str) -> None:
     """0006 adds ``tokens.role``: a token stored by the server of 0005 (a SHA-256 of its
     secret, as today) is an owner afterwards, authenticates, and may do an owner's thing."""
-    db = Database(db_url, pool_size=1)
-    cfg = alembic_config(db_url)
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        alembic.command.upgrade(cfg, "0005")  # the revision before 0006_token_roles_audit
+    db = database_at(db_url, "0005")  # the revision before 0006_token_roles_audit
     secret, now = generate_token(), utcnow()
     with db.engine.begin() as conn:  # as the server of 0005 stored them: no role column yet
         conn.execute(
