@@ -18,8 +18,8 @@ Layout: ``<data dir>/outbox/<run id>.jsonl`` (data dir: ``$CHAOSIQ_DATA_DIR`` or
   re-targets the run.
 
 The running ``chaos`` writes a message *before* it sends it, and holds the file's lock
-(``<file>.lock``, :mod:`filelock`) for the whole run, so ``chaos publish`` never replays a
-file still being written, and two ``chaos`` processes never share a file. A ``kill -9``
+(``<file>.lock``, :class:`chaosiq_core.files.FileLock`) for the whole run, so ``chaos publish``
+never replays a file still being written, and two ``chaos`` processes never share a file. A ``kill -9``
 leaves every record written (a torn last line is ignored). A file with nothing pending is deleted.
 """
 
@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from filelock import FileLock
 
+from chaosiq_core.files import FileLock
 from chaosiq_core.serialize import dumps
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
@@ -60,11 +60,6 @@ def outbox_files() -> list[Path]:
     """Every run log in the outbox, oldest first (none when there is no outbox yet)."""
     files = [p for p in outbox_dir().glob("*.jsonl") if p.is_file()]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
-
-
-def file_lock(path: str | os.PathLike[str]) -> FileLock:
-    """An inter-process lock on ``path``, which any thread of this process may release."""
-    return FileLock(path, mode=0o600, thread_local=False)
 
 
 @dataclass(frozen=True)
@@ -166,13 +161,18 @@ class RunLog:
 
     def __init__(self, path: Path, *, wait: float = 5) -> None:
         """Lock the log at ``path`` and open it for appending (created, private, when missing);
-        raises filelock's ``Timeout`` when another process holds it longer than ``wait`` seconds."""
+        raises :class:`~chaosiq_core.files.LockTimeout` when another process holds it
+        longer than ``wait`` seconds."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        self._lock = file_lock(f"{path}.lock")
+        self._lock = FileLock(f"{path}.lock")
         self._lock.acquire(timeout=wait)
         self._write_lock = threading.Lock()
-        self._fh: Any = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        try:
+            self._fh: Any = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        except BaseException:
+            self._lock.release()
+            raise
         self.broken: str | None = None
 
     def append(self, *records: dict[str, Any] | Message) -> None:
@@ -203,4 +203,4 @@ class RunLog:
         finally:
             if delete:
                 with contextlib.suppress(OSError):
-                    Path(self._lock.lock_file).unlink()
+                    self._lock.path.unlink()

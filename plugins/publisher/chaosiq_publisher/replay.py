@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import Timeout
-
 from chaosiq_core import settings as s
 from chaosiq_core.api import ApiClient
 from chaosiq_core.errors import ApiError, ChaosIQError, DroppedError, UsageError
 from chaosiq_core.experiment import configuration_and_secrets
-from chaosiq_core.files import write_atomic
+from chaosiq_core.files import LockTimeout, write_atomic
 from chaosiq_core.hooks import Hooks
 from chaosiq_core.journal import chaosiq_extension, extension_value
 from chaosiq_core.redaction import Redactor
@@ -62,7 +60,7 @@ class Replay:
         """Send every pending message of a run log, unless a running ``chaos`` holds it."""
         try:
             log = RunLog(path, wait=0)
-        except Timeout:
+        except LockTimeout:
             self.busy += 1
             self.lines.append(f"{path.name}: skipped, a running `chaos` process is writing it")
             return
@@ -177,7 +175,7 @@ def entries(settings: dict[str, Any]) -> list[str]:
         try:
             RunLog(path, wait=0).close()
             busy = ""
-        except Timeout:
+        except LockTimeout:
             busy = " (a running `chaos` is writing it)"
         out += [
             f'{h.get("run_id") or path.stem}: "{experiment.get("title") or "(untitled)"}", '
@@ -208,7 +206,7 @@ def drop(path: Path) -> None:
     """Delete a run log (``chaos publish --drop``); refused while a running ``chaos`` holds it."""
     try:
         RunLog(path, wait=0).close(delete=True)
-    except Timeout:
+    except LockTimeout:
         busy = f"{path.stem} is being written by a running `chaos`: drop it once it ends"
         raise ChaosIQError(busy) from None
 

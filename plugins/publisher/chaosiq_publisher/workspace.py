@@ -25,13 +25,11 @@ import yaml
 
 from chaosiq_core import settings as s
 from chaosiq_core.defaults import chaosiq_api_scope
-from chaosiq_core.files import write_atomic
+from chaosiq_core.files import FileLock, write_atomic
 from chaosiq_core.journal import chaosiq_extension
-from chaosiq_publisher.outbox import data_dir, file_lock
+from chaosiq_publisher.outbox import data_dir
 
 if TYPE_CHECKING:  # pragma: no cover
-    from filelock import FileLock
-
     from chaosiq_core.run import Run
 
 logger = logging.getLogger("chaostoolkit.chaosiq.publish")
@@ -51,7 +49,7 @@ def _lock(path: Path) -> FileLock:
     d = data_dir() / "locks"
     d.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:16]
-    return file_lock(d / f"workspace-{digest}.lock")
+    return FileLock(d / f"workspace-{digest}.lock")
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chaosiq_publisher.outbox import RunLog, outbox_dir, outbox_files, read_log
-from filelock import Timeout
+
+from chaosiq_core.files import LockTimeout
 
 
 def _msg(key: str, kind: str = "event") -> dict:
@@ -49,34 +51,88 @@ def test_close_deletes_when_asked_and_files_are_listed_oldest_first(data_dir: Pa
     assert not (outbox_dir() / "one.jsonl.lock").exists()
 
 
-def test_a_log_held_by_another_process_is_not_replayed(data_dir: Path) -> None:
+HOLDERS = {
+    "this chaosiq": "from chaosiq_core.files import FileLock; lock = FileLock({path!r})",
+    # an older chaosiq took the same flock through the filelock library
+    "filelock": "from filelock import FileLock; lock = FileLock({path!r}, thread_local=False)",
+}
+
+
+@pytest.mark.parametrize("holder_kind", list(HOLDERS))
+def test_a_log_held_by_another_process_is_not_replayed(data_dir: Path, holder_kind: str) -> None:
     log = RunLog(outbox_dir() / "held.jsonl")
     log.append(_msg("a"))
+    take = HOLDERS[holder_kind].format(path=str(log.path) + ".lock")
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
-            import sys, time
-            from filelock import FileLock
-            lock = FileLock({str(log.path) + ".lock"!r}, thread_local=False)
-            log_lock_released = False
+            import sys
+            {take}
             lock.acquire(timeout=10)
+            print("held", flush=True)
+            sys.stdin.readline()
+            lock.release()
+            print("released", flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdin is not None and holder.stdout is not None
+    log.close()  # release ours so the other process can take it
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockTimeout):
+            RunLog(log.path, wait=0)
+        started = time.monotonic()
+        with pytest.raises(LockTimeout):
+            RunLog(log.path, wait=0.3)
+        assert time.monotonic() - started >= 0.3  # it waited before giving up
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "released"
+        RunLog(log.path, wait=0).close()  # free again
+    finally:
+        holder.communicate("\n", timeout=10)
+
+
+def test_a_waiting_log_takes_the_lock_when_the_other_process_lets_go(data_dir: Path) -> None:
+    path = outbox_dir() / "waited.jsonl"
+    path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys
+            from chaosiq_core.files import FileLock
+            lock = FileLock({str(path) + ".lock"!r}).acquire(timeout=10)
             print("held", flush=True)
             sys.stdin.readline()
         """)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    log.close()  # release ours so the other process can take it
+    assert holder.stdin is not None and holder.stdout is not None
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(Timeout):
-            RunLog(log.path, wait=0)
+        assert holder.stdout.readline().strip() == "held"
+        holder.stdin.write("\n")  # it exits, which releases its lock while we wait
+        holder.stdin.flush()
+        log = RunLog(path, wait=10)
+        log.append(_msg("a"))
+        log.close()
+        assert list(read_log(path).pending) == ["a"]
     finally:
-        holder.communicate("\n", timeout=10)
-    RunLog(log.path, wait=0).close()
+        holder.communicate(timeout=10)
+
+
+def test_two_logs_of_one_process_exclude_each_other(data_dir: Path) -> None:
+    first = RunLog(outbox_dir() / "same.jsonl")
+    with pytest.raises(LockTimeout):
+        RunLog(first.path, wait=0)
+    first.close()
+    RunLog(first.path, wait=0).close()
 
 
 def test_files_are_private(data_dir: Path) -> None:
     log = RunLog(outbox_dir() / "private.jsonl")
     log.append(_msg("a"))
+    lock_file = Path(f"{log.path}.lock")
+    assert (lock_file.stat().st_mode & 0o077) == 0  # while it is held
     log.close()
     assert (log.path.stat().st_mode & 0o077) == 0
 
