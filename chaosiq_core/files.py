@@ -3,9 +3,10 @@
 A crash or a full disk never leaves a file written by :func:`write_atomic` half
 written. :class:`FileLock` is the lock a run holds on its outbox log for its
 whole life: ``fcntl.flock`` on a private lock file, the call the ``filelock``
-library makes on POSIX (so the two exclude each other). It is written here
-because importing filelock 4 costs about 8 ms, a sixth of what a published run
-may add; on Windows, filelock (a dependency there only) takes the lock.
+library makes on POSIX (so the two exclude each other), with filelock's care for
+forked children. It is written here because importing filelock 4 costs about
+8 ms, a sixth of what a published run may add; on Windows, filelock (a
+dependency there only) takes the lock.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +45,16 @@ class LockTimeout(Exception):
 
 
 class FileLock:
-    """An exclusive lock on ``path`` (created private), which any thread may release; not re-entrant."""
+    """An exclusive lock on ``path`` (created private), which any thread may release; not re-entrant.
+
+    A process forked while it holds a lock closes its copy of the descriptor at once (without
+    unlocking): a child left running by an action never keeps a dead run's log locked.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._release: Callable[[], Any] | None = None
+        self._fd: int | None = None
+        self._windows: Any = None
 
     def acquire(self, timeout: float) -> FileLock:
         """Take the lock, trying every :data:`POLL` s for ``timeout`` s (once when 0);
@@ -57,12 +62,12 @@ class FileLock:
         if sys.platform == "win32":  # pragma: no cover
             import filelock
 
-            lock = filelock.FileLock(self.path, mode=0o600, thread_local=False)
+            self._windows = filelock.FileLock(self.path, mode=0o600, thread_local=False)
             try:
-                lock.acquire(timeout=timeout)
+                self._windows.acquire(timeout=timeout)
             except filelock.Timeout:
+                self._windows = None
                 raise LockTimeout(f"another process holds {self.path}") from None
-            self._release = lock.release
             return self
         import fcntl
 
@@ -77,17 +82,50 @@ class FileLock:
                     os.close(fd)
                     raise LockTimeout(f"another process holds {self.path}") from None
                 time.sleep(min(POLL, left))
-        self._release = lambda: os.close(fd)  # closing the only descriptor releases the flock
+        self._fd = fd
+        _held.add(self)
         return self
 
     def release(self) -> None:
         """Release the lock (nothing when it is not held)."""
-        release, self._release = self._release, None
-        if release is not None:
-            release()
+        if sys.platform == "win32":  # pragma: no cover
+            windows, self._windows = self._windows, None
+            if windows is not None:
+                windows.release()
+            return
+        import fcntl
+
+        fd, self._fd = self._fd, None
+        _held.discard(self)
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def _forget(self) -> None:
+        """In a forked child: close the inherited descriptor, leaving the parent's lock held."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def __enter__(self) -> FileLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+_held: set[FileLock] = set()
+"""The locks this process holds."""
+
+
+def _forget_inherited_locks() -> None:
+    for lock in list(_held):
+        lock._forget()
+    _held.clear()
+
+
+if sys.platform != "win32":
+    os.register_at_fork(after_in_child=_forget_inherited_locks)

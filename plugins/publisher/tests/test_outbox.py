@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -118,6 +120,34 @@ def test_a_waiting_log_takes_the_lock_when_the_other_process_lets_go(data_dir: P
         assert list(read_log(path).pending) == ["a"]
     finally:
         holder.communicate(timeout=10)
+
+
+def test_a_child_an_action_left_running_does_not_keep_a_dead_runs_log_locked(data_dir: Path) -> None:
+    path = outbox_dir() / "forked.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import os, time
+            from pathlib import Path
+            from chaosiq_publisher.outbox import RunLog
+            log = RunLog(Path({str(path)!r}))
+            child = os.fork()  # as a Python action starting a daemon would
+            if child == 0:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                time.sleep(60)
+                os._exit(0)
+            print(child, flush=True)
+            os._exit(0)  # the run's process dies (kill -9): nothing is released
+        """)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    child = int(run.stdout.strip())
+    try:
+        os.kill(child, 0)  # still running
+        RunLog(path, wait=0).close()  # yet the dead run's log can be replayed
+    finally:
+        os.kill(child, signal.SIGKILL)
 
 
 def test_two_logs_of_one_process_exclude_each_other(data_dir: Path) -> None:
