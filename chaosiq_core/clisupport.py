@@ -59,6 +59,8 @@ def command_errors(fn: F) -> F:
             fail("interrupted, nothing was changed", 130)
         except EOFError:
             fail("no input (run it with the non-interactive options, see --help)", 1)
+        except OSError as exc:  # a local file or folder the command cannot use
+            fail(f"cannot use {exc.filename}: {exc.strerror}" if exc.filename else str(exc), 1)
 
     return wrapper  # type: ignore[return-value]
 

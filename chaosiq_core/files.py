@@ -12,12 +12,17 @@ dependency there only) takes the lock.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger("chaostoolkit.chaosiq")
 
 POLL = 0.05
 """Seconds between two tries while another process holds a lock (filelock's default)."""
@@ -42,6 +47,12 @@ def write_atomic(path: Path, text: str) -> None:
 
 class LockTimeout(Exception):
     """Another process held the lock for longer than the wait allowed."""
+
+
+CONTENDED = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES}
+"""``flock`` errors that mean another process holds the lock."""
+UNSUPPORTED = {errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+"""``flock`` errors of a file system without it: the file is used unlocked, with a warning."""
 
 
 class FileLock:
@@ -69,22 +80,36 @@ class FileLock:
                 self._windows = None
                 raise LockTimeout(f"another process holds {self.path}") from None
             return self
+        deadline = time.monotonic() + timeout
+        while not self._try_lock():
+            if (left := deadline - time.monotonic()) <= 0:
+                raise LockTimeout(f"another process holds {self.path}")
+            time.sleep(min(POLL, left))
+        return self
+
+    def _try_lock(self) -> bool:
         import fcntl
 
-        deadline = time.monotonic() + timeout
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if (left := deadline - time.monotonic()) <= 0:
-                    os.close(fd)
-                    raise LockTimeout(f"another process holds {self.path}") from None
-                time.sleep(min(POLL, left))
-        self._fd = fd
-        _held.add(self)
-        return self
+        with _mutex:  # known to the fork hook from the moment it is open
+            self._fd = fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            _held.add(self)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in UNSUPPORTED:
+                _warn_unlocked(self.path, exc)
+                return True
+            self._close()
+            if exc.errno in CONTENDED:
+                return False
+            raise
+        except BaseException:
+            self._close()
+            raise
+        if os.fstat(fd).st_nlink == 0:  # its holder deleted it meanwhile: lock the file now there
+            self._close()
+            return False
+        return True
 
     def release(self) -> None:
         """Release the lock (nothing when it is not held)."""
@@ -95,17 +120,18 @@ class FileLock:
             return
         import fcntl
 
-        fd, self._fd = self._fd, None
-        _held.discard(self)
+        with _mutex:
+            fd = self._fd
         if fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
+            self._close()
 
-    def _forget(self) -> None:
-        """In a forked child: close the inherited descriptor, leaving the parent's lock held."""
-        fd, self._fd = self._fd, None
+    def _close(self) -> None:
+        """Close the descriptor (in a forked child: the parent's lock stays held)."""
+        with _mutex:
+            fd, self._fd = self._fd, None
+            _held.discard(self)
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -117,14 +143,28 @@ class FileLock:
         self.release()
 
 
+_mutex = threading.Lock()
 _held: set[FileLock] = set()
-"""The locks this process holds."""
+"""The locks this process holds (or is taking)."""
+_warned: set[Path] = set()
+
+
+def _warn_unlocked(path: Path, exc: OSError) -> None:
+    if path.parent not in _warned:
+        _warned.add(path.parent)
+        logger.warning(
+            "chaosiq: the file system of %s cannot lock files (%s): its files are used unlocked; "
+            "do not run `chaos publish` while a `chaos run` is going",
+            path.parent,
+            exc.strerror,
+        )
 
 
 def _forget_inherited_locks() -> None:
+    global _mutex
+    _mutex = threading.Lock()  # another thread may have held it at the fork
     for lock in list(_held):
-        lock._forget()
-    _held.clear()
+        lock._close()
 
 
 if sys.platform != "win32":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from pubhelpers import events, expected_types, outbox_files, sign_in
 
 from chaosiq_core.testing import ServerProcess, run_chaos
@@ -42,3 +43,23 @@ def test_an_outbox_left_by_the_previous_format_is_replayed(
     assert [e["type"] for e in evs] == expected_types(2)
     assert [e["id"] for e in evs] == keys
     assert run_chaos("publish", settings=settings, env=env).stdout.startswith("Nothing to publish")
+
+
+@pytest.mark.parametrize("args", [(), ("--list",), ("--drop", "5d219f469bcf423bba5718e7fca59091", "--yes")])
+def test_a_log_whose_lock_cannot_be_made_is_one_line_and_kept(
+    chaosiq_server: ServerProcess, env: dict[str, str], tmp_path: Path, data_dir: Path, args: tuple
+) -> None:
+    team = chaosiq_server.new_team()
+    settings = tmp_path / "settings.yaml"
+    sign_in(settings, chaosiq_server.url, team, env)
+    log = data_dir / "outbox" / "5d219f469bcf423bba5718e7fca59091.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_text(FIXTURE.read_text().replace("__URL__", chaosiq_server.url))
+    Path(f"{log}.lock").mkdir()  # where the lock file should be
+
+    r = run_chaos("publish", *args, settings=settings, env=env)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1 and "Traceback" not in out, out
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error: ")]
+    assert errors == [f"Error: cannot use {log}.lock: Is a directory"], out
+    assert log.read_text().startswith('{"op":"run"')  # kept
