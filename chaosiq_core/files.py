@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+if sys.platform != "win32":
+    import fcntl
+
 logger = logging.getLogger("chaostoolkit.chaosiq")
 
 POLL = 0.05
@@ -88,10 +91,8 @@ class FileLock:
         return self
 
     def _try_lock(self) -> bool:
-        import fcntl
-
         with _mutex:  # known to the fork hook from the moment it is open
-            self._fd = fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            self._fd = fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             _held.add(self)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,23 +119,21 @@ class FileLock:
             if windows is not None:
                 windows.release()
             return
-        import fcntl
+        self._close(unlock=True)
 
-        with _mutex:
-            fd = self._fd
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            self._close()
-
-    def _close(self) -> None:
-        """Close the descriptor (in a forked child: the parent's lock stays held)."""
+    def _close(self, *, unlock: bool = False) -> None:
+        """Close the descriptor, unlocking it first when asked (never in a forked child, where
+        the parent's lock must stay held). Taken under the mutex, so it is closed once."""
         with _mutex:
             fd, self._fd = self._fd, None
             _held.discard(self)
-        if fd is not None:
+        if fd is None:
+            return
+        if unlock:
             with contextlib.suppress(OSError):
-                os.close(fd)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
     def __enter__(self) -> FileLock:
         return self
